@@ -1,0 +1,1 @@
+"""The ``trustscope`` command line: thin shells over the library engines."""
