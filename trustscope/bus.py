@@ -1,0 +1,217 @@
+"""The stream bus: Redis Streams with consumer groups, at-least-once, with a dead-letter stream.
+
+Each pipeline stage reads its input stream as one consumer of a consumer group, and for each message
+either forwards results to the next stream *and* acknowledges the input in one MULTI/EXEC
+transaction (so a crash can never lose a message between the two), or leaves it pending. Pending
+messages of a consumer that died are claimed by another with XAUTOCLAIM once they have been idle for
+``claim_idle_ms``. A message that has been delivered or has failed ``max_deliveries`` times goes to
+the dead-letter stream, where an admin can read it and replay it.
+
+Acknowledged messages are also deleted (XDEL): each stream has exactly one consumer group, so a
+message nobody will read again is only memory, and XLEN becomes the stage's backlog, which the ingest
+API uses for back-pressure.
+
+Why not a framework (arq, celery): they model jobs, not ordered streams with consumer groups; the
+few Redis commands below are the whole mechanism, and are easier to reason about in one page.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import redis
+
+DEAD_LETTER = "dead"
+
+
+@dataclass(slots=True)
+class Message:
+    """One stream entry as a consumer sees it."""
+
+    stream: str
+    id: str
+    fields: dict[str, str]
+    deliveries: int = 1
+
+    def json(self, name: str = "doc") -> Any:
+        return orjson.loads(self.fields[name])
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    id: str
+    stream: str
+    group: str
+    original_id: str
+    fields: dict[str, str]
+    error: str
+    deliveries: int
+    failed_at: float
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _decode(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _decode_fields(raw: Mapping[Any, Any]) -> dict[str, str]:
+    return {_decode(k): _decode(v) for k, v in raw.items()}
+
+
+class StreamBus:
+    """Stream names are short ('ingest', 'scored'); keys are ``{prefix}:stream:{name}``."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "ts", max_deliveries: int = 5,
+                 claim_idle_ms: int = 30_000) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.max_deliveries = max_deliveries
+        self.claim_idle_ms = claim_idle_ms
+
+    # --- names -----------------------------------------------------------------------------
+    def key(self, stream: str) -> str:
+        return f"{self.prefix}:stream:{stream}"
+
+    def _failures_key(self, stream: str) -> str:
+        return f"{self.prefix}:failures:{stream}"
+
+    # --- producing -------------------------------------------------------------------------
+    def publish(self, stream: str, messages: Iterable[Mapping[str, str]]) -> list[str]:
+        pipe = self.client.pipeline(transaction=True)
+        for fields in messages:
+            pipe.xadd(self.key(stream), dict(fields))
+        return [_decode(i) for i in pipe.execute()]
+
+    def backlog(self, stream: str) -> int:
+        """Messages not yet acknowledged by the stream's consumer group (read or not)."""
+        return int(self.client.xlen(self.key(stream)))
+
+    # --- consuming -------------------------------------------------------------------------
+    def ensure_group(self, stream: str, group: str) -> None:
+        try:
+            self.client.xgroup_create(self.key(stream), group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def claim_stale(self, stream: str, group: str, consumer: str, count: int) -> list[Message]:
+        """Take over messages another consumer read but did not acknowledge in time."""
+        key = self.key(stream)
+        result = self.client.xautoclaim(key, group, consumer, min_idle_time=self.claim_idle_ms,
+                                        start_id="0-0", count=count)
+        entries = result[1]
+        messages = [Message(stream, _decode(mid), _decode_fields(f)) for mid, f in entries if f]
+        # Entries deleted while pending come back without fields: acknowledge them away.
+        gone = [_decode(mid) for mid, f in entries if not f]
+        if len(result) > 2:
+            gone += [_decode(mid) for mid in result[2]]
+        if gone:
+            self.client.xack(key, group, *gone)
+        if messages:
+            pending = self.client.xpending_range(key, group, min=messages[0].id, max=messages[-1].id,
+                                                 count=len(messages) * 2 + 10)
+            counts = {_decode(p["message_id"]): int(p["times_delivered"]) for p in pending}
+            for m in messages:
+                m.deliveries = counts.get(m.id, 1)
+        return messages
+
+    def read(self, stream: str, group: str, consumer: str, count: int, block_ms: int) -> list[Message]:
+        """New messages for this consumer, waiting up to ``block_ms`` for the first one."""
+        result = self.client.xreadgroup(group, consumer, {self.key(stream): ">"}, count=count,
+                                        block=block_ms or None)
+        out: list[Message] = []
+        for _key, entries in result or []:
+            out.extend(Message(stream, _decode(mid), _decode_fields(f)) for mid, f in entries)
+        return out
+
+    def read_batch(self, stream: str, group: str, consumer: str, size: int, wait_ms: int) -> list[Message]:
+        """A micro-batch bounded by ``size`` messages and by ``wait_ms`` of waiting.
+
+        Stale messages of dead consumers come first, so a crash delays work but never loses it.
+        """
+        batch = self.claim_stale(stream, group, consumer, size)
+        deadline = time.monotonic() + wait_ms / 1000.0
+        while len(batch) < size:
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            if remaining_ms <= 0:
+                break
+            got = self.read(stream, group, consumer, size - len(batch), remaining_ms)
+            if not got:
+                break
+            batch.extend(got)
+        return batch
+
+    def forward(self, stream: str, group: str, done: Sequence[Message], dest: str | None,
+                outputs: Sequence[Mapping[str, str]]) -> None:
+        """Publish ``outputs`` to ``dest`` and acknowledge ``done`` in one transaction."""
+        if not done and not outputs:
+            return
+        key = self.key(stream)
+        pipe = self.client.pipeline(transaction=True)
+        if dest is not None:
+            for fields in outputs:
+                pipe.xadd(self.key(dest), dict(fields))
+        if done:
+            ids = [m.id for m in done]
+            pipe.xack(key, group, *ids)
+            pipe.xdel(key, *ids)
+            pipe.hdel(self._failures_key(stream), *ids)
+        pipe.execute()
+
+    def record_failure(self, message: Message) -> int:
+        """Count a processing failure; returns failures so far (crashes count via deliveries)."""
+        failures = int(self.client.hincrby(self._failures_key(message.stream), message.id, 1))
+        return max(failures, message.deliveries)
+
+    def dead_letter(self, group: str, message: Message, error: str, deliveries: int) -> None:
+        """Move a message that keeps failing out of the way, keeping everything needed to replay it."""
+        key = self.key(message.stream)
+        entry = {
+            "stream": message.stream,
+            "group": group,
+            "original_id": message.id,
+            "fields": orjson.dumps(message.fields).decode(),
+            "error": error[:2000],
+            "deliveries": str(deliveries),
+            "failed_at": f"{time.time():.3f}",
+        }
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xadd(self.key(DEAD_LETTER), entry)
+        pipe.xack(key, group, message.id)
+        pipe.xdel(key, message.id)
+        pipe.hdel(self._failures_key(message.stream), message.id)
+        pipe.execute()
+
+    # --- dead letters ----------------------------------------------------------------------
+    def dead_letters(self, count: int = 100, after: str = "-") -> list[DeadLetter]:
+        start = after if after == "-" else f"({after}"
+        entries = self.client.xrange(self.key(DEAD_LETTER), min=start, max="+", count=count)
+        out = []
+        for mid, raw in entries:
+            f = _decode_fields(raw)
+            out.append(DeadLetter(
+                id=_decode(mid), stream=f.get("stream", ""), group=f.get("group", ""),
+                original_id=f.get("original_id", ""), fields=orjson.loads(f.get("fields", "{}")),
+                error=f.get("error", ""), deliveries=int(f.get("deliveries", "0")),
+                failed_at=float(f.get("failed_at", "0")),
+            ))
+        return out
+
+    def replay_dead_letter(self, dead_id: str) -> str | None:
+        """Put a dead letter back on its stream; returns the new message id, None if unknown."""
+        entries = self.client.xrange(self.key(DEAD_LETTER), min=dead_id, max=dead_id, count=1)
+        if not entries:
+            return None
+        f = _decode_fields(entries[0][1])
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xadd(self.key(f["stream"]), orjson.loads(f["fields"]))
+        pipe.xdel(self.key(DEAD_LETTER), dead_id)
+        new_id, _ = pipe.execute()
+        return _decode(new_id)
+
+    def delete_dead_letter(self, dead_id: str) -> bool:
+        return bool(self.client.xdel(self.key(DEAD_LETTER), dead_id))
