@@ -128,3 +128,27 @@ class StreamWorker:
             else:
                 self.bus.forward(self.stage.source, self.group, [message], self.stage.dest, outputs)
                 STAGE_MESSAGES.labels(self.stage.name, "ok").inc()
+
+
+def serve(stage_factory: "StageFactory", settings: Settings | None = None) -> None:
+    """Process entry point shared by the worker services: logging, metrics, Redis, signals, loop."""
+    from prometheus_client import start_http_server
+
+    from trustscope.intake import redis_client
+    from trustscope.observability import configure_logging
+    from trustscope.settings import get_settings
+
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port)
+    client = redis_client(settings)
+    bus = StreamBus(client, settings.stream_prefix, settings.max_deliveries, settings.claim_idle_ms)
+    stage = stage_factory(settings, client)
+    worker = StreamWorker(stage, bus, settings)
+    worker.install_signal_handlers()
+    worker.run()
+
+
+class StageFactory(Protocol):
+    def __call__(self, settings: Settings, client: redis.Redis) -> Stage: ...

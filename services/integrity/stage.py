@@ -1,0 +1,78 @@
+"""Integrity stage: reviews get a verdict (verified | suspicious | fake) from the integrity engine,
+every document gets a rumour score, and verdicts of earlier reviews that later evidence changed are
+sent on as updates. Documents go on to ``verified``, which the indexer writes to Elasticsearch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from trustscope.bus import Message
+from trustscope.rumour.lexicon import score_text
+from trustscope.schemas import Document, IntegrityField, Kind, RumourField, utcnow
+
+SOURCE = "scored"
+DEST = "verified"
+
+
+def integrity_field(update: Any, engine_name: str) -> IntegrityField:
+    reasons = [str(r) for r in update.reasons]
+    codes = sorted({r.split(":", 1)[0].strip() for r in reasons if r})
+    return IntegrityField(verdict=update.verdict, fake_prob=round(float(update.fake_prob), 4),
+                          reasons=reasons, reason_codes=codes, revision=int(update.revision),
+                          engine=engine_name, updated_at=utcnow())
+
+
+class IntegrityStage:
+    name = "integrity"
+    source = SOURCE
+    dest = DEST
+
+    def __init__(self, engine: Any, engine_name: str = "integrity-v1") -> None:
+        self.engine = engine
+        self.engine_name = engine_name
+
+    def process(self, messages: Sequence[Message]) -> list[dict[str, str]]:
+        from trustscope.integrity import ReviewEvent
+
+        docs = [Document.model_validate_json(m.fields["doc"]) for m in messages]
+        events = [
+            ReviewEvent(
+                id=d.id,
+                platform=d.platforms[0] if d.platforms else f"unlinked:{d.source}",
+                author_id=d.author_id or f"anonymous:{d.source}",
+                rating=d.rating,
+                text=d.text,
+                created_at=d.created_at.timestamp(),
+                author_created_at=d.author_created_at.timestamp() if d.author_created_at else None,
+                author_review_count=d.author_review_count,
+                prob_positive=d.sentiment.prob_positive if d.sentiment and d.sentiment.scored else None,
+            )
+            for d in docs if d.kind is Kind.review
+        ]
+        updates = {u.id: u for u in self.engine.process(events)} if events else {}
+        now = utcnow()
+        out: list[dict[str, str]] = []
+        batch_ids = set()
+        for doc in docs:
+            batch_ids.add(doc.id)
+            update = updates.get(doc.id)
+            if update is not None:
+                doc.integrity = integrity_field(update, self.engine_name)
+            rumour = score_text(doc.text_simplified + (doc.title or ""))
+            doc.rumour = RumourField(score=rumour.score, terms=rumour.terms, engine=rumour.engine)
+            doc.stages["integrity"] = now
+            out.append({"doc": doc.to_json(), "op": "index"})
+        for rid, update in updates.items():
+            if rid not in batch_ids:  # a revision of an earlier review
+                patch = {"id": rid, "integrity": integrity_field(update, self.engine_name).model_dump(mode="json")}
+                out.append({"doc": orjson.dumps(patch).decode(), "op": "revise"})
+        return out
+
+
+def build(settings: Any, client: Any) -> IntegrityStage:
+    from trustscope.integrity import IntegrityEngine
+
+    return IntegrityStage(IntegrityEngine.from_redis(client, prefix=f"{settings.stream_prefix}:int"))

@@ -1,0 +1,1 @@
+"""Rumour signals about platforms."""
