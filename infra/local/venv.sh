@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Create or update the project's virtualenv (outside the clone): infra/local/venv.sh [--force]
+#
+# Why a stamp: `pip install -e .[dev]` costs seconds when nothing changed and minutes on a fresh
+# machine (torch); it runs only when pyproject.toml or the clone's path changed (an editable
+# install points at one clone; a second clone sharing the venv must re-point it).
+#
+# Knobs (environment):
+#   TS_VENV        the virtualenv                       (default ~/.cache/trustscope/venv)
+#   TS_PYTHON      interpreter that creates it (>= 3.11) (default python3.11, else python3)
+#   TS_PIP_ARGS    extra arguments for pip install, e.g. an --index-url
+set -euo pipefail
+# shellcheck source=infra/local/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+STAMP="$TS_VENV/.trustscope-install"
+
+pick_python() {
+    local py
+    for py in "${TS_PYTHON:-}" python3.11 python3; do
+        [ -n "$py" ] && command -v "$py" >/dev/null 2>&1 || continue
+        if "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            echo "$py"
+            return
+        fi
+    done
+    ts_die "Python >= 3.11 not found (Debian 12: apt-get install python3 python3-venv) or set TS_PYTHON"
+}
+
+want_stamp() {
+    printf '%s %s\n' "$(sha256sum "$TS_REPO_DIR/pyproject.toml" | cut -c1-64)" "$TS_REPO_DIR"
+}
+
+main() {
+    local py t0=$SECONDS
+    if [ ! -x "$TS_VENV/bin/python" ]; then
+        py="$(pick_python)"
+        ts_log "creating virtualenv $TS_VENV with $py ($("$py" --version 2>&1))"
+        mkdir -p "$(dirname "$TS_VENV")"
+        "$py" -m venv "$TS_VENV" \
+            || ts_die "python -m venv failed (Debian: apt-get install python3-venv)"
+        "$TS_VENV/bin/python" -m pip install --quiet --upgrade pip
+    fi
+    if [ "${1:-}" != --force ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(want_stamp)" ] \
+        && "$TS_VENV/bin/python" -c 'import trustscope' 2>/dev/null; then
+        ts_log "virtualenv $TS_VENV up to date with pyproject.toml"
+        return 0
+    fi
+    ts_log "installing the project into $TS_VENV (pip install -e .[dev])"
+    # shellcheck disable=SC2086  # TS_PIP_ARGS is a list of words on purpose
+    "$TS_VENV/bin/python" -m pip install --progress-bar off ${TS_PIP_ARGS:-} -e "$TS_REPO_DIR[dev]"
+    want_stamp >"$STAMP"
+    ts_log "virtualenv ready in $((SECONDS - t0))s"
+}
+
+main "$@"
