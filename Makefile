@@ -37,5 +37,7 @@ es-fetch:
 	@bash $(LOCAL)/elasticsearch.sh fetch
 
 # `python -m pytest` puts this clone first on sys.path, whatever the venv's editable install.
+# make turns any failure into exit 2; .ci/run reads pytest's own code from TS_PYTEST_RC_FILE.
 test: venv
-	$(TS_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	@rc=0; $(TS_VENV)/bin/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	if [ -n "$$TS_PYTEST_RC_FILE" ]; then echo $$rc >"$$TS_PYTEST_RC_FILE"; fi; exit $$rc

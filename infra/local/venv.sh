@@ -32,7 +32,11 @@ want_stamp() {
 }
 
 main() {
-    local py t0=$SECONDS
+    local py t0=$SECONDS quiet=--quiet
+    if [ -e "$TS_VENV" ] && ! "$TS_VENV/bin/python" -c '' 2>/dev/null; then
+        ts_log "virtualenv $TS_VENV is broken (its interpreter does not run): recreating it"
+        rm -rf "$TS_VENV"
+    fi
     if [ ! -x "$TS_VENV/bin/python" ]; then
         py="$(pick_python)"
         ts_log "creating virtualenv $TS_VENV with $py ($("$py" --version 2>&1))"
@@ -40,6 +44,7 @@ main() {
         "$py" -m venv "$TS_VENV" \
             || ts_die "python -m venv failed (Debian: apt-get install python3-venv)"
         "$TS_VENV/bin/python" -m pip install --quiet --upgrade pip
+        quiet=   # a first install takes minutes: show pip's progress
     fi
     if [ "${1:-}" != --force ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(want_stamp)" ] \
         && "$TS_VENV/bin/python" -c 'import trustscope' 2>/dev/null; then
@@ -48,7 +53,8 @@ main() {
     fi
     ts_log "installing the project into $TS_VENV (pip install -e .[dev])"
     # shellcheck disable=SC2086  # TS_PIP_ARGS is a list of words on purpose
-    "$TS_VENV/bin/python" -m pip install --progress-bar off ${TS_PIP_ARGS:-} -e "$TS_REPO_DIR[dev]"
+    "$TS_VENV/bin/python" -m pip install $quiet --progress-bar off ${TS_PIP_ARGS:-} \
+        -e "$TS_REPO_DIR[dev]"
     want_stamp >"$STAMP"
     ts_log "virtualenv ready in $((SECONDS - t0))s"
 }
