@@ -156,7 +156,8 @@ class DocumentIn(BaseModel):
             url=str(self.url) if self.url else None,
             language=lang,
             created_at=self.created_at,
-            ingested_at=utcnow(),
+            ingested_at=(now := utcnow()),
+            stages={"ingest": now},
             content_hash=content_hash(self.kind.value, self.title, self.text, str(self.rating),
                                       ",".join(platforms), self.created_at.isoformat()),
         )

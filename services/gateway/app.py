@@ -8,6 +8,7 @@ stream and pipeline state. Run: ``uvicorn services.gateway.app:app --port 8000``
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -252,7 +253,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                      after: str = "-") -> dict[str, Any]:
         bus: StreamBus = request.app.state.bus
         items = bus.dead_letters(count, after)
-        return {"total": bus.backlog(DEAD_LETTER), "dead_letters": [vars(d) for d in items]}
+        return {"total": bus.backlog(DEAD_LETTER), "dead_letters": [asdict(d) for d in items]}
 
     @app.post("/v1/admin/dead-letters/{dead_id}/replay", dependencies=[admin])
     def replay(request: Request, dead_id: str) -> dict[str, Any]:

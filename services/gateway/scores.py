@@ -14,6 +14,7 @@ import redis
 from elasticsearch import Elasticsearch, helpers
 
 from trustscope.es import DocIndices
+from trustscope.schemas import parse_time
 
 CACHE_S = 60
 FIELDS = ["rating", "created_at", "integrity.verdict", "integrity.reason_codes", "integrity.reasons",
@@ -28,7 +29,7 @@ def platform_reviews(es: Elasticsearch, indices: DocIndices, platform_id: str) -
         integrity = src.get("integrity") or {}
         rows.append({
             "rating": src.get("rating"),
-            "created_at": src.get("created_at"),
+            "created_at": parse_time(src["created_at"]).timestamp() if src.get("created_at") else None,
             "verdict": integrity.get("verdict", "verified"),
             "reasons": integrity.get("reason_codes") or [],
             "fake_prob": integrity.get("fake_prob"),

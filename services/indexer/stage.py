@@ -46,7 +46,7 @@ class IndexerStage:
         self.indices = indices
 
     def process(self, messages: Sequence[Message]) -> list[dict[str, str]]:
-        now = utcnow().isoformat()
+        now = utcnow().isoformat().replace("+00:00", "Z")
         full: dict[str, dict[str, Any]] = {}
         revisions: dict[str, dict[str, Any]] = {}
         for m in messages:

@@ -4,8 +4,9 @@ Readers use the read alias ``{prefix}-docs``; writers use ``{prefix}-docs-write`
 bumps ``mapping_version`` in the template; ``migrate()`` then creates ``{prefix}-docs-v{N}``, moves the
 write alias to it (new documents land there from now on), copies the old index into it with
 ``op_type=create`` (so nothing newer is overwritten) and finally moves the read alias. Every step is
-safe to run twice and from two processes at once. The copy is done client-side with the official
-``helpers.reindex`` because the minimal local node has no reindex module, and the same code must run
+safe to run twice and from two processes at once. The copy is a client-side scroll + bulk with the
+official helpers rather than the ``_reindex`` API because the minimal local node has neither the
+reindex module nor data streams (which ``helpers.reindex`` probes), and the same code must run
 against the local node and production.
 """
 
@@ -57,9 +58,13 @@ class DocIndices:
         return int(load_template(self.prefix)["_meta"]["mapping_version"])
 
     # --- migration -------------------------------------------------------------------------
-    def migrate(self, es: Elasticsearch, replicas: int | None = None) -> dict[str, Any]:
-        """Bring templates, indices and aliases to the current mapping version. Idempotent."""
-        body = load_template(self.prefix)
+    def migrate(self, es: Elasticsearch, replicas: int | None = None,
+                template: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Bring templates, indices and aliases to the current mapping version. Idempotent.
+
+        ``template`` overrides the shipped template (tests of a version bump use it).
+        """
+        body = template or load_template(self.prefix)
         if replicas is not None:
             body["template"]["settings"]["number_of_replicas"] = replicas
         version = int(body["_meta"]["mapping_version"])
@@ -83,13 +88,23 @@ class DocIndices:
             # New writes go to the new index first, then old documents are copied over.
             self._move_alias(es, self.write_alias, old, target, write=True)
             for index in old:
-                ok, _errors = helpers.reindex(es, index, target, op_type="create",
-                                              bulk_kwargs={"raise_on_error": False})
-                copied += ok
+                copied += self._copy(es, index, target)
             es.indices.refresh(index=target)
             self._move_alias(es, self.read_alias, old, target, write=False)
             log.info("es.migrated", source=old, target=target, copied=copied)
         return {"index": target, "mapping_version": version, "migrated_from": old, "copied": copied}
+
+    def _copy(self, es: Elasticsearch, source: str, target: str) -> int:
+        """Scroll ``source`` into ``target``; documents already there (newer writes) are kept."""
+        actions = (
+            {"_op_type": "create", "_index": target, "_id": hit["_id"], "_source": hit["_source"]}
+            for hit in helpers.scan(es, index=source, query={"query": {"match_all": {}}}, size=1000)
+        )
+        ok, errors = helpers.bulk(es, actions, raise_on_error=False, stats_only=False, chunk_size=1000)
+        real = [e for e in errors if e.get("create", {}).get("status") != 409]  # type: ignore[union-attr]
+        if real:
+            raise RuntimeError(f"{len(real)} documents failed to copy from {source}: {real[:2]}")
+        return ok
 
     def _alias_targets(self, es: Elasticsearch, alias: str) -> list[str]:
         try:
