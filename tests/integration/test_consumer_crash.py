@@ -13,7 +13,7 @@ import pytest
 
 from trustscope.intake import Intake
 from trustscope.schemas import DocumentIn
-from tests.integration.corpus import reviews
+from trustscope.samples import reviews
 from tests.integration.helpers import wait_until
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from services.ingest.app import create_app
-from tests.integration.corpus import reviews
+from trustscope.samples import reviews
 from trustscope.cli.main import app
 
 pytestmark = pytest.mark.integration

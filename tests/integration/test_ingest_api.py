@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from services.ingest.app import create_app
-from tests.integration.corpus import reviews
+from trustscope.samples import reviews
 from tests.integration.helpers import ADMIN, INGEST, READER
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import pytest
 from services.gateway.app import create_app as create_gateway
 from services.ingest.app import create_app as create_ingest
 from tests.integration.helpers import ADMIN, INGEST, READER, wait_until
-from tests.integration.corpus import reviews
+from trustscope.samples import reviews
 
 pytestmark = pytest.mark.integration
 

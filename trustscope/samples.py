@@ -1,5 +1,5 @@
-"""Hand-written review pieces for integration tests (no shared data needed): combined they give
-thousands of distinct, realistic Chinese reviews about finance apps."""
+"""Synthetic review generator for tests, benchmarks and demos (hand-written pieces, no shared data):
+combined they give thousands of distinct, realistic Chinese reviews about finance apps."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ OPENERS = ["", "说实话，", "第一次用，", "朋友推荐的，", "用了�
 DETAILS = ["", "借了三千块。", "这次借款一万。", "主要用来还信用卡。", "周末也能处理。", "晚上十点提交的。"]
 
 
-def review(i: int, rng: random.Random, base: datetime | None = None) -> dict[str, Any]:
+def review(i: int, rng: random.Random, base: datetime | None = None, source: str = "test-app-store") -> dict[str, Any]:
     positive = rng.random() < 0.6
     rating = rng.choice([4, 5]) if positive else rng.choice([1, 2])
     text = rng.choice(OPENERS) + rng.choice(POSITIVE if positive else NEGATIVE) + "，" + \
@@ -25,7 +25,7 @@ def review(i: int, rng: random.Random, base: datetime | None = None) -> dict[str
     base = base or datetime(2026, 1, 1, tzinfo=timezone.utc)
     return {
         "kind": "review",
-        "source": "test-app-store",
+        "source": source,
         "source_id": f"r-{i}",
         "platforms": [PLATFORMS[i % len(PLATFORMS)]],
         "author": {"id": f"user-{rng.randrange(10_000_000)}", "review_count": rng.randrange(1, 40),
@@ -36,6 +36,7 @@ def review(i: int, rng: random.Random, base: datetime | None = None) -> dict[str
     }
 
 
-def reviews(n: int, seed: int = 7) -> list[dict[str, Any]]:
+def reviews(n: int, seed: int = 7, source: str = "test-app-store",
+            base: datetime | None = None) -> list[dict[str, Any]]:
     rng = random.Random(seed)
-    return [review(i, rng) for i in range(n)]
+    return [review(i, rng, base, source) for i in range(n)]
