@@ -47,7 +47,6 @@ class Settings(BaseSettings):
         description="comma-separated key:role[+role] pairs, e.g. 'k1:ingest,k2:reader+admin'",
     )
     max_body_bytes: int = Field(32 * 1024 * 1024, description="largest request body accepted")
-    max_text_chars: int = Field(20_000, description="longest text accepted for one document")
     cors_origins: str = Field("*", description="origins allowed to embed widgets and call public endpoints")
 
     # --- models ------------------------------------------------------------------------------
