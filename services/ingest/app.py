@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from trustscope import __version__
 from trustscope.auth import KeyRing
+from trustscope.es import make_client
 from trustscope.intake import Backpressure, Intake, redis_client
 from trustscope.observability import INGEST_DOCUMENTS, configure_logging, get_logger
 from trustscope.platforms import PlatformRegistry
@@ -49,12 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:  # noqa: BLE001 - Redis may come up later; readiness reports it
             log.warning("ingest.seed_failed", error=str(exc))
         app.state.redis = client
+        app.state.es = make_client(settings)
         app.state.intake = Intake(client, settings, registry)
         app.state.keyring = KeyRing(settings.api_keys.get_secret_value())
         if not len(app.state.keyring):
             log.warning("ingest.no_api_keys", hint="set TS_API_KEYS; every write will be refused")
         log.info("ingest.started", version=__version__)
         yield
+        app.state.es.close()
         client.close()
 
     app = FastAPI(title="TrustScope ingest", version=__version__, lifespan=lifespan)
@@ -77,12 +80,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "service": "ingest", "version": __version__}
 
     @app.get("/readyz")
-    async def readyz(request: Request) -> JSONResponse:
+    def readyz(request: Request) -> JSONResponse:
+        """Ready when Redis answers (intake needs it) and Elasticsearch is up (without it the
+        pipeline only backs up, so a load balancer should know)."""
+        checks: dict[str, str] = {}
         try:
-            await run_in_threadpool(request.app.state.redis.ping)
-            return JSONResponse({"status": "ready", "redis": "ok"})
+            request.app.state.redis.ping()
+            checks["redis"] = "ok"
         except Exception as exc:  # noqa: BLE001
-            return JSONResponse({"status": "not_ready", "redis": str(exc)}, status_code=503)
+            checks["redis"] = str(exc)
+        try:
+            health = request.app.state.es.cluster.health(timeout="2s")
+            checks["elasticsearch"] = "ok" if health["status"] in ("green", "yellow") else health["status"]
+        except Exception as exc:  # noqa: BLE001
+            checks["elasticsearch"] = str(exc)
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not_ready", **checks},
+                            status_code=200 if ready else 503)
 
     @app.post("/v1/documents", status_code=202, dependencies=[Depends(require_ingest)])
     async def post_document(request: Request) -> JSONResponse:
