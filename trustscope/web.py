@@ -109,3 +109,21 @@ def check_content_length(request: Request, limit: int) -> None:
             raise ApiError(400, "bad_request", "Content-Length is not a number") from exc
         if size > limit:
             raise ApiError(413, "payload_too_large", f"request body is {size} bytes; the limit is {limit}")
+
+
+def readiness(redis_client: Any, es: Any) -> JSONResponse:
+    """200 when Redis answers and Elasticsearch is yellow or green, else 503 naming what is not."""
+    checks: dict[str, str] = {}
+    try:
+        redis_client.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["redis"] = str(exc)
+    try:
+        health = es.cluster.health(timeout="2s")
+        checks["elasticsearch"] = "ok" if health["status"] in ("green", "yellow") else health["status"]
+    except Exception as exc:  # noqa: BLE001
+        checks["elasticsearch"] = str(exc)
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not_ready", **checks},
+                        status_code=200 if ready else 503)

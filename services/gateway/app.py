@@ -27,7 +27,13 @@ from trustscope.observability import configure_logging, get_logger
 from trustscope.platforms import Platform, PlatformPatch, PlatformRegistry
 from trustscope.schemas import parse_time
 from trustscope.settings import Settings, get_settings
-from trustscope.web import ApiError, install_error_handlers, install_metrics, role_dependency
+from trustscope.web import (
+    ApiError,
+    install_error_handlers,
+    install_metrics,
+    readiness,
+    role_dependency,
+)
 
 log = get_logger("trustscope.gateway")
 PIPELINE_STREAMS = ["ingest", "scored", "verified", DEAD_LETTER]
@@ -103,20 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/readyz")
     def readyz(request: Request) -> JSONResponse:
-        checks: dict[str, str] = {}
-        try:
-            request.app.state.redis.ping()
-            checks["redis"] = "ok"
-        except Exception as exc:  # noqa: BLE001
-            checks["redis"] = str(exc)
-        try:
-            health = es_of(request).cluster.health(timeout="2s")
-            checks["elasticsearch"] = "ok" if health["status"] in ("green", "yellow") else health["status"]
-        except Exception as exc:  # noqa: BLE001
-            checks["elasticsearch"] = str(exc)
-        ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not_ready", **checks},
-                            status_code=200 if ready else 503)
+        """Ready when Redis and Elasticsearch answer (without ES the pipeline only backs up)."""
+        return readiness(request.app.state.redis, request.app.state.es)
 
     # --- public: platforms, scores, widgets -----------------------------------------------
     @app.get("/v1/platforms")

@@ -29,6 +29,7 @@ from trustscope.web import (
     check_content_length,
     install_error_handlers,
     install_metrics,
+    readiness,
     role_dependency,
     validation_errors,
 )
@@ -81,22 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/readyz")
     def readyz(request: Request) -> JSONResponse:
-        """Ready when Redis answers (intake needs it) and Elasticsearch is up (without it the
-        pipeline only backs up, so a load balancer should know)."""
-        checks: dict[str, str] = {}
-        try:
-            request.app.state.redis.ping()
-            checks["redis"] = "ok"
-        except Exception as exc:  # noqa: BLE001
-            checks["redis"] = str(exc)
-        try:
-            health = request.app.state.es.cluster.health(timeout="2s")
-            checks["elasticsearch"] = "ok" if health["status"] in ("green", "yellow") else health["status"]
-        except Exception as exc:  # noqa: BLE001
-            checks["elasticsearch"] = str(exc)
-        ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not_ready", **checks},
-                            status_code=200 if ready else 503)
+        """Ready when Redis and Elasticsearch answer (without ES the pipeline only backs up)."""
+        return readiness(request.app.state.redis, request.app.state.es)
 
     @app.post("/v1/documents", status_code=202, dependencies=[Depends(require_ingest)])
     async def post_document(request: Request) -> JSONResponse:
