@@ -21,12 +21,12 @@ from trustscope.integrity.detectors import Signal
 BIAS = -4.0
 WEIGHTS: dict[str, float] = {
     "near_duplicate": 6.0,
-    "burst": 2.5,
-    "new_account": 2.5,
-    "rapid_posting": 2.5,
+    "burst": 1.8,
+    "new_account": 2.0,
+    "rapid_posting": 2.0,
     "registration_cohort": 3.5,
     "lockstep": 4.5,
-    "rating_text_mismatch": 4.5,
+    "rating_text_mismatch": 1.5,
 }
 FAKE = 0.8
 SUSPICIOUS = 0.5

@@ -20,7 +20,7 @@ Nothing that influences a verdict is cached in the process except previous days'
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -131,6 +131,7 @@ class IntegrityEngine:
         # --- near-duplicate cluster
         cid = ""
         new_cluster = False
+        add_rep = ""
         if sig is not None:
             cands = list(dict.fromkeys(c for c in band_hits if c))[:MAX_CANDIDATES]
             if cands:
@@ -138,11 +139,17 @@ class IntegrityEngine:
                 for c in cands:
                     p.hget("rep", c)
                 reps = p.execute()
+                best = 0.0
                 for c, rep in zip(cands, reps):
-                    if rep is not None:
-                        if duplicate.jaccard_compact(sig, rep) >= duplicate.MATCH_JACCARD:
-                            cid = c
-                            break
+                    if not rep:
+                        continue
+                    parts = rep.split(" ")
+                    j = max(duplicate.jaccard_compact(sig, r) for r in parts)
+                    if j >= duplicate.MATCH_JACCARD and j > best:
+                        best, cid = j, c
+                        # a member unlike every stored representative widens the cluster's reach
+                        add_rep = rep + " " + duplicate.compact(sig) \
+                            if j < duplicate.NEW_REP_BELOW and len(parts) < duplicate.MAX_REPS else ""
             if not cid:
                 cid = ev.id
                 new_cluster = True
@@ -158,28 +165,35 @@ class IntegrityEngine:
         rapid_n = 1 + sum(1 for r in recent if 0 <= t - r[0] <= DAY)
         mm = mismatch.score(ev.rating, ev.prob_positive)
         acct = reviewer.account(age_days, prior)
-        item = lockstep.item_of(ev.platform, t)
-        window = int(t // lockstep.WINDOW)
+        items = [lockstep.item_of(ev.platform, t, g) for g in lockstep.GRIDS]
+        window = lockstep.window_of(t, 0)
         cohort_key = ""
         if age_days is not None and age_days >= reviewer.AGED_DAYS and ev.author_created_at is not None:
             cohort_key = f"{ev.platform}|{int(ev.author_created_at // reviewer.COHORT_WEEK)}"
         record = {
             "p": ev.platform, "a": ev.author_id, "r": ev.rating, "t": round(t, 1), "c": cid,
-            "d": day, "k": rc, "i": item, "w": window, "h": cohort_key,
+            "d": day, "k": rc, "i": items, "w": window, "h": cohort_key,
             "s": [round(acct.score, 3), rapid_n, round(mm.score, 3)],
             "x": [acct.reason, mm.reason],
         }
 
-        # --- lockstep pairs with the author's recent items (each author counts once per pair)
-        recent_items: list[tuple[str, str]] = []
-        seen_items = set()
-        for r in reversed(recent):
-            if t - r[0] > lockstep.RECENT_SPAN or r[1] in seen_items:
-                continue
-            seen_items.add(r[1])
-            recent_items.append((r[1], r[2]))
-        already = item in seen_items
-        recent_items = [x for x in recent_items if x[0] != item][: lockstep.RECENT_ITEMS]
+        # --- lockstep pairs (an item the author reviewed recently, this item), on each grid;
+        #     an author counts once per pair
+        grid_pairs: list[tuple[int, bool, list[tuple[str, str]]]] = []
+        for g, item in zip(lockstep.GRIDS, items):
+            js: list[tuple[str, str]] = []
+            seen_items = set()
+            already = False
+            for r in reversed(recent):
+                if t - r[0] > lockstep.RECENT_SPAN:
+                    continue
+                j = lockstep.item_of(r[1], r[0], g)
+                if j == item:
+                    already = True
+                elif j not in seen_items:
+                    seen_items.add(j)
+                    js.append((j, r[2]))
+            grid_pairs.append((g, already, [] if already else js[: lockstep.RECENT_ITEMS]))
 
         p = self.store.pipe()
         p.hset("rec", ev.id, orjson.dumps(record))
@@ -189,19 +203,24 @@ class IntegrityEngine:
                 p.hsetnx("lsh", b, cid)
             if new_cluster:
                 p.hset("rep", cid, duplicate.compact(sig))
+            elif add_rep:
+                p.hset("rep", cid, add_rep)
             p.group_add("cl", f"{cid}|{ev.platform}", ev.id)
-            n_ops = len(bands) + (1 if new_cluster else 0)
+            n_ops = len(bands) + (1 if new_cluster or add_rep else 0)
         if rc is not None:
             p.group_add(f"t/bu/{day}", f"{ev.platform}|{rc}", ev.id, ttl=GROUP_TTL)
             p.hsetnx("pf", ev.platform, str(day))
-        if not already:
-            p.hincrby(f"t/li/{window}", item, 1, ttl=GROUP_TTL)
-        for j_item, j_rid in ([] if already else recent_items):
-            p.group_add(f"t/lp/{window}", f"{j_item}>{item}", f"{j_rid},{ev.id}", ttl=GROUP_TTL)
-            p.hget(f"t/li/{int(j_item.rsplit('@', 1)[1])}", j_item)
+        for (g, already, js), item in zip(grid_pairs, items):
+            w = lockstep.window_of(t, g)
+            if already:
+                continue
+            p.hincrby(f"t/li/{g}/{w}", item, 1, ttl=GROUP_TTL)
+            for j, j_rid in js:
+                p.group_add(f"t/lp/{g}/{w}", f"{j}>{item}", f"{j_rid},{ev.id}", ttl=GROUP_TTL)
+                p.hget(f"t/li/{g}/{lockstep.window_of_item(j)}", j)
         if cohort_key:
             p.group_add(f"t/co/{window}", cohort_key, ev.id, ttl=GROUP_TTL)
-        recent.append([round(t, 1), item, ev.id])
+        recent.append([round(t, 1), ev.platform, ev.id])
         author = {"n": seen_before + 1, "r": recent[-RECENT_KEEP:]}
         p.hset("au", ev.author_id, orjson.dumps(author))
         res = p.execute()
@@ -220,19 +239,21 @@ class IntegrityEngine:
             lam = self._baseline(ev.platform, day, rc)
             if _level(burst.score(k, lam, rc).score) != _level(burst.score(k - 1, lam, rc).score):
                 triggers.append((f"t/bu/{day}", f"{ev.platform}|{rc}"))
-        n_item = 1
-        if not already:
+        for (g, already, js), item in zip(grid_pairs, items):
+            if already:
+                continue
+            w = lockstep.window_of(t, g)
             n_item = res[pos]
             pos += 1
-            for j_item, _ in recent_items:
+            for j, _ in js:
                 c, n_j = res[pos], int(res[pos + 1] or 1)
                 pos += 2
                 smaller = min(n_item, n_j)
                 s_now = lockstep.pair_score(c, smaller)
                 if _level(s_now) != _level(lockstep.pair_score(c - 1, smaller)):
-                    key = f"{j_item}>{item}"
-                    triggers.append((f"t/lp/{window}", key))
-                    pairs.append((j_item, item, s_now))
+                    triggers.append((f"t/lp/{g}/{w}", f"{j}>{item}"))
+                    if s_now >= lockstep.DENSE:
+                        pairs.append((f"t/lp/{g}/{w}", f"{j}>{item}", s_now))
         if cohort_key:
             c = res[pos]
             pos += 1
@@ -274,30 +295,69 @@ class IntegrityEngine:
             else:
                 out.update(members)
         if pairs:
-            best: dict[str, float] = {}
-            for j_item, item, s in pairs:
-                for it in (j_item, item):
-                    best[it] = max(best.get(it, 0.0), s)
-            # authors of the pairs' members get the pair's score too
-            member_ids = sorted({rid for j, i, _ in pairs for rid in pair_members.get(f"{j}>{i}", [])})
-            p = self.store.pipe()
-            for rid in member_ids:
-                p.hget("rec", rid)
-            recs = p.execute()
-            author_of = {rid: orjson.loads(r)["a"] for rid, r in zip(member_ids, recs) if r and r != "{}"}
-            author_best: dict[str, float] = {}
-            for j_item, item, s in pairs:
-                for rid in pair_members.get(f"{j_item}>{item}", []):
-                    a = author_of.get(rid)
-                    if a is not None:
-                        author_best[a] = max(author_best.get(a, 0.0), s)
-            p = self.store.pipe()
-            for it, s in best.items():
-                p.hmax("lsi", it, int(round(s * 1000)))
-            for a, s in author_best.items():
-                p.hmax("lsa", a, int(round(s * 1000)))
-            p.execute()
+            out.update(self._lockstep_members(pairs, pair_members))
         return out
+
+    def _lockstep_members(self, pairs: list[tuple[str, str, float]], pair_members: dict[str, list[str]]
+                          ) -> set[str]:
+        """Push a dense pair's score to its members' items and count it for its member authors.
+
+        An author's lockstep evidence is the number of *distinct* dense pairs it belongs to: an
+        honest reviewer who happened to review two campaign targets shares one pair, a fraud
+        account shares one per campaign round. When that number grows, the author's recent reviews
+        are judged again.
+        """
+        member_ids = sorted({rid for _, f, _ in pairs for rid in pair_members.get(f, [])})
+        p = self.store.pipe()
+        for rid in member_ids:
+            p.hget("rec", rid)
+        recs = {rid: orjson.loads(r) for rid, r in zip(member_ids, p.execute()) if r and r != "{}"}
+        item_best: dict[str, float] = {}
+        author_pairs: list[tuple[str, str]] = []
+        for _, f, s in pairs:
+            for rid in pair_members.get(f, []):
+                rec = recs.get(rid)
+                if rec is None:
+                    continue
+                for it in rec["i"]:
+                    if f.endswith(">" + it) or f.startswith(it + ">"):
+                        item_best[it] = max(item_best.get(it, 0.0), s)
+                author_pairs.append((rec["a"], f))
+        author_pairs = list(dict.fromkeys(author_pairs))
+        member_of = {rid: rec["a"] for rid, rec in recs.items()}
+        p = self.store.pipe()
+        for it, s in item_best.items():
+            p.hmax("lsi", it, int(round(s * 1000)))
+        for a, f in author_pairs:
+            p.hsetnx("lsd", f"{a}|{f}", "1")
+        for rid in member_of:
+            p.hsetnx("lsdr", rid, "1")
+        res = p.execute()[len(item_best):]
+        new_pairs = Counter(a for (a, _), new in zip(author_pairs, res[:len(author_pairs)]) if new)
+        new_rids = [rid for rid, new in zip(member_of, res[len(author_pairs):]) if new]
+        if not new_pairs and not new_rids:
+            return set()
+        authors = list(new_pairs)
+        p = self.store.pipe()
+        for a in authors:
+            p.hincrby("lsa", a, new_pairs[a])
+            p.hget("au", a)
+        for rid in new_rids:
+            p.group_add("lsr", member_of[rid], rid)
+        res = p.execute()
+        changed = []
+        for n, a in enumerate(authors):
+            count, au = res[2 * n], res[2 * n + 1]
+            seen = orjson.loads(au)["n"] if au else 1
+            before = lockstep.author_score(count - new_pairs[a], seen)
+            if _level(lockstep.author_score(count, seen)) != _level(before):
+                changed.append(a)
+        if not changed:
+            return set()
+        p = self.store.pipe()
+        for a in changed:
+            p.group_members("lsr", a)
+        return {rid for members in p.execute() for rid in members}
 
     def _judge(self, order: list[str], extra: list[str]) -> list[VerdictUpdate]:
         ids = order + extra
@@ -322,18 +382,22 @@ class IntegrityEngine:
                 p.group_count(f"t/bu/{rec['d']}", f"{rec['p']}|{rec['k']}")
             else:
                 p.hget("none", "none")
-            p.hget("lsi", rec["i"])
+            p.hget("lsi", rec["i"][0])
+            p.hget("lsi", rec["i"][1])
             p.hget("lsa", rec["a"])
+            p.hget("au", rec["a"])
             if rec["h"]:
                 p.group_count(f"t/co/{rec['w']}", rec["h"])
             else:
                 p.hget("none", "none")
-            p.hget(f"t/li/{rec['w']}", rec["i"])
+            p.hget(f"t/li/0/{rec['w']}", rec["i"][0])
         stats = p.execute()
         judged: list[tuple[str, str, float, list[str], dict[str, float]]] = []
         p = self.store.pipe()
         for n, (rid, rec) in enumerate(recs):
-            n_cl, k, lsi, lsa, n_co, n_item = stats[n * 6:(n + 1) * 6]
+            n_cl, k, lsi0, lsi1, lsa, au, n_co, n_item = stats[n * 8:(n + 1) * 8]
+            lsa = lockstep.author_score(int(lsa or 0), orjson.loads(au)["n"] if au else 1) if lsa else 0.0
+            lsi = max(int(lsi0 or 0), int(lsi1 or 0))
             signals = self._signals(rec, n_cl, k, lsi, lsa, n_co, n_item)
             verdict, prob, reasons, scores = combiner.combine(signals)
             judged.append((rid, verdict, prob, reasons, scores))
@@ -360,9 +424,8 @@ class IntegrityEngine:
         if rec["k"]:
             lam = self._baseline(rec["p"], rec["d"], rec["k"])
             sigs.append(burst.score(int(k or 0), lam, rec["k"]))
-        ls_item = int(lsi) / 1000 if lsi is not None else 0.0
-        ls_auth = int(lsa) / 1000 if lsa is not None else 0.0
-        sigs.append(lockstep.score(ls_item, ls_auth))
+        ls_item = int(lsi) / 1000
+        sigs.append(lockstep.score(ls_item, float(lsa)))
         if rec["h"]:
             sigs.append(reviewer.cohort(int(n_co or 0), int(n_item or 1)))
         return sigs

@@ -29,7 +29,9 @@ BANDS = 12
 ROWS = NUM_PERM // BANDS
 SHINGLE = 2
 MIN_SKELETON = 10  # shorter texts ("很好", "不错不错") are too generic to call copies
-MATCH_JACCARD = 0.45  # estimated Jaccard with a cluster's representative to join it
+MATCH_JACCARD = 0.4  # estimated Jaccard with one of a cluster's representatives to join it
+MAX_REPS = 4  # representatives kept per cluster (the first member, then members unlike the others)
+NEW_REP_BELOW = 0.6  # a joining member less similar than this to every representative becomes one
 SEED = 20240917
 
 _DIGITS = re.compile(r"\d+")

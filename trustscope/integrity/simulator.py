@@ -1,0 +1,261 @@
+"""Campaign simulator: seeded, labelled review streams - honest traffic plus one or more attacks.
+
+Honest traffic: ``platforms`` platforms, each with its own daily rate (log-uniform 3-25 reviews a
+day, more in the evening) and quality (share of positive experiences). Each honest review takes a
+real text from the shared corpus (or the built-in pool) with the label that quality draws, and a
+rating consistent with it (1% of honest reviewers click the wrong stars). Authors: a quarter of
+reviews come from newcomers whose account is days old (honest newcomers exist, so "new account"
+cannot convict alone); the rest from a pool of aged accounts with a heavy-tailed activity.
+``prob_positive`` is a simulated sentiment-model output (about 94% accurate; the real model is
+too slow to run over every evaluation stream on CPU) - it only feeds the rating-text signal.
+
+Attacks (``ATTACKS``), each injecting ``inject_share`` of the target platform's reviews:
+
+* ``copy_paste``   - one or two texts pasted verbatim (a trailing emoji changes) by new accounts, 2 days.
+* ``templated``    - templates with swapped names, numbers and emoji, new accounts, 4 days.
+* ``paraphrased``  - spun scripts (synonyms, reordered clauses, fillers), young accounts, a week.
+* ``slow``         - templated and spun reviews trickling in over six weeks, one per new account.
+* ``camouflaged``  - a farm of aged accounts (30, more for big targets) that write ordinary reviews elsewhere (label ``cover``) and
+  hit three client platforms in lockstep rounds with distinct, real positive texts.
+* ``sleeper``      - accounts registered in bulk a year earlier, with a review history, woken up
+  together for three days with spun scripts.
+* ``competitor``   - a 1-star attack on a competitor with negative templates and spins, new accounts.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+from trustscope.integrity import textpool
+from trustscope.integrity.models import ReviewEvent
+
+ATTACKS = ("copy_paste", "templated", "paraphrased", "slow", "camouflaged", "sleeper", "competitor")
+DAY = 86_400.0
+START = 1_735_689_600.0  # 2025-01-01T00:00:00Z: streams are reproducible, not tied to "now"
+PLATFORM_NAMES = ["稳盈宝", "金信贷", "汇理财", "安心投", "易融通", "惠享金", "聚财盒子", "银谷在线",
+                  "鑫利来", "融e通", "财富象", "安易贷", "恒信宝", "普惠通", "钱多多", "优选金服"]
+
+
+@dataclass
+class SimConfig:
+    seed: int = 0
+    attacks: tuple[str, ...] = ()
+    days: int = 60
+    platforms: int = 10
+    inject_share: float = 0.3
+    use_corpus: bool = True
+    rate_range: tuple[float, float] = (3.0, 25.0)
+
+
+@dataclass
+class Simulation:
+    events: list[ReviewEvent]
+    labels: dict[str, str]  # review id -> "honest" | attack name | "cover"
+    targets: dict[str, str]  # attack -> main target platform
+    text_source: str
+    config: SimConfig
+    end: float = 0.0
+    platforms: list[str] = field(default_factory=list)
+
+
+class _Sim:
+    def __init__(self, cfg: SimConfig) -> None:
+        self.cfg = cfg
+        self.rng = random.Random(cfg.seed)
+        self.texts = textpool.HonestTexts(random.Random(cfg.seed * 7919 + 1), cfg.use_corpus)
+        self.events: list[ReviewEvent] = []
+        self.labels: dict[str, str] = {}
+        self.n = 0
+        self.author_n = 0
+        self.counts: dict[str, int] = {}
+        self.plat = [f"plat-{i:02d}" for i in range(cfg.platforms)]
+        self.display = {p: PLATFORM_NAMES[i % len(PLATFORM_NAMES)] for i, p in enumerate(self.plat)}
+        r = self.rng
+        lo, hi = cfg.rate_range
+        self.rate = {p: math.exp(r.uniform(math.log(lo), math.log(hi))) for p in self.plat}
+        self.quality = {p: r.uniform(0.35, 0.85) for p in self.plat}
+        # aged honest authors: (created_at, prior external reviews, activity weight)
+        self.aged = [self._new_aged_author() for _ in range(int(sum(self.rate.values()) * cfg.days / 4) + 50)]
+        self.aged_w = [a[3] for a in self.aged]
+
+    # ---------------------------------------------------------------- helpers
+    def _rid(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.cfg.seed}-{self.n:07d}"
+
+    def _aid(self, prefix: str) -> str:
+        self.author_n += 1
+        return f"{prefix}{self.cfg.seed}-{self.author_n:06d}"
+
+    def _new_aged_author(self) -> tuple[str, float, int, float]:
+        r = self.rng
+        created = START - r.uniform(45, 3 * 365) * DAY
+        return (self._aid("u"), created, int(r.expovariate(1 / 6)), r.paretovariate(1.5))
+
+    def _prob_positive(self, label: int) -> float:
+        """A simulated sentiment model: right and confident most of the time."""
+        r = self.rng
+        p = r.betavariate(12, 1.2) if r.random() < 0.94 else r.betavariate(2, 3)
+        return p if label == 1 else 1.0 - p
+
+    def _emit(self, rid: str, label: str, platform: str, author: str, rating: int, text: str, t: float,
+              created: float, prior: int, text_label: int) -> None:
+        self.counts[author] = self.counts.get(author, 0) + 1
+        self.events.append(ReviewEvent(
+            id=rid, platform=platform, author_id=author, rating=rating, text=text, created_at=t,
+            author_created_at=created, author_review_count=prior + self.counts[author],
+            prob_positive=round(self._prob_positive(text_label), 4)))
+        self.labels[rid] = label
+
+    def _time_in_day(self, day: float) -> float:
+        """Seconds into a day, more reviews in the evening (a simple daily cycle)."""
+        r = self.rng
+        hour = r.choice([8, 10, 12, 12, 13, 15, 18, 19, 20, 20, 21, 21, 22, 22, 23])
+        return day * DAY + (hour + r.random()) * 3600
+
+    # ---------------------------------------------------------------- honest traffic
+    def honest(self) -> None:
+        r = self.rng
+        for p in self.plat:
+            for d in range(self.cfg.days):
+                k = self._poisson(self.rate[p])
+                for _ in range(k):
+                    t = START + self._time_in_day(d)
+                    label = 1 if r.random() < self.quality[p] else 0
+                    rating = self._rating(label)
+                    if r.random() < 0.01:
+                        rating = 6 - rating  # wrong stars clicked
+                    if r.random() < 0.25:
+                        author, created, prior = self._aid("n"), t - r.uniform(0, 5) * DAY, 0
+                    else:
+                        a = r.choices(self.aged, weights=self.aged_w)[0]
+                        author, created, prior = a[0], a[1], a[2]
+                    self._emit(self._rid("h"), "honest", p, author, rating, self.texts.draw(label), t,
+                               created, prior, label)
+
+    def _poisson(self, lam: float) -> int:
+        r = self.rng
+        k, prod, limit = 0, r.random(), math.exp(-lam)
+        while prod > limit:
+            k += 1
+            prod *= r.random()
+        return k
+
+    def _rating(self, label: int) -> int:
+        r = self.rng.random()
+        if label == 1:
+            return 5 if r < 0.65 else 4 if r < 0.95 else 3
+        return 1 if r < 0.55 else 2 if r < 0.9 else 3
+
+    def honest_count(self, platform: str) -> int:
+        return sum(1 for e in self.events if e.platform == platform and self.labels[e.id] == "honest")
+
+    def n_inject(self, platform: str) -> int:
+        share = self.cfg.inject_share
+        return max(10, round(self.honest_count(platform) * share / (1 - share)))
+
+    # ---------------------------------------------------------------- attacks
+    def _new_accounts_campaign(self, name: str, target: str, n: int, day0: float, span_days: float,
+                               text_fn, rating_fn, text_label: int, age_days: tuple[float, float] = (0, 3),
+                               prior: tuple[int, int] = (0, 1)) -> None:
+        r = self.rng
+        for _ in range(n):
+            t = START + day0 * DAY + r.uniform(0, span_days) * DAY
+            created = t - r.uniform(*age_days) * DAY
+            self._emit(self._rid("f"), name, target, self._aid("c"), rating_fn(), text_fn(), t, created,
+                       r.randint(*prior), text_label)
+
+    def attack(self, name: str, target: str) -> None:
+        r = self.rng
+        n = self.n_inject(target)
+        disp = self.display[target]
+        day0 = r.uniform(15, self.cfg.days - 10)
+        five = lambda: 5 if r.random() < 0.9 else 4  # noqa: E731
+        if name == "copy_paste":
+            pos = self.texts.pools[1] if self.texts.pools else None
+            srcs = [r.choice([t for t in pos if len(t) >= 20][:2000]) if pos else textpool.CAMPAIGN_SCRIPTS[0],
+                    r.choice(textpool.CAMPAIGN_SCRIPTS)]
+            self._new_accounts_campaign(name, target, n, day0, 2,
+                                        lambda: r.choice(srcs) + r.choice(textpool.EMOJI), five, 1)
+        elif name == "templated":
+            tpls = r.sample(textpool.TEMPLATES, 2)
+            self._new_accounts_campaign(name, target, n, day0, 4,
+                                        lambda: textpool.fill_template(r.choice(tpls), disp, r), five, 1,
+                                        age_days=(0, 10))
+        elif name == "paraphrased":
+            scripts = r.sample(textpool.CAMPAIGN_SCRIPTS, 2)
+            self._new_accounts_campaign(name, target, n, day0, 7,
+                                        lambda: textpool.spin(r.choice(scripts), r, 0.5), five, 1,
+                                        age_days=(0, 20), prior=(0, 2))
+        elif name == "slow":
+            tpl = r.choice(textpool.TEMPLATES)
+            script = r.choice(textpool.CAMPAIGN_SCRIPTS)
+
+            def text() -> str:
+                return textpool.fill_template(tpl, disp, r) if r.random() < 0.5 else textpool.spin(script, r, 0.4)
+            self._new_accounts_campaign(name, target, n, 8, 42, text, five, 1, age_days=(0, 5))
+        elif name == "competitor":
+            tpl = r.choice(textpool.NEG_TEMPLATES)
+            script = r.choice(textpool.NEG_SCRIPTS)
+
+            def neg() -> str:
+                return textpool.fill_template(tpl, disp, r) if r.random() < 0.5 else textpool.spin(script, r, 0.5)
+            one = lambda: 1 if r.random() < 0.9 else 2  # noqa: E731
+            self._new_accounts_campaign(name, target, n, day0, 3, neg, one, 0, age_days=(0, 8))
+        elif name == "sleeper":
+            scripts = r.sample(textpool.CAMPAIGN_SCRIPTS, 2)
+            batch_start = START - r.uniform(300, 420) * DAY
+            for _ in range(n):
+                t = START + day0 * DAY + r.uniform(0, 3) * DAY
+                created = batch_start + r.uniform(0, 21) * DAY
+                self._emit(self._rid("f"), name, target, self._aid("s"), five(),
+                           textpool.spin(r.choice(scripts), r, 0.6), t, created, r.randint(2, 10), 1)
+        elif name == "camouflaged":
+            self._camouflaged(target, n)
+        else:
+            raise ValueError(f"unknown attack {name!r}; choose from {', '.join(ATTACKS)}")
+
+    def _camouflaged(self, target: str, n: int) -> None:
+        r = self.rng
+        others = [p for p in self.plat if p != target]
+        clients = [target] + r.sample(others, 2)
+        size = max(30, math.ceil(n / 6))  # a bigger target gets a bigger account farm (~6 rounds)
+        group = [(self._aid("k"), START - r.uniform(60, 400) * DAY, r.randint(5, 30)) for _ in range(size)]
+        rounds_main = math.ceil(n / len(group))
+        n_rounds = 3 * rounds_main
+        span = self.cfg.days - 12
+        pos_texts = self.texts
+        for k in range(n_rounds):
+            platform = clients[k % 3]
+            day0 = 8 + span * k / n_rounds
+            left = n - (k // 3) * len(group) if platform == target else len(group)
+            for a, created, prior in group[: max(0, min(len(group), left))]:
+                t = START + (day0 + r.uniform(0, 1.5)) * DAY
+                self._emit(self._rid("f"), "camouflaged", platform, a, 5, pos_texts.draw(1), t, created, prior, 1)
+        for a, created, prior in group:  # cover: ordinary reviews elsewhere, about one every 5 days
+            for _ in range(self._poisson(self.cfg.days / 5)):
+                p = r.choice(others)
+                label = 1 if r.random() < self.quality[p] else 0
+                t = START + self._time_in_day(r.randrange(self.cfg.days))
+                self._emit(self._rid("v"), "cover", p, a, self._rating(label), self.texts.draw(label), t,
+                           created, prior, label)
+
+
+def simulate(cfg: SimConfig) -> Simulation:
+    """A labelled stream in time order. Same config (seed included) -> the same stream."""
+    sim = _Sim(cfg)
+    sim.honest()
+    targets: dict[str, str] = {}
+    free = list(sim.plat)
+    sim.rng.shuffle(free)
+    for name in cfg.attacks:
+        if name not in ATTACKS:
+            raise ValueError(f"unknown attack {name!r}; choose from {', '.join(ATTACKS)}")
+        target = free.pop() if free else sim.rng.choice(sim.plat)
+        targets[name] = target
+        sim.attack(name, target)
+    events = sorted(sim.events, key=lambda e: (e.created_at, e.id))
+    return Simulation(events, sim.labels, targets, sim.texts.source, cfg,
+                      START + cfg.days * DAY, sim.plat)
