@@ -1,5 +1,114 @@
-"""`trustscope model ...` commands (placeholder until its owner fills it)."""
+"""`trustscope model ...`: train the default Chinese sentiment model (and regenerate its card)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="model commands", no_args_is_help=True)
+from trustscope.settings import DEFAULT_MODEL_DIR
+
+app = typer.Typer(help="Train and describe the sentiment model.", no_args_is_help=True)
+
+_DEFAULT_WORK = Path.home() / ".cache" / "trustscope" / "train" / "work"
+
+
+@app.command()
+def train(
+    reviews: Path = typer.Option(None, help="labelled reviews .jsonl.gz (default: shared data dir)"),
+    weibo: Path = typer.Option(None, help="Weibo corpus .jsonl.gz for pre-training (default: shared data dir)"),
+    output_dir: Path = typer.Option(DEFAULT_MODEL_DIR, help="where the shipped checkpoint is written"),
+    work_dir: Path = typer.Option(_DEFAULT_WORK, help="intermediate checkpoints and train.log"),
+    vocab_size: int = typer.Option(8000),
+    hidden: int = typer.Option(192),
+    layers: int = typer.Option(2),
+    heads: int = typer.Option(4),
+    intermediate: int = typer.Option(768),
+    pretrain_steps: int = typer.Option(3000),
+    pretrain_batch: int = typer.Option(32),
+    pretrain_seq_len: int = typer.Option(128),
+    pretrain_lr: float = typer.Option(1e-3),
+    pretrain_minutes: float = typer.Option(None, help="stop pre-training early after this wall time"),
+    pretrained: Path = typer.Option(None, help="reuse this MLM checkpoint; skips tokenizer + pre-training"),
+    epochs: float = typer.Option(3.0, help="fine-tuning epochs (early stopping may end sooner)"),
+    batch_size: int = typer.Option(32),
+    lr: float = typer.Option(2e-4),
+    max_length: int = typer.Option(128),
+    eval_every: int = typer.Option(400),
+    patience: int = typer.Option(4),
+    finetune_minutes: float = typer.Option(None, help="stop each fine-tuning early after this wall time"),
+    holdout_domain: str = typer.Option("food_delivery", help="domain held out for the cross-domain test; '' = skip"),
+    holdout_epochs: float = typer.Option(None, help="epochs of the held-out-domain run (default: --epochs)"),
+    baselines: bool = typer.Option(True, help="also score TF-IDF+LR and SnowNLP on the same test texts"),
+    seed: int = typer.Option(13),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    threads: int = typer.Option(None, help="torch threads (default TS_TORCH_THREADS; 0 = all cores)"),
+    tiny: bool = typer.Option(False, help="smoke configuration: tiny model, a few steps"),
+) -> None:
+    """MLM pre-training + fine-tuning + calibration + export + held-out-domain evaluation."""
+    from trustscope.sentiment.finetune import FinetuneConfig
+    from trustscope.sentiment.pretrain import ModelSize, PretrainConfig
+    from trustscope.sentiment.training import TrainOptions, run
+    from trustscope.settings import get_settings
+
+    if tiny:
+        vocab_size, hidden, layers, heads, intermediate = 300, 32, 1, 2, 64
+        pretrain_steps, pretrain_batch, pretrain_seq_len = 5, 8, 32
+        epochs, batch_size, eval_every = 1.0, 8, 5
+    size = ModelSize(hidden=hidden, layers=layers, heads=heads, intermediate=intermediate,
+                     max_position=max(256, max_length))
+    opts = TrainOptions(
+        reviews_path=reviews, weibo_path=weibo, output_dir=output_dir, work_dir=work_dir,
+        vocab_size=vocab_size, size=size,
+        pretrain=PretrainConfig(steps=pretrain_steps, batch_size=pretrain_batch, seq_len=pretrain_seq_len,
+                                lr=pretrain_lr, seed=seed, max_minutes=pretrain_minutes),
+        finetune=FinetuneConfig(epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length,
+                                eval_every=eval_every, patience=patience, seed=seed,
+                                max_minutes=finetune_minutes),
+        holdout_domain=holdout_domain or None, holdout_epochs=holdout_epochs, pretrained_dir=pretrained,
+        baselines=baselines, seed=seed, device=device,
+        threads=threads if threads is not None else get_settings().torch_threads,
+        command="trustscope model train " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
+    )
+    try:
+        metrics = run(opts)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps({"random_split": metrics.get("random_split", {}).get("bert", {}).get("all"),
+                           "heldout_domain": metrics.get("heldout_domain", {}).get("bert", {}).get("all")},
+                          indent=2))
+
+
+@app.command()
+def card(model_dir: Path = typer.Option(DEFAULT_MODEL_DIR, help="checkpoint dir holding metrics.json")) -> None:
+    """Regenerate README.md (the model card) from the metrics.json beside the checkpoint."""
+    from trustscope.sentiment.modelcard import write_model_card
+
+    path = model_dir / "metrics.json"
+    if not path.exists():
+        typer.echo(f"error: {path} not found", err=True)
+        raise typer.Exit(2)
+    write_model_card(model_dir, json.loads(path.read_text()))
+    typer.echo(f"wrote {model_dir / 'README.md'}")
+
+
+@app.command()
+def calibrate(
+    model_dir: Path = typer.Option(DEFAULT_MODEL_DIR, help="checkpoint dir"),
+    reviews: Path = typer.Option(None, help="labelled reviews .jsonl.gz (default: shared data dir)"),
+    seed: int = typer.Option(13, help="split seed used when the model was trained"),
+    max_length: int = typer.Option(128),
+) -> None:
+    """Refit the neutral band on the validation split (no retraining)."""
+    from trustscope.sentiment.training import recalibrate
+
+    try:
+        band = recalibrate(model_dir, reviews, seed, max_length)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(band, indent=2))

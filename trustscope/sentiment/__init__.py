@@ -1,0 +1,16 @@
+"""Chinese sentiment engine: a small BERT trained in this project, served fast on a CPU.
+
+Public API (used by the sentiment service and the CLI)::
+
+    from trustscope.sentiment import load_classifier, SentimentResult
+    clf = load_classifier()                # settings.sentiment_model_dir
+    results = clf.classify(["很好用", "太坑了"])
+
+Training lives in ``trustscope.sentiment.training`` (``trustscope model train``) and imports
+torch only when called.
+"""
+
+from trustscope.sentiment.classifier import SentimentClassifier, load_classifier
+from trustscope.sentiment.result import SentimentResult
+
+__all__ = ["SentimentClassifier", "SentimentResult", "load_classifier"]

@@ -1,0 +1,80 @@
+"""Smoke test of the training pipeline: a --tiny configuration for a few steps on a tiny corpus.
+
+Never retrains the shipped model: everything is written under tmp_path.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+
+import pytest
+from typer.testing import CliRunner
+
+from trustscope.cli.main import app
+
+POS = ["很好用", "速度快，服务好", "质量不错，推荐", "非常满意", "物美价廉，好评", "客服耐心，到账快"]
+NEG = ["太差了", "一直闪退，垃圾", "质量很差，失望", "乱扣费，坑人", "物流慢，差评", "提现失败，骗子"]
+
+
+def _write_corpus(tmp_path):
+    rng = random.Random(0)
+    rows = []
+    for i in range(240):
+        label = i % 2
+        text = rng.choice(POS if label else NEG) + rng.choice(["", "！", "。", "，下次再说"])
+        domain = "food_delivery" if i % 3 == 0 else "shopping/test"
+        rows.append({"id": f"r{i}", "domain": domain, "label": label, "text": text})
+    reviews = tmp_path / "reviews.jsonl.gz"
+    with gzip.open(reviews, "wt", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    weibo = tmp_path / "weibo.jsonl.gz"
+    with gzip.open(weibo, "wt", encoding="utf-8") as fh:
+        fh.write(json.dumps({"id": "e1", "label": "rumour", "text": "转发这条微博 http://t.cn/x",
+                             "reposts": [{"text": "真的吗"}, {"text": "假的吧"}]}, ensure_ascii=False) + "\n")
+    return reviews, weibo
+
+
+@pytest.mark.slow
+def test_tiny_training_run(tmp_path):
+    from trustscope.sentiment import load_classifier
+
+    reviews, weibo = _write_corpus(tmp_path)
+    out, work = tmp_path / "model", tmp_path / "work"
+    result = CliRunner().invoke(app, [
+        "model", "train", "--tiny", "--reviews", str(reviews), "--weibo", str(weibo),
+        "--output-dir", str(out), "--work-dir", str(work), "--no-baselines", "--threads", "1",
+    ])
+    assert result.exit_code == 0, result.output
+    for name in ("config.json", "model.safetensors", "vocab.txt", "calibration.json", "README.md",
+                 "metrics.json"):
+        assert (out / name).exists(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["pretrain"]["step"] == 5
+    assert metrics["random_split"]["bert"]["all"]["n"] == 24
+    assert metrics["heldout_domain"]["domain"] == "food_delivery"
+    assert "trustscope model train --tiny" in (out / "README.md").read_text()
+    clf = load_classifier(str(out))
+    assert len(clf.classify(["很好用", "Hello"])) == 2
+
+
+def test_missing_data_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(app, ["model", "train", "--tiny", "--reviews", str(tmp_path / "none.gz"),
+                                      "--output-dir", str(tmp_path / "o"), "--work-dir", str(tmp_path / "w")])
+    assert result.exit_code == 2 and "not found" in result.output
+
+
+def test_shared_data_splits_are_fixed():
+    from trustscope.sentiment.data import REVIEWS_FILE, domain_split, load_reviews, random_split, shared_data_dir
+
+    if not (shared_data_dir() / REVIEWS_FILE).exists():
+        pytest.skip(f"shared data absent at {shared_data_dir()} (set TS_SHARED_DATA)")
+    reviews = load_reviews()
+    a, b = random_split(reviews), random_split(reviews)
+    assert [r.id for r in a.test] == [r.id for r in b.test]
+    assert len(a.test) == len(reviews) // 10
+    assert not {r.id for r in a.test} & {r.id for r in a.train}
+    d = domain_split(reviews, "food_delivery")
+    assert all(r.domain == "food_delivery" for r in d.test)
+    assert not any(r.domain == "food_delivery" for r in d.train + d.val)

@@ -1,0 +1,124 @@
+"""Fine-tuning a (pre-trained) BERT for binary sentiment with early stopping on a validation split.
+
+Hand-written loop (not ``Trainer``) so batches are length-bucketed (little padding on a CPU) and the
+best checkpoint by validation accuracy is kept in memory without writing every evaluation to disk.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from trustscope.sentiment.data import Review
+from trustscope.sentiment.inference import predict_probs
+from trustscope.sentiment.progress import progress_bar
+from trustscope.sentiment.textprep import encode_batch, pad_batch
+
+ID2LABEL = {0: "negative", 1: "positive"}
+LABEL2ID = {"negative": 0, "positive": 1}
+
+
+@dataclass
+class FinetuneConfig:
+    epochs: float = 3.0
+    batch_size: int = 32
+    lr: float = 2e-4
+    warmup_frac: float = 0.06
+    weight_decay: float = 0.01
+    max_length: int = 128
+    eval_every: int = 400
+    patience: int = 4  # evaluations without improvement before stopping
+    seed: int = 13
+    max_minutes: float | None = None
+
+
+def _bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffle, sort within chunks of 50 batches by length, cut into batches, shuffle batches."""
+    idx = list(range(len(lengths)))
+    rng.shuffle(idx)
+    chunk = batch_size * 50
+    batches = []
+    for s in range(0, len(idx), chunk):
+        part = sorted(idx[s:s + chunk], key=lambda i: lengths[i])
+        batches.extend(part[j:j + batch_size] for j in range(0, len(part), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def accuracy(model, tokenizer, reviews: list[Review], max_length: int, device: str) -> float:
+    probs = predict_probs(model, tokenizer, [r.text for r in reviews], max_length, 128, device)
+    pred = probs.argmax(-1).tolist()
+    return sum(int(p == r.label) for p, r in zip(pred, reviews)) / max(1, len(reviews))
+
+
+def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Review],
+             out_dir: str | Path | None, cfg: FinetuneConfig, device: str = "cpu", log=print):
+    """Train from ``init_dir`` (an MLM checkpoint); returns (best model, info dict)."""
+    import torch
+    from transformers import BertForSequenceClassification
+
+    from trustscope.sentiment.pretrain import TrainClock
+
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    model = BertForSequenceClassification.from_pretrained(
+        str(init_dir), num_labels=2, id2label=ID2LABEL, label2id=LABEL2ID, local_files_only=True
+    ).to(device)
+    seqs = encode_batch(tokenizer, [r.text for r in train], cfg.max_length)
+    labels = [r.label for r in train]
+    steps_per_epoch = (len(seqs) + cfg.batch_size - 1) // cfg.batch_size
+    total = max(1, int(steps_per_epoch * cfg.epochs))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    clock = TrainClock(total, cfg.max_minutes)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, clock.lr_factor(cfg.warmup_frac))
+    t0 = time.time()
+    best_acc, best_state, best_step, bad, step, ema = -1.0, None, 0, 0, 0, None
+    history = []
+    model.train()
+    stop = False
+    with progress_bar("fine-tuning", total=total) as bar:
+        while step < total and not stop:
+            for b in _bucketed_batches([len(s) for s in seqs], cfg.batch_size, rng):
+                ids, mask = pad_batch([seqs[i] for i in b], tokenizer.pad_token_id)
+                y = torch.tensor([labels[i] for i in b], dtype=torch.long)
+                out = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=y.to(device))
+                opt.zero_grad(set_to_none=True)
+                out.loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                sched.step()
+                step += 1
+                clock.step = step
+                ema = out.loss.item() if ema is None else 0.98 * ema + 0.02 * out.loss.item()
+                bar.update(1, loss=ema)
+                last = clock.done()
+                if step % cfg.eval_every == 0 or last:
+                    acc = accuracy(model, tokenizer, val, cfg.max_length, device)
+                    history.append({"step": step, "val_accuracy": acc, "train_loss": ema})
+                    log(f"finetune step {step}/{total} loss {ema:.4f} val_acc {acc:.4f} "
+                        f"{(time.time() - t0) / 60:.1f} min")
+                    if acc > best_acc:
+                        best_acc, best_step, bad = acc, step, 0
+                        best_state = copy.deepcopy(model.state_dict())
+                    else:
+                        bad += 1
+                        if bad >= cfg.patience:
+                            log(f"early stop at step {step} (best {best_acc:.4f} at {best_step})")
+                            stop = True
+                if last or stop:
+                    stop = True
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    info = {"steps": step, "planned_steps": total, "best_step": best_step, "best_val_accuracy": best_acc,
+            "minutes": (time.time() - t0) / 60, "history": history, "train_size": len(train),
+            "val_size": len(val)}
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(str(out_dir))
+        tokenizer.save_pretrained(str(out_dir))
+    return model, info

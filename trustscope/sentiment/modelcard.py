@@ -1,0 +1,101 @@
+"""Writes the model card (README.md) and metrics.json of the shipped model from training metrics.
+
+Generated, not hand-edited, so the card always shows the numbers of the checkpoint beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{100 * x:.2f}%"
+
+
+def _table(section: dict) -> list[str]:
+    systems = [k for k in ("bert", "tfidf_lr", "snownlp") if k in section]
+    names = {"bert": "this model", "tfidf_lr": "char 1-3-gram TF-IDF + LR", "snownlp": "SnowNLP"}
+    domains = list(section["bert"].keys())
+    lines = ["| domain | n | " + " | ".join(f"{names[s]} acc / macro-F1" for s in systems) + " |",
+             "|---|---:|" + "---:|" * len(systems)]
+    for d in domains:
+        n = section["bert"][d]["n"]
+        cells = [f"{_pct(section[s][d]['accuracy'])} / {_pct(section[s][d]['f1_macro'])}"
+                 for s in systems if d in section[s]]
+        lines.append(f"| {'**all**' if d == 'all' else d} | {n} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_model_card(outdir: str | Path, metrics: dict) -> None:
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    opts = metrics.get("options", {})
+    size = opts.get("size", {})
+    pre = metrics.get("pretrain", {})
+    data = metrics.get("data", {})
+    rs = metrics.get("random_split", {})
+    band = rs.get("neutral_band", {})
+    L = [
+        "# trustscope-sentiment-zh",
+        "",
+        "Small Chinese BERT for binary review sentiment (negative / positive, plus a calibrated",
+        "*neutral* band applied by `trustscope.sentiment`). Trained from scratch in this project, because",
+        "no pretrained Chinese checkpoint can be downloaded where TrustScope is built.",
+        "",
+        "Load it with `AutoTokenizer.from_pretrained(dir)` and",
+        "`AutoModelForSequenceClassification.from_pretrained(dir)`; `id2label = {0: negative, 1: positive}`.",
+        "",
+        "## Architecture",
+        "",
+        f"BERT (transformers `BertForSequenceClassification`): hidden {size.get('hidden')}, "
+        f"{size.get('layers')} layers, {size.get('heads')} heads, intermediate {size.get('intermediate')}, "
+        f"max positions {size.get('max_position')}, vocabulary {opts.get('vocab_size')} WordPiece tokens "
+        "(one token per CJK character, word pieces for Latin letters and digits, lower-cased). "
+        f"Inputs are truncated to {opts.get('finetune', {}).get('max_length')} tokens keeping head (1/3) + tail (2/3).",
+        "",
+        "## Data",
+        "",
+        f"- MLM pre-training: {data.get('pretrain_texts')} deduplicated unlabelled texts "
+        f"({data.get('pretrain_chars')} characters): every review text of `sentiment_reviews.jsonl.gz` "
+        f"({data.get('reviews')}) and every Weibo post and repost of `rumour_ced_train.jsonl.gz` "
+        f"({data.get('weibo_texts')} before dedup), labels unused. Pre-training therefore saw the *text* "
+        "(never the labels) of the test reviews and of the held-out domain.",
+        "- Fine-tuning: the labelled reviews (food_delivery + 9 shopping categories), random split with "
+        f"seed {opts.get('seed')}: 85% train, 5% validation (early stopping, neutral-band calibration), "
+        "10% test (reported below, never used for any choice).",
+        "",
+        "## Training",
+        "",
+        f"- MLM: {pre.get('step')} steps × {pre.get('config', {}).get('batch_size')} packed sequences of "
+        f"{pre.get('config', {}).get('seq_len')} tokens, lr {pre.get('config', {}).get('lr')}, "
+        f"final MLM loss {pre.get('loss', 0):.3f}, {pre.get('minutes', 0):.0f} min.",
+    ]
+    if rs.get("finetune"):
+        f = rs["finetune"]
+        L.append(f"- Fine-tuning: {f['steps']} of {f['planned_steps']} planned steps (batch "
+                 f"{opts.get('finetune', {}).get('batch_size')}, lr {opts.get('finetune', {}).get('lr')}), "
+                 f"best validation accuracy {_pct(f['best_val_accuracy'])} at step {f['best_step']}, "
+                 f"{f['minutes']:.0f} min.")
+    L += ["", "Reproduce (CPU; uses a GPU when present):", "", "```", metrics.get("command", ""), "```", ""]
+    if rs.get("bert"):
+        L += ["## Results: random 10% test split", "", *_table(rs), ""]
+    ho = metrics.get("heldout_domain")
+    if ho and ho.get("bert"):
+        L += [f"## Results: domain `{ho['domain']}` held out entirely",
+              "",
+              f"Fine-tuned again from the same MLM checkpoint without any `{ho['domain']}` review "
+              f"({ho['finetune']['train_size']} training reviews), tested on all of them; the baselines are "
+              "trained on the same reviews.", "", *_table(ho), ""]
+    if band:
+        L += ["## Neutral band", "",
+              f"`calibration.json`: prob(positive) in [{band['low']}, {band['high']}] -> `neutral`. "
+              f"Method: {band['method']}. On the validation split {_pct(band.get('val_neutral_fraction'))} "
+              f"of texts fall inside; accuracy inside {_pct(band.get('val_accuracy_inside'))}, outside "
+              f"{_pct(band.get('val_accuracy_outside'))}.", ""]
+    L += ["## Limits", "",
+          "Trained on e-commerce and food-delivery reviews; finance-platform texts are out of domain. "
+          "Binary labels only: mixed or factual texts land near 0.5 and are labelled neutral by the "
+          "band. Texts that are not Chinese are not scored by the library.", ""]
+    (out / "README.md").write_text("\n".join(L))
