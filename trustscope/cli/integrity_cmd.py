@@ -1,5 +1,150 @@
-"""`trustscope integrity ...` commands (placeholder until its owner fills it)."""
+"""`trustscope integrity ...`: batch check of a review stream, and the simulator's evaluation.
 
+``check`` runs the same engine and signals as the streaming service (in memory instead of Redis).
+Bad input lines do not stop the run: each is reported on stderr as one JSON object
+``{"line": N, "error": "..."}`` (N counts from 1) and skipped; ``--strict`` makes the exit status 1
+when any line was bad. Verdicts are written once the whole stream has been seen, one line per
+review id, in input order: ``{"id","verdict","fake_prob","reasons"}``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
 import typer
 
-app = typer.Typer(help="integrity commands", no_args_is_help=True)
+app = typer.Typer(help="Fake and coordinated review detection.", no_args_is_help=True)
+
+
+def _load_sentiment(model: Path | None, no_model: bool) -> Any:
+    """The sentiment model's classify function, or None (rating-text mismatch then uses only
+    ``prob_positive`` given in the input lines)."""
+    if no_model:
+        return None
+    try:
+        from trustscope.sentiment import load_classifier
+
+        return load_classifier(str(model) if model else None).classify
+    except FileNotFoundError as exc:
+        if model is not None:
+            raise typer.BadParameter(str(exc), param_hint="--model") from exc
+        typer.echo(f"warning: {exc}; rating-text mismatch uses input prob_positive only "
+                   "(pass --no-model to silence)", err=True)
+        return None
+
+
+@app.command()
+def check(
+    scores: Path | None = typer.Option(None, "--scores", help="also write verified scores per platform (JSON)"),
+    model: Path | None = typer.Option(None, "--model", help="sentiment model dir (default: settings)"),
+    no_model: bool = typer.Option(False, "--no-model", help="do not load the sentiment model"),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, help="reviews judged together"),
+    now: str | None = typer.Option(None, "--now", help="time the scores are computed at (ISO/epoch; "
+                                                       "default: latest review time)"),
+    strict: bool = typer.Option(False, "--strict", help="exit 1 if any input line was bad"),
+) -> None:
+    """Judge reviews (JSON lines on stdin, in time order) and write final verdicts to stdout."""
+    from trustscope.integrity import IntegrityEngine, ReviewEvent, ReviewInputError
+    from trustscope.integrity.models import parse_time
+    from trustscope.integrity.score import scores_by_platform
+
+    engine = IntegrityEngine.in_memory(sentiment=_load_sentiment(model, no_model))
+    order: list[str] = []
+    meta: dict[str, tuple[str, int | None, float]] = {}
+    latest: dict[str, Any] = {}
+    bad = 0
+    batch: list[ReviewEvent] = []
+
+    def flush() -> None:
+        for u in engine.process(batch):
+            latest[u.id] = u
+        batch.clear()
+
+    for n, line in enumerate(sys.stdin.buffer, start=1):
+        if not line.strip():
+            continue
+        try:
+            ev = ReviewEvent.from_dict(orjson.loads(line))
+        except (orjson.JSONDecodeError, ReviewInputError, ValueError, TypeError) as exc:
+            bad += 1
+            sys.stderr.write(orjson.dumps({"line": n, "error": str(exc)}).decode() + "\n")
+            continue
+        if ev.id not in meta:
+            order.append(ev.id)
+            meta[ev.id] = (ev.platform, ev.rating, ev.created_at)
+        batch.append(ev)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    out = sys.stdout.buffer
+    for rid in order:
+        u = latest[rid]
+        out.write(orjson.dumps({"id": rid, "verdict": u.verdict, "fake_prob": u.fake_prob,
+                                "reasons": u.reasons}) + b"\n")
+    out.flush()
+    if scores is not None:
+        at = parse_time(now, "--now") if now else max((m[2] for m in meta.values()), default=None)
+        items = [{"platform": meta[r][0], "rating": meta[r][1], "created_at": meta[r][2],
+                  "verdict": latest[r].verdict, "reasons": latest[r].reasons} for r in order]
+        body = {p: s.to_dict() for p, s in scores_by_platform(items, now=at).items()}
+        scores.write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2))
+    typer.echo(f"{len(order)} reviews judged, {bad} bad line(s) skipped", err=True)
+    if strict and bad:
+        raise typer.Exit(1)
+
+
+@app.command()
+def simulate(
+    seed: int = typer.Option(0, help="random seed (same seed, same stream)"),
+    attack: list[str] = typer.Option([], "--attack", help="attack(s) to inject; repeat the option"),
+    days: int = typer.Option(60, min=20),
+    platforms: int = typer.Option(10, min=3),
+    builtin_texts: bool = typer.Option(False, "--builtin-texts", help="ignore the shared corpus"),
+    labels: Path | None = typer.Option(None, "--labels", help="write id -> label JSON here"),
+) -> None:
+    """Write a simulated, labelled review stream as JSON lines (the `check` input format)."""
+    from trustscope.integrity.simulator import SimConfig
+    from trustscope.integrity.simulator import simulate as run
+
+    sim = run(SimConfig(seed=seed, attacks=tuple(attack), days=days, platforms=platforms,
+                        use_corpus=not builtin_texts))
+    out = sys.stdout.buffer
+    for e in sim.events:
+        out.write(orjson.dumps({"id": e.id, "platform": e.platform, "author_id": e.author_id,
+                                "rating": e.rating, "text": e.text, "created_at": e.created_at,
+                                "author_created_at": e.author_created_at,
+                                "author_review_count": e.author_review_count,
+                                "prob_positive": e.prob_positive}) + b"\n")
+    if labels is not None:
+        labels.write_bytes(orjson.dumps({"targets": sim.targets, "labels": sim.labels}))
+    typer.echo(f"{len(sim.events)} reviews ({sim.text_source} texts), targets {sim.targets}", err=True)
+
+
+@app.command()
+def evaluate(
+    seed: list[int] = typer.Option([], "--seed", help="seeds to run (default: the held-out seeds)"),
+    attack: list[str] = typer.Option([], "--attack", help="attacks (default: all)"),
+    days: int = typer.Option(60, min=20),
+    platforms: int = typer.Option(10, min=3),
+    builtin_texts: bool = typer.Option(False, "--builtin-texts", help="ignore the shared corpus"),
+    json_out: Path | None = typer.Option(None, "--json", help="also write the report as JSON"),
+) -> None:
+    """Precision/recall/F1 per attack, honest false positives and verified-score shift."""
+    from trustscope.integrity.evaluate import HELDOUT_SEEDS, evaluate as run, format_report
+    from trustscope.integrity.simulator import ATTACKS, SimConfig
+
+    unknown = [a for a in attack if a not in ATTACKS]
+    if unknown:
+        raise typer.BadParameter(f"unknown attack(s) {unknown}; choose from {list(ATTACKS)}",
+                                 param_hint="--attack")
+    report = run(seeds=tuple(seed) or HELDOUT_SEEDS, attacks=tuple(attack) or ATTACKS,
+                 base=SimConfig(days=days, platforms=platforms, use_corpus=not builtin_texts),
+                 progress=lambda r: typer.echo(f"  seed {r.seed} {r.attack}: recall {r.recall:.3f} "
+                                               f"precision {r.precision:.3f}", err=True))
+    typer.echo(format_report(report))
+    if json_out is not None:
+        json_out.write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))

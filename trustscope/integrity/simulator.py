@@ -8,6 +8,9 @@ reviews come from newcomers whose account is days old (honest newcomers exist, s
 cannot convict alone); the rest from a pool of aged accounts with a heavy-tailed activity.
 ``prob_positive`` is a simulated sentiment-model output (about 94% accurate; the real model is
 too slow to run over every evaluation stream on CPU) - it only feeds the rating-text signal.
+Honest traffic also has ``honest_waves`` genuine surges: a platform that stops paying out gets
+five times its usual volume for three days, nearly all 1-2 stars, from its usual mix of aged users
+and newcomers who sign up to complain - the hard case for a burst detector, labelled honest.
 
 Attacks (``ATTACKS``), each injecting ``inject_share`` of the target platform's reviews:
 
@@ -47,6 +50,7 @@ class SimConfig:
     inject_share: float = 0.3
     use_corpus: bool = True
     rate_range: tuple[float, float] = (3.0, 25.0)
+    honest_waves: int = 1  # genuine surges (a platform defaults: a wave of real 1-star reviews)
 
 
 @dataclass
@@ -134,6 +138,22 @@ class _Sim:
                         author, created, prior = a[0], a[1], a[2]
                     self._emit(self._rid("h"), "honest", p, author, rating, self.texts.draw(label), t,
                                created, prior, label)
+
+    def wave(self, platform: str) -> None:
+        """A genuine surge of complaints (labelled honest)."""
+        r = self.rng
+        day0 = r.uniform(15, self.cfg.days - 5)
+        for _ in range(self._poisson(self.rate[platform] * 4 * 3)):
+            t = START + day0 * DAY + r.uniform(0, 3) * DAY
+            label = 0 if r.random() < 0.9 else 1
+            rating = self._rating(label)
+            if r.random() < 0.35:
+                author, created, prior = self._aid("n"), t - r.uniform(0, 2) * DAY, 0
+            else:
+                a = r.choices(self.aged, weights=self.aged_w)[0]
+                author, created, prior = a[0], a[1], a[2]
+            self._emit(self._rid("h"), "honest", platform, author, rating, self.texts.draw(label), t,
+                       created, prior, label)
 
     def _poisson(self, lam: float) -> int:
         r = self.rng
@@ -250,6 +270,8 @@ def simulate(cfg: SimConfig) -> Simulation:
     targets: dict[str, str] = {}
     free = list(sim.plat)
     sim.rng.shuffle(free)
+    for _ in range(cfg.honest_waves):
+        sim.wave(free.pop())
     for name in cfg.attacks:
         if name not in ATTACKS:
             raise ValueError(f"unknown attack {name!r}; choose from {', '.join(ATTACKS)}")

@@ -1,8 +1,9 @@
 """Texts for the campaign simulator: honest reviews and the scripts paid campaigns work from.
 
 Honest texts come from the shared labelled corpus (``sentiment_reviews.jsonl.gz``) when it is
-present. On a fresh clone they come from a small built-in pool, written for this project: clauses
-about finance apps combined at random, so honest reviews rarely repeat each other (the point of the
+present. On a fresh clone they come from a small built-in grammar, written for this project: who,
+when and a few judgements of aspects of a finance app, combined at random, so honest reviews rarely
+repeat each other (the point of the
 pool is to keep tests runnable, not to be realistic; the reported numbers use the corpus).
 Campaign scripts, templates and the synonym table of the paraphrasing "spinner" are hand-written.
 """
@@ -19,29 +20,24 @@ import orjson
 
 from trustscope.settings import REPO_DIR
 
-_POS_CLAUSES = [
-    "用了半年了整体还可以", "提现到账速度挺快的", "界面简洁操作方便", "客服回复及时态度也好",
-    "收益和宣传的差不多", "新手引导做得比较清楚", "产品信息披露得比较完整", "风险提示写得很明白",
-    "APP很少卡顿", "利率不算最高但是稳", "每个月按时回款没出过问题", "注册流程几分钟就搞定",
-    "理财经理没有乱推销", "资金流向能查得到", "手续费比别家低一点", "活动奖励真的发了",
-    "老用户了一直比较放心", "对账单清清楚楚", "投诉之后第二天就处理了", "比银行方便多了",
-    "小额试了几次都正常", "夜里提现早上就到了", "页面设计很舒服", "消息推送不算多不烦人",
-    "身份验证很严格感觉安全", "朋友推荐的确实不错", "适合上班族零钱理财", "功能越来越完善了",
-    "说明书写得很详细", "赎回规则讲得清楚",
-]
-_NEG_CLAUSES = [
-    "提现拖了一个星期还没到", "客服电话永远打不通", "收益和宣传差太远", "APP经常闪退",
-    "隐藏费用太多了", "到期了不给兑付", "一直推销高风险产品", "页面广告弹个不停",
-    "实名认证反复失败", "利息算错了还不承认", "投诉了半个月没人理", "借款合同条款很坑",
-    "催收电话打到家里人那", "更新以后数据全乱了", "短信验证码老是收不到", "说好的返现一直不发",
-    "莫名其妙被扣了服务费", "逾期了平台也不管", "页面卡得要命", "理财经理态度很差",
-    "风险说明一句话带过", "资金去向完全查不到", "注销账户特别麻烦", "客服只会复制粘贴",
-    "活动规则随时改", "提前赎回要扣一大笔", "到账时间一拖再拖", "账户突然被冻结",
-    "个人信息被泄露了", "宣传的保本根本不是真的",
-]
-_OPENERS = ["", "", "说实话", "总的来说", "个人感觉", "用下来", "讲真", "坦白讲"]
-_ENDINGS = ["", "", "。", "！", "，一般般吧。", "，就这样。", "，仅供参考。", "~"]
-
+# A small grammar (time + who + 2-3 "aspect + judgement" clauses + closer) rather than a list of
+# whole reviews: a fixed list would repeat itself and honest reviews would look copy-pasted.
+_TIMES = ["上个月", "去年底", "三周前", "春节前", "刚毕业那会儿", "换工作以后", "前年", "上周", "前几天",
+          "年初", "国庆期间", "双十一前后", "暑假里", "半年前", "两个月前", "最近"]
+_WHO = ["", "", "", "作为一个老师", "我是程序员", "宝妈一枚", "退休以后", "学生党", "做销售的",
+        "护士上班忙", "跑滴滴的", "做会计的", "开小店的", "刚工作的新人"]
+_ASPECTS = ["提现", "客服", "收益", "界面", "注册流程", "风控审核", "到账速度", "新人活动", "利率",
+            "借款合同", "消息推送", "赎回", "对账单", "手机APP", "理财经理", "信息披露", "手续费",
+            "实名认证", "还款提醒", "积分兑换"]
+_POS_JUDGE = ["挺顺利的", "比想象中好", "写得很清楚", "没出过问题", "让人放心", "速度还可以", "比较透明",
+              "态度不错", "算是良心", "值得表扬", "还算靠谱", "处理得很快", "简单明了", "比别家强",
+              "一直很稳", "没有套路"]
+_NEG_JUDGE = ["一拖再拖", "完全不透明", "让人火大", "问题一大堆", "根本没人管", "坑得很", "慢得离谱",
+              "说变就变", "乱扣钱", "态度恶劣", "出错好几次", "很不靠谱", "全是套路", "比别家差远了",
+              "越来越差", "经常失灵"]
+_JOIN = ["，", "，而且", "，不过", "，另外", "。", "，还有", "；"]
+_POS_END = ["", "。", "！", "，会继续用。", "，推荐。", "，给个好评。", "，满意。", "~"]
+_NEG_END = ["", "。", "！", "，不会再用了。", "，差评。", "，大家慎重。", "，失望。", "..."]
 CAMPAIGN_SCRIPTS = [
     "这个平台真的太良心了，收益稳定每个月按时到账，提现秒到，客服小姐姐特别耐心，强烈推荐给大家",
     "用了三个月了收益一直很稳，比银行理财高多了，提现当天就到账，安全靠谱，已经推荐给家里人了",
@@ -82,11 +78,15 @@ FILLERS = ["说实话", "讲真", "个人觉得", "总之", "反正", "而且", 
 
 
 def _builtin_honest(label: int, rng: random.Random) -> str:
-    clauses = _POS_CLAUSES if label == 1 else _NEG_CLAUSES
-    k = rng.choice((2, 3, 3, 4))
-    parts = rng.sample(clauses, k)
-    text = rng.choice(_OPENERS) + "，".join(parts) + rng.choice(_ENDINGS)
-    return text.lstrip("，")
+    judge = _POS_JUDGE if label == 1 else _NEG_JUDGE
+    aspects = rng.sample(_ASPECTS, rng.choice((2, 2, 3)))
+    parts = [a + rng.choice(judge) for a in aspects]
+    if rng.random() < 0.3:  # real reviews are mixed: one clause of the other polarity
+        parts[-1] = aspects[-1] + rng.choice(_NEG_JUDGE if label == 1 else _POS_JUDGE)
+    body = parts[0] + "".join(rng.choice(_JOIN) + p for p in parts[1:])
+    who = rng.choice(_WHO)
+    head = (who + "，" if who else "") + rng.choice(_TIMES) + "开始用，"
+    return head + body + rng.choice(_POS_END if label == 1 else _NEG_END)
 
 
 def shared_data_dir() -> Path:
