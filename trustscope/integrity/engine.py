@@ -98,6 +98,11 @@ class IntegrityEngine:
         """Judge these reviews again from the current state; returns those whose verdict changed."""
         return self._judge([], ids)
 
+    def current(self, ids: list[str]) -> list[VerdictUpdate]:
+        """Judge these reviews from the current state and return every one (unknown ids are
+        skipped). Updates only carry a review when its *verdict* changes; this shows the signals."""
+        return self._judge(list(dict.fromkeys(ids)), [])
+
     # ---------------------------------------------------------------------------- internals
     def _fill_sentiment(self, batch: list[ReviewEvent]) -> None:
         if self.sentiment is None:

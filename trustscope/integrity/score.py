@@ -30,7 +30,7 @@ from typing import Any
 
 HALF_LIFE_DAYS = 180.0
 PRIOR_WEIGHT = 10.0
-PRIOR_DIST = (0.1, 0.1, 0.2, 0.3, 0.3)  # mean 3.5 stars
+PRIOR_DIST = (0.1, 0.1, 0.25, 0.3, 0.25)  # mean 3.5 stars
 DAY = 86_400.0
 _REF = 1_600_000_000.0  # fixed decay reference so accumulators built at different times merge
 
