@@ -33,10 +33,18 @@ def test_signature_is_stable_across_calls():
     assert len(duplicate.signature(s)) == duplicate.NUM_PERM
 
 
-def test_compact_representative_fits_listpack_and_bad_input_is_harmless():
+def test_compact_representatives_round_trip_and_bad_input_is_harmless():
     rep = duplicate.compact(duplicate.signature("收益稳定提现很快推荐大家"))
-    assert len(rep) <= 64
-    assert duplicate.jaccard_compact(duplicate.signature("abc"), "not base64!") == 0.0
+    assert len(rep) == duplicate.NUM_PERM
+    founder, reps = duplicate.unpack_reps(duplicate.pack_reps("review-1", [rep, rep]))
+    assert founder == "review-1" and reps == [rep, rep]
+    assert duplicate.jaccard_compact(duplicate.signature("abc"), b"short") == 0.0
+    assert len(duplicate.cluster_id("x" * 64)) == 8
+
+
+def test_bands_are_scoped_by_platform():
+    sig = duplicate.signature("收益稳定提现很快推荐大家")
+    assert not set(duplicate.band_keys(sig, "p1")) & set(duplicate.band_keys(sig, "p2"))
 
 
 def test_score_grows_with_cluster_size():

@@ -117,166 +117,148 @@ class IntegrityEngine:
     def _ingest(self, ev: ReviewEvent, triggers: list[tuple[str, str]],
                 pairs: list[tuple[str, str, float]]) -> None:
         skel = duplicate.skeleton(ev.text)
-        use_text = len(skel) >= duplicate.MIN_SKELETON
-        sig = duplicate.signature(skel) if use_text else None
-        bands = duplicate.band_keys(sig) if sig is not None else []
+        sig = duplicate.signature(skel) if len(skel) >= duplicate.MIN_SKELETON else None
+        bands = duplicate.band_keys(sig, ev.platform) if sig is not None else []
 
         p = self.store.pipe()
-        p.hsetnx("rec", ev.id, b"{}")
-        for b in bands:
-            p.hget("lsh", b)
-        p.hget("au", ev.author_id)
-        res = p.execute()
-        if not res[0]:
+        p.hsetnx("rec", ev.id, "0")
+        p.hmget_multi([("lsh", b) for b in bands] + [("au", ev.author_id)])
+        claimed, looked = p.execute()
+        if not claimed:
             return  # already ingested: at-least-once redelivery, do not count twice
-        band_hits = res[1:1 + len(bands)]
-        au_raw = res[1 + len(bands)]
+        band_hits, au_raw = looked[:-1], looked[-1]
         author = orjson.loads(au_raw) if au_raw else {"n": 0, "r": []}
 
-        # --- near-duplicate cluster
-        cid = ""
-        new_cluster = False
-        add_rep = ""
+        # --- near-duplicate cluster (per platform): join the most similar candidate cluster
+        cid, founder, new_reps = "", "", b""
         if sig is not None:
             cands = list(dict.fromkeys(c for c in band_hits if c))[:MAX_CANDIDATES]
             if cands:
                 p = self.store.pipe()
                 for c in cands:
-                    p.hget("rep", c)
-                reps = p.execute()
+                    p.hget_raw("rep", c)
                 best = 0.0
-                for c, rep in zip(cands, reps):
-                    if not rep:
+                for c, raw in zip(cands, p.execute()):
+                    if not raw:
                         continue
-                    parts = rep.split(" ")
-                    j = max(duplicate.jaccard_compact(sig, r) for r in parts)
+                    f_id, reps = duplicate.unpack_reps(raw)
+                    j = max(duplicate.jaccard_compact(sig, r) for r in reps)
                     if j >= duplicate.MATCH_JACCARD and j > best:
-                        best, cid = j, c
+                        best, cid, founder = j, c, f_id
                         # a member unlike every stored representative widens the cluster's reach
-                        add_rep = rep + " " + duplicate.compact(sig) \
-                            if j < duplicate.NEW_REP_BELOW and len(parts) < duplicate.MAX_REPS else ""
+                        new_reps = duplicate.pack_reps(f_id, reps + [duplicate.compact(sig)]) \
+                            if j < duplicate.NEW_REP_BELOW and len(reps) < duplicate.MAX_REPS else b""
             if not cid:
-                cid = ev.id
-                new_cluster = True
+                cid = duplicate.cluster_id(ev.id)
+                new_reps = duplicate.pack_reps(ev.id, [duplicate.compact(sig)])
 
-        # --- static evidence kept in the record
+        # --- static evidence kept in the record (signals are recomputed from it when judging)
         t = ev.created_at
         day = int(t // DAY)
         rc = burst.rating_class(ev.rating)
-        age_days = None if ev.author_created_at is None else max(0.0, (t - ev.author_created_at) / DAY)
+        age_days = None if ev.author_created_at is None else round(max(0.0, (t - ev.author_created_at) / DAY), 1)
         seen_before = int(author["n"])
         prior = seen_before if ev.author_review_count is None else max(seen_before, ev.author_review_count - 1)
-        recent = author["r"]
+        recent = [r for r in author["r"] if t - r[0] <= lockstep.RECENT_SPAN]
         rapid_n = 1 + sum(1 for r in recent if 0 <= t - r[0] <= DAY)
-        mm = mismatch.score(ev.rating, ev.prob_positive)
-        acct = reviewer.account(age_days, prior)
-        items = [lockstep.item_of(ev.platform, t, g) for g in lockstep.GRIDS]
-        window = lockstep.window_of(t, 0)
-        cohort_key = ""
-        if age_days is not None and age_days >= reviewer.AGED_DAYS and ev.author_created_at is not None:
-            cohort_key = f"{ev.platform}|{int(ev.author_created_at // reviewer.COHORT_WEEK)}"
-        record = {
-            "p": ev.platform, "a": ev.author_id, "r": ev.rating, "t": round(t, 1), "c": cid,
-            "d": day, "k": rc, "i": items, "w": window, "h": cohort_key,
-            "s": [round(acct.score, 3), rapid_n, round(mm.score, 3)],
-            "x": [acct.reason, mm.reason],
-        }
+        week = None
+        if age_days is not None and age_days >= reviewer.AGED_DAYS:
+            week = int(ev.author_created_at // reviewer.COHORT_WEEK)  # type: ignore[operator]
+        pp = None if ev.prob_positive is None else round(float(ev.prob_positive), 3)
+        record = [ev.platform, ev.author_id, ev.rating, int(t), cid, age_days, prior, rapid_n, pp, week]
 
         # --- lockstep pairs (an item the author reviewed recently, this item), on each grid;
         #     an author counts once per pair
-        grid_pairs: list[tuple[int, bool, list[tuple[str, str]]]] = []
-        for g, item in zip(lockstep.GRIDS, items):
+        grid_pairs: list[tuple[int, int, str, list[tuple[str, str]]]] = []
+        for g in lockstep.GRIDS:
+            item = lockstep.item_of(ev.platform, t, g)
             js: list[tuple[str, str]] = []
             seen_items = set()
             already = False
             for r in reversed(recent):
-                if t - r[0] > lockstep.RECENT_SPAN:
-                    continue
                 j = lockstep.item_of(r[1], r[0], g)
                 if j == item:
                     already = True
-                elif j not in seen_items:
+                    break
+                if j not in seen_items:
                     seen_items.add(j)
                     js.append((j, r[2]))
-            grid_pairs.append((g, already, [] if already else js[: lockstep.RECENT_ITEMS]))
+            if not already:
+                grid_pairs.append((g, lockstep.window_of(t, g), item, js[: lockstep.RECENT_ITEMS]))
 
         p = self.store.pipe()
         p.hset("rec", ev.id, orjson.dumps(record))
-        n_ops = 0
         if sig is not None:
-            for b in bands:
-                p.hsetnx("lsh", b, cid)
-            if new_cluster:
-                p.hset("rep", cid, duplicate.compact(sig))
-            elif add_rep:
-                p.hset("rep", cid, add_rep)
-            p.group_add("cl", f"{cid}|{ev.platform}", ev.id)
-            n_ops = len(bands) + (1 if new_cluster or add_rep else 0)
+            p.hsetnx_multi([("lsh", b, cid) for b in bands])
+            if new_reps:
+                p.hset("rep", cid, new_reps)
+            if founder:
+                p.group_add("cl", cid, ev.id, mode=founder)
         if rc is not None:
             p.group_add(f"t/bu/{day}", f"{ev.platform}|{rc}", ev.id, ttl=GROUP_TTL)
             p.hsetnx("pf", ev.platform, str(day))
-        for (g, already, js), item in zip(grid_pairs, items):
-            w = lockstep.window_of(t, g)
-            if already:
-                continue
+        j_counts = []
+        for g, w, item, js in grid_pairs:
             p.hincrby(f"t/li/{g}/{w}", item, 1, ttl=GROUP_TTL)
             for j, j_rid in js:
-                p.group_add(f"t/lp/{g}/{w}", f"{j}>{item}", f"{j_rid},{ev.id}", ttl=GROUP_TTL)
-                p.hget(f"t/li/{g}/{lockstep.window_of_item(j)}", j)
-        if cohort_key:
-            p.group_add(f"t/co/{window}", cohort_key, ev.id, ttl=GROUP_TTL)
-        recent.append([round(t, 1), ev.platform, ev.id])
-        author = {"n": seen_before + 1, "r": recent[-RECENT_KEEP:]}
-        p.hset("au", ev.author_id, orjson.dumps(author))
+                p.group_add(f"t/lp/{g}/{w}", f"{j}>{ev.platform}", f"{j_rid},{ev.id}", ttl=GROUP_TTL)
+                j_counts.append((f"t/li/{g}/{lockstep.window_of_item(j)}", j))
+        p.hmget_multi(j_counts)
+        if week is not None:
+            p.group_add(f"t/co/{lockstep.window_of(t, 0)}", f"{ev.platform}|{week}", ev.id, ttl=GROUP_TTL,
+                        mode="drop")
+        recent.append([int(t), ev.platform, ev.id])
+        p.hset("au", ev.author_id, orjson.dumps({"n": seen_before + 1, "r": recent[-RECENT_KEEP:]}))
         res = p.execute()
 
         # --- which groups changed level: their members must be judged again
         pos = 1
         if sig is not None:
-            pos += n_ops
-            n = res[pos]
-            pos += 1
-            if _level(duplicate.score(n).score) != _level(duplicate.score(n - 1).score):
-                triggers.append(("cl", f"{cid}|{ev.platform}"))
+            pos += 1 + (1 if new_reps else 0)
+            if founder:
+                n = res[pos] + 1
+                pos += 1
+                if _level(duplicate.score(n).score) != _level(duplicate.score(n - 1).score):
+                    triggers.append(("cl", cid))
         if rc is not None:
             k = res[pos]
             pos += 2
             lam = self._baseline(ev.platform, day, rc)
             if _level(burst.score(k, lam, rc).score) != _level(burst.score(k - 1, lam, rc).score):
                 triggers.append((f"t/bu/{day}", f"{ev.platform}|{rc}"))
-        for (g, already, js), item in zip(grid_pairs, items):
-            if already:
-                continue
-            w = lockstep.window_of(t, g)
+        pair_counts = []
+        for g, w, item, js in grid_pairs:
             n_item = res[pos]
             pos += 1
             for j, _ in js:
-                c, n_j = res[pos], int(res[pos + 1] or 1)
-                pos += 2
-                smaller = min(n_item, n_j)
-                s_now = lockstep.pair_score(c, smaller)
-                if _level(s_now) != _level(lockstep.pair_score(c - 1, smaller)):
-                    triggers.append((f"t/lp/{g}/{w}", f"{j}>{item}"))
-                    if s_now >= lockstep.DENSE:
-                        pairs.append((f"t/lp/{g}/{w}", f"{j}>{item}", s_now))
-        if cohort_key:
+                pair_counts.append((g, w, n_item, j, res[pos]))
+                pos += 1
+        n_js = res[pos]
+        pos += 1
+        for (g, w, n_item, j, c), n_j in zip(pair_counts, n_js):
+            smaller = min(n_item, int(n_j or 1))
+            s_now = lockstep.pair_score(c, smaller)
+            if _level(s_now) != _level(lockstep.pair_score(c - 1, smaller)):
+                triggers.append((f"t/lp/{g}/{w}", f"{j}>{ev.platform}"))
+                if s_now >= lockstep.DENSE:
+                    pairs.append((f"t/lp/{g}/{w}", f"{j}>{ev.platform}", s_now))
+        if week is not None:
             c = res[pos]
             pos += 1
             if 4 <= c <= 10:  # the cohort score's ramp; beyond it the level no longer changes
-                triggers.append((f"t/co/{window}", cohort_key))
+                triggers.append((f"t/co/{lockstep.window_of(t, 0)}", f"{ev.platform}|{week}"))
 
     def _baseline(self, platform: str, day: int, rc: str) -> float | None:
         key = (platform, day, rc)
         if key in self._baselines:
             self._baselines.move_to_end(key)
             return self._baselines[key]
+        days = range(day - burst.HISTORY_DAYS, day)
         p = self.store.pipe()
-        p.hget("pf", platform)
-        for d in range(day - burst.HISTORY_DAYS, day):
-            p.group_count(f"t/bu/{d}", f"{platform}|{rc}")
-        res = p.execute()
+        p.hmget_multi([("pf", platform)] + [(f"t/bu/{d}:n", f"{platform}|{rc}") for d in days])
+        res = p.execute()[0]
         first = int(res[0]) if res[0] is not None else day
-        counts = [int(c or 0) for d, c in zip(range(day - burst.HISTORY_DAYS, day), res[1:]) if d >= first]
+        counts = [int(c or 0) for d, c in zip(days, res[1:]) if d >= first]
         lam = burst.baseline(counts)
         self._baselines[key] = lam
         if len(self._baselines) > 100_000:
@@ -291,11 +273,11 @@ class IntegrityEngine:
             p.group_members(name, field)
         res = p.execute()
         out: set[str] = set()
-        pair_members: dict[str, list[str]] = {}
+        pair_members: dict[tuple[str, str], list[str]] = {}
         for (name, field), members in zip(uniq, res):
             if name.startswith("t/lp/"):
                 ids = [x for m in members for x in m.split(",")]
-                pair_members[field] = ids
+                pair_members[(name, field)] = ids
                 out.update(ids)
             else:
                 out.update(members)
@@ -303,33 +285,30 @@ class IntegrityEngine:
             out.update(self._lockstep_members(pairs, pair_members))
         return out
 
-    def _lockstep_members(self, pairs: list[tuple[str, str, float]], pair_members: dict[str, list[str]]
-                          ) -> set[str]:
-        """Push a dense pair's score to its members' items and count it for its member authors.
+    def _lockstep_members(self, pairs: list[tuple[str, str, float]],
+                          pair_members: dict[tuple[str, str], list[str]]) -> set[str]:
+        """Push a dense pair's score to its two items and count it for its member authors.
 
-        An author's lockstep evidence is the number of *distinct* dense pairs it belongs to: an
-        honest reviewer who happened to review two campaign targets shares one pair, a fraud
-        account shares one per campaign round. When that number grows, the author's recent reviews
-        are judged again.
+        An author's lockstep evidence is the number of *distinct* dense pairs it belongs to (see
+        ``detectors.lockstep``). When its level changes, the author's reviews that were members of
+        dense pairs are judged again.
         """
-        member_ids = sorted({rid for _, f, _ in pairs for rid in pair_members.get(f, [])})
+        member_ids = sorted({rid for name, f, _ in pairs for rid in pair_members.get((name, f), [])})
         p = self.store.pipe()
-        for rid in member_ids:
-            p.hget("rec", rid)
-        recs = {rid: orjson.loads(r) for rid, r in zip(member_ids, p.execute()) if r and r != "{}"}
+        p.hmget_multi([("rec", rid) for rid in member_ids])
+        recs = {rid: orjson.loads(r) for rid, r in zip(member_ids, p.execute()[0]) if r and r != "0"}
         item_best: dict[str, float] = {}
         author_pairs: list[tuple[str, str]] = []
-        for _, f, s in pairs:
-            for rid in pair_members.get(f, []):
-                rec = recs.get(rid)
-                if rec is None:
-                    continue
-                for it in rec["i"]:
-                    if f.endswith(">" + it) or f.startswith(it + ">"):
-                        item_best[it] = max(item_best.get(it, 0.0), s)
-                author_pairs.append((rec["a"], f))
+        for name, f, s in pairs:
+            g, w = name.split("/")[2:4]
+            j_item, i_plat = f.rsplit(">", 1)
+            for it in (j_item, f"{i_plat}@{g}:{w}"):
+                item_best[it] = max(item_best.get(it, 0.0), s)
+            for rid in pair_members.get((name, f), []):
+                if rid in recs:
+                    author_pairs.append((recs[rid][1], f"{name}|{f}"))
         author_pairs = list(dict.fromkeys(author_pairs))
-        member_of = {rid: rec["a"] for rid, rec in recs.items()}
+        member_of = {rid: rec[1] for rid, rec in recs.items()}
         p = self.store.pipe()
         for it, s in item_best.items():
             p.hmax("lsi", it, int(round(s * 1000)))
@@ -346,13 +325,14 @@ class IntegrityEngine:
         p = self.store.pipe()
         for a in authors:
             p.hincrby("lsa", a, new_pairs[a])
-            p.hget("au", a)
+        p.hmget_multi([("au", a) for a in authors])
         for rid in new_rids:
             p.group_add("lsr", member_of[rid], rid)
         res = p.execute()
+        aus = res[len(authors)]
         changed = []
         for n, a in enumerate(authors):
-            count, au = res[2 * n], res[2 * n + 1]
+            count, au = res[n], aus[n]
             seen = orjson.loads(au)["n"] if au else 1
             before = lockstep.author_score(count - new_pairs[a], seen)
             if _level(lockstep.author_score(count, seen)) != _level(before):
@@ -369,69 +349,57 @@ class IntegrityEngine:
         if not ids:
             return []
         p = self.store.pipe()
-        for rid in ids:
-            p.hget("rec", rid)
-        raw = p.execute()
-        recs: list[tuple[str, dict[str, Any]]] = []
-        for rid, r in zip(ids, raw):
-            if r is None or r == "{}" or r == b"{}":
-                continue
-            recs.append((rid, orjson.loads(r)))
-        p = self.store.pipe()
+        p.hmget_multi([("rec", rid) for rid in ids])
+        raw = p.execute()[0]
+        recs = [(rid, orjson.loads(r)) for rid, r in zip(ids, raw) if r is not None and r != "0"]
+        lookups: list[tuple[str, str]] = []
         for _, rec in recs:
-            if rec["c"]:
-                p.group_count("cl", f"{rec['c']}|{rec['p']}")
-            else:
-                p.hget("none", "none")
-            if rec["k"]:
-                p.group_count(f"t/bu/{rec['d']}", f"{rec['p']}|{rec['k']}")
-            else:
-                p.hget("none", "none")
-            p.hget("lsi", rec["i"][0])
-            p.hget("lsi", rec["i"][1])
-            p.hget("lsa", rec["a"])
-            p.hget("au", rec["a"])
-            if rec["h"]:
-                p.group_count(f"t/co/{rec['w']}", rec["h"])
-            else:
-                p.hget("none", "none")
-            p.hget(f"t/li/0/{rec['w']}", rec["i"][0])
-        stats = p.execute()
-        judged: list[tuple[str, str, float, list[str], dict[str, float]]] = []
+            platform, author, rating, t, cid = rec[:5]
+            day, rc = t // DAY, burst.rating_class(rating)
+            w0, w1 = lockstep.window_of(t, 0), lockstep.window_of(t, 1)
+            item0 = f"{platform}@0:{w0}"
+            lookups += [
+                ("cl:n", cid) if cid else ("none", "-"),
+                (f"t/bu/{day}:n", f"{platform}|{rc}") if rc else ("none", "-"),
+                ("lsi", item0), ("lsi", f"{platform}@1:{w1}"), ("lsa", author), ("au", author),
+                (f"t/co/{w0}:n", f"{platform}|{rec[9]}") if rec[9] is not None else ("none", "-"),
+                (f"t/li/0/{w0}", item0),
+            ]
         p = self.store.pipe()
+        p.hmget_multi(lookups)
+        stats = p.execute()[0]
+        judged: list[tuple[str, str, float, list[str], dict[str, float]]] = []
         for n, (rid, rec) in enumerate(recs):
-            n_cl, k, lsi0, lsi1, lsa, au, n_co, n_item = stats[n * 8:(n + 1) * 8]
-            lsa = lockstep.author_score(int(lsa or 0), orjson.loads(au)["n"] if au else 1) if lsa else 0.0
-            lsi = max(int(lsi0 or 0), int(lsi1 or 0))
-            signals = self._signals(rec, n_cl, k, lsi, lsa, n_co, n_item)
+            signals = self._signals(rec, stats[n * 8:(n + 1) * 8])
             verdict, prob, reasons, scores = combiner.combine(signals)
             judged.append((rid, verdict, prob, reasons, scores))
-            p.set_verdict(rid, verdict, prob)
-        res = p.execute()
+        p = self.store.pipe()
+        p.set_verdicts([(rid, verdict, prob) for rid, verdict, prob, _, _ in judged])
+        codes = p.execute()[0]
         first = set(order)
         out: list[VerdictUpdate] = []
-        for (rid, verdict, prob, reasons, scores), code in zip(judged, res):
+        for (rid, verdict, prob, reasons, scores), code in zip(judged, codes):
             rev, changed = code >> 1, code & 1
             if rid in first or changed:
                 out.append(VerdictUpdate(rid, verdict, prob, reasons, scores, rev))
         return out
 
-    def _signals(self, rec: dict[str, Any], n_cl: Any, k: Any, lsi: Any, lsa: Any, n_co: Any,
-                 n_item: Any) -> list[Signal]:
-        acct_s, rapid_n, mm_s = rec["s"]
-        acct_reason, mm_reason = rec["x"]
+    def _signals(self, rec: list[Any], stats: list[Any]) -> list[Signal]:
+        platform, _, rating, t, cid, age_days, prior, rapid_n, pp, week = rec
+        n_cl, k, lsi0, lsi1, lsa, au, n_co, n_item = stats
+        rc = burst.rating_class(rating)
         sigs = [
-            duplicate.score(int(n_cl or 1)),
-            Signal("new_account", acct_s, acct_reason),
+            duplicate.score(int(n_cl) + 1 if n_cl else 1),
+            reviewer.account(age_days, prior),
             reviewer.rapid(int(rapid_n)),
-            Signal("rating_text_mismatch", mm_s, mm_reason),
+            mismatch.score(rating, pp),
         ]
-        if rec["k"]:
-            lam = self._baseline(rec["p"], rec["d"], rec["k"])
-            sigs.append(burst.score(int(k or 0), lam, rec["k"]))
-        ls_item = int(lsi) / 1000
-        sigs.append(lockstep.score(ls_item, float(lsa)))
-        if rec["h"]:
+        if rc:
+            sigs.append(burst.score(int(k or 0), self._baseline(platform, t // DAY, rc), rc))
+        ls_item = max(int(lsi0 or 0), int(lsi1 or 0)) / 1000
+        ls_author = lockstep.author_score(int(lsa), orjson.loads(au)["n"] if au else 1) if lsa else 0.0
+        sigs.append(lockstep.score(ls_item, ls_author))
+        if week is not None:
             sigs.append(reviewer.cohort(int(n_co or 0), int(n_item or 1)))
         return sigs
 

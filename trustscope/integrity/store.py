@@ -3,16 +3,19 @@
 Why a hand-written store instead of raw redis-py calls in the detectors: the engine must behave the
 same in tests, the batch CLI (in memory, no server) and the streaming service (Redis shared by
 replicas). Both back ends implement the same few *high-level* operations, queued on a ``Pipe`` and
-run in one round trip; the two non-trivial ones (``group_add`` and ``set_verdict``) are Lua scripts
-on Redis so that replicas can run them concurrently without read-modify-write races, and plain
-Python in memory. Memory-frugal layout (the target is < 1 GB for 1M reviews of history):
+run in one round trip. On Redis the compound ones are Lua scripts, for two reasons: replicas can
+run them concurrently without read-modify-write races, and one script call replaces dozens of
+commands (redis-py spends more CPU packing a command than Redis spends running it, so the number
+of commands is what bounds throughput). Memory-frugal layout (target: < 1 GB for 1M reviews):
 
-* small per-item values live as fields of *sharded* hashes (``{prefix}:{name}:{shard}``) so Redis
-  keeps them in its compact listpack encoding instead of paying ~60 bytes of per-key overhead;
-* a group (near-duplicate cluster, burst window, lockstep pair, registration cohort) keeps a
-  counter and only materialises its member list when a second member arrives (most groups never do);
-* time-bucketed groups (bursts, lockstep pairs, cohorts) are written to per-window keys that expire,
-  so their memory is bounded by the time horizon, not by the length of history.
+* small per-item values live as fields of *sharded* hashes (``{prefix}:{name}:{shard}``, shard
+  counts sized so a shard holds < 128 fields at 1M reviews) so Redis keeps them in its compact
+  listpack encoding instead of paying ~60 bytes of per-key overhead;
+* a group (near-duplicate cluster, burst day, lockstep pair, registration cohort) is a counter; its
+  member list only exists once it has two members, and for lockstep pairs and cohorts (where one
+  lost member does not matter) the first member is not stored at all;
+* time-bucketed groups (names starting ``t/``) live in per-window keys with a TTL, so their memory
+  is bounded by the time horizon (wall-clock: a replay of old history keeps them all).
 """
 
 from __future__ import annotations
@@ -21,48 +24,83 @@ import zlib
 from collections import defaultdict
 from typing import Any, Protocol
 
-SHARDS = 4096
+SHARDS = 1 << 16
+SHARDS_BY_NAME = {"lsh": 1 << 18}  # 12 band entries per review
 
-# KEYS: counts-hash, first-member-hash, member-list ; ARGV: field, review id, ttl seconds (0 = none)
+# KEYS: counts-hash, first-member-hash, member-list
+# ARGV: field, review id, ttl (0 = none), mode ('keep' | 'drop' | founder id for cluster joins)
 _GROUP_ADD = """
 local c = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-if c == 1 then
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-elseif c == 2 then
-  local f = redis.call('HGET', KEYS[2], ARGV[1])
-  redis.call('HDEL', KEYS[2], ARGV[1])
-  if f then redis.call('RPUSH', KEYS[3], f, ARGV[2]) else redis.call('RPUSH', KEYS[3], ARGV[2]) end
+local mode = ARGV[4]
+if mode == 'keep' then
+  if c == 1 then
+    redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  elseif c == 2 then
+    local f = redis.call('HGET', KEYS[2], ARGV[1])
+    redis.call('HDEL', KEYS[2], ARGV[1])
+    if f then redis.call('RPUSH', KEYS[3], f, ARGV[2]) else redis.call('RPUSH', KEYS[3], ARGV[2]) end
+  else
+    redis.call('RPUSH', KEYS[3], ARGV[2])
+  end
+elseif mode == 'drop' then
+  if c >= 2 then redis.call('RPUSH', KEYS[3], ARGV[2]) end
 else
-  redis.call('RPUSH', KEYS[3], ARGV[2])
+  if c == 1 then redis.call('RPUSH', KEYS[3], mode, ARGV[2]) else redis.call('RPUSH', KEYS[3], ARGV[2]) end
 end
 local ttl = tonumber(ARGV[3])
 if ttl > 0 then
   redis.call('EXPIRE', KEYS[1], ttl)
-  redis.call('EXPIRE', KEYS[2], ttl)
+  if mode == 'keep' then redis.call('EXPIRE', KEYS[2], ttl) end
   if c >= 2 then redis.call('EXPIRE', KEYS[3], ttl) end
 end
 return c
 """
 
-# KEYS: verdict hash ; ARGV: review id, verdict, fake_prob -> revision * 2 + (1 if new or changed)
-_SET_VERDICT = """
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if not cur then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|0|' .. ARGV[3])
-  return 1
+# KEYS: verdict hashes ; ARGV: (review id, verdict char, fake_prob permille) per key
+# -> per review: revision * 2 + (1 if new or changed). Stored value: <v><revision>|<permille>
+_SET_VERDICTS = """
+local out = {}
+for i = 1, #KEYS do
+  local id, v, p = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
+  local cur = redis.call('HGET', KEYS[i], id)
+  if not cur then
+    redis.call('HSET', KEYS[i], id, v .. '0|' .. p)
+    out[i] = 1
+  else
+    local sep = string.find(cur, '|', 1, true)
+    local rev = tonumber(string.sub(cur, 2, sep - 1))
+    if string.sub(cur, 1, 1) == v then
+      redis.call('HSET', KEYS[i], id, v .. rev .. '|' .. p)
+      out[i] = rev * 2
+    else
+      rev = rev + 1
+      redis.call('HSET', KEYS[i], id, v .. rev .. '|' .. p)
+      out[i] = rev * 2 + 1
+    end
+  end
 end
-local sep = string.find(cur, '|', 1, true)
-local v = string.sub(cur, 1, sep - 1)
-local rest = string.sub(cur, sep + 1)
-local sep2 = string.find(rest, '|', 1, true)
-local rev = tonumber(string.sub(rest, 1, sep2 - 1))
-if v == ARGV[2] then
-  redis.call('HSET', KEYS[1], ARGV[1], v .. '|' .. rev .. '|' .. ARGV[3])
-  return rev * 2
-end
-rev = rev + 1
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. rev .. '|' .. ARGV[3])
-return rev * 2 + 1
+return out
+"""
+
+# KEYS: hashes ; ARGV: one field per key -> values (false for missing)
+_HMGET_MULTI = """
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('HGET', KEYS[i], ARGV[i]) end
+return out
+"""
+
+# KEYS: hashes ; ARGV: (field, value) per key -> number of fields set
+_HSETNX_MULTI = """
+local n = 0
+for i = 1, #KEYS do n = n + redis.call('HSETNX', KEYS[i], ARGV[2 * i - 1], ARGV[2 * i]) end
+return n
+"""
+
+# KEYS: hash ; ARGV: field, amount, ttl
+_HINCRBY_TTL = """
+local c = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+return c
 """
 
 # KEYS: hash ; ARGV: field, value -> keeps the maximum
@@ -73,25 +111,41 @@ if v > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return v end
 return cur
 """
 
+VERDICT_CHAR = {"verified": "v", "suspicious": "s", "fake": "f"}
+Field = str | bytes
 
-def shard_of(key: str) -> int:
+
+def shard_of(field: Field, shards: int = SHARDS) -> int:
     """Stable shard number (crc32, identical in every process, unlike Python's ``hash``)."""
-    return zlib.crc32(key.encode("utf-8")) % SHARDS
+    data = field.encode("utf-8") if isinstance(field, str) else field
+    return zlib.crc32(data) % shards
+
+
+def key_of(prefix: str, name: str, field: Field) -> str:
+    """Sharded hash for per-item data; one hash per time window for names starting with ``t/``."""
+    if name.startswith("t/"):
+        return f"{prefix}:{name}"
+    return f"{prefix}:{name}:{shard_of(field, SHARDS_BY_NAME.get(name, SHARDS))}"
+
+
+def _dec(value: Any) -> Any:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 class Pipe(Protocol):
     """Queued operations; ``execute()`` runs them (one round trip on Redis) and returns results."""
 
-    def hget(self, name: str, field: str) -> None: ...
-    def hsetnx(self, name: str, field: str, value: str | bytes) -> None: ...
-    def hset(self, name: str, field: str, value: str | bytes) -> None: ...
-    def hincrby(self, name: str, field: str, amount: int = 1, ttl: int = 0) -> None: ...
-    def hmax(self, name: str, field: str, value: int) -> None: ...
-    def group_add(self, name: str, field: str, review_id: str, ttl: int = 0) -> None: ...
+    def hget(self, name: str, field: Field) -> None: ...
+    def hget_raw(self, name: str, field: Field) -> None: ...
+    def hmget_multi(self, pairs: list[tuple[str, Field]]) -> None: ...
+    def hsetnx(self, name: str, field: Field, value: str | bytes) -> None: ...
+    def hsetnx_multi(self, triples: list[tuple[str, Field, str | bytes]]) -> None: ...
+    def hset(self, name: str, field: Field, value: str | bytes) -> None: ...
+    def hincrby(self, name: str, field: Field, amount: int = 1, ttl: int = 0) -> None: ...
+    def hmax(self, name: str, field: Field, value: int) -> None: ...
+    def group_add(self, name: str, field: str, review_id: str, ttl: int = 0, mode: str = "keep") -> None: ...
     def group_members(self, name: str, field: str) -> None: ...
-    def group_count(self, name: str, field: str) -> None: ...
-    def set_verdict(self, review_id: str, verdict: str, fake_prob: float) -> None: ...
-    def get_verdict(self, review_id: str) -> None: ...
+    def set_verdicts(self, items: list[tuple[str, str, float]]) -> None: ...
     def execute(self) -> list[Any]: ...
 
 
@@ -99,17 +153,6 @@ class Store(Protocol):
     prefix: str
 
     def pipe(self) -> Pipe: ...
-
-
-def _key(prefix: str, name: str, field: str) -> str:
-    """Sharded hash for per-item data; one hash per time window for names starting with ``t/``."""
-    if name.startswith("t/"):
-        return f"{prefix}:{name}"
-    return f"{prefix}:{name}:{shard_of(field)}"
-
-
-def _dec(value: Any) -> Any:
-    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 class RedisPipe:
@@ -120,65 +163,91 @@ class RedisPipe:
         self._p = store.client.pipeline(transaction=False)
         self._post: list[Any] = []
 
-    def _k(self, name: str, field: str) -> str:
-        return _key(self._s.prefix, name, field)
+    def _k(self, name: str, field: Field) -> str:
+        return key_of(self._s.prefix, name, field)
 
-    def hget(self, name: str, field: str) -> None:
+    def hget(self, name: str, field: Field) -> None:
         self._p.hget(self._k(name, field), field)
         self._post.append(_dec)
 
-    def hsetnx(self, name: str, field: str, value: str | bytes) -> None:
+    def hget_raw(self, name: str, field: Field) -> None:
+        self._p.hget(self._k(name, field), field)
+        self._post.append(None)
+
+    def hmget_multi(self, pairs: list[tuple[str, Field]]) -> None:
+        if not pairs:
+            self._post.append(("const", []))
+            return
+        p = self._s.prefix
+        self._p.evalsha(self._s.sha["hmget"], len(pairs), *[key_of(p, n, f) for n, f in pairs],
+                        *[f for _, f in pairs])
+        self._post.append(lambda vs: [_dec(v) for v in vs])
+
+    def hsetnx(self, name: str, field: Field, value: str | bytes) -> None:
         self._p.hsetnx(self._k(name, field), field, value)
         self._post.append(bool)
 
-    def hset(self, name: str, field: str, value: str | bytes) -> None:
+    def hsetnx_multi(self, triples: list[tuple[str, Field, str | bytes]]) -> None:
+        if not triples:
+            self._post.append(("const", 0))
+            return
+        p = self._s.prefix
+        args: list[Any] = []
+        for _, f, v in triples:
+            args += [f, v]
+        self._p.evalsha(self._s.sha["hsetnx"], len(triples), *[key_of(p, n, f) for n, f, _ in triples], *args)
+        self._post.append(int)
+
+    def hset(self, name: str, field: Field, value: str | bytes) -> None:
         self._p.hset(self._k(name, field), field, value)
         self._post.append(None)
 
-    def hincrby(self, name: str, field: str, amount: int = 1, ttl: int = 0) -> None:
-        key = self._k(name, field)
-        self._p.hincrby(key, field, amount)
-        self._post.append(int)
+    def hincrby(self, name: str, field: Field, amount: int = 1, ttl: int = 0) -> None:
         if ttl:
-            self._p.expire(key, ttl)
-            self._post.append("skip")
+            self._p.evalsha(self._s.sha["hincrby"], 1, self._k(name, field), field, amount, ttl)
+        else:
+            self._p.hincrby(self._k(name, field), field, amount)
+        self._post.append(int)
 
-    def hmax(self, name: str, field: str, value: int) -> None:
-        self._p.evalsha(self._s.sha_hmax, 1, self._k(name, field), field, value)
+    def hmax(self, name: str, field: Field, value: int) -> None:
+        self._p.evalsha(self._s.sha["hmax"], 1, self._k(name, field), field, value)
         self._post.append(int)
 
     def _group_keys(self, name: str, field: str) -> list[str]:
         p = self._s.prefix
-        return [_key(p, f"{name}:n", field), _key(p, f"{name}:f", field), f"{p}:{name}:m:{field}"]
+        return [key_of(p, f"{name}:n", field), key_of(p, f"{name}:f", field), f"{p}:{name}:m:{field}"]
 
-    def group_add(self, name: str, field: str, review_id: str, ttl: int = 0) -> None:
-        self._p.evalsha(self._s.sha_group, 3, *self._group_keys(name, field), field, review_id, ttl)
+    def group_add(self, name: str, field: str, review_id: str, ttl: int = 0, mode: str = "keep") -> None:
+        self._p.evalsha(self._s.sha["group"], 3, *self._group_keys(name, field), field, review_id, ttl, mode)
         self._post.append(int)
 
     def group_members(self, name: str, field: str) -> None:
-        n_key, f_key, m_key = self._group_keys(name, field)
+        _, f_key, m_key = self._group_keys(name, field)
         self._p.hget(f_key, field)
         self._post.append("skip")
         self._p.lrange(m_key, 0, -1)
         self._post.append("members")
 
-    def group_count(self, name: str, field: str) -> None:
-        self._p.hget(self._group_keys(name, field)[0], field)
-        self._post.append(lambda v: int(v))
-
-    def set_verdict(self, review_id: str, verdict: str, fake_prob: float) -> None:
-        self._p.evalsha(self._s.sha_verdict, 1, self._k("vd", review_id), review_id, verdict,
-                        f"{fake_prob:.4f}")
-        self._post.append(int)
-
-    def get_verdict(self, review_id: str) -> None:
-        self.hget("vd", review_id)
+    def set_verdicts(self, items: list[tuple[str, str, float]]) -> None:
+        if not items:
+            self._post.append(("const", []))
+            return
+        args: list[Any] = []
+        for rid, verdict, prob in items:
+            args += [rid, VERDICT_CHAR[verdict], int(round(prob * 1000))]
+        self._p.evalsha(self._s.sha["verdicts"], len(items), *[self._k("vd", rid) for rid, _, _ in items], *args)
+        self._post.append(lambda vs: [int(v) for v in vs])
 
     def execute(self) -> list[Any]:
-        raw = self._p.execute()
+        raw = self._p.execute() if len(self._p) else []
         out: list[Any] = []
         first: Any = None
-        for value, post in zip(raw, self._post):
+        it = iter(raw)
+        for post in self._post:
+            if isinstance(post, tuple):  # an empty multi-op: nothing was sent
+                out.append(post[1])
+                continue
+            value = next(it)
             if post == "skip":
                 first = value
                 continue
@@ -201,65 +270,80 @@ class RedisStore:
     def __init__(self, client: Any, prefix: str = "ts:int") -> None:
         self.client = client
         self.prefix = prefix
-        self.sha_group = client.script_load(_GROUP_ADD)
-        self.sha_verdict = client.script_load(_SET_VERDICT)
-        self.sha_hmax = client.script_load(_HMAX)
+        self.sha = {name: client.script_load(src) for name, src in (
+            ("group", _GROUP_ADD), ("verdicts", _SET_VERDICTS), ("hmget", _HMGET_MULTI),
+            ("hsetnx", _HSETNX_MULTI), ("hincrby", _HINCRBY_TTL), ("hmax", _HMAX))}
 
     def pipe(self) -> RedisPipe:
         return RedisPipe(self)
 
 
 class MemoryPipe:
-    """Runs each operation at ``execute()`` time against plain dicts (same semantics as Lua)."""
+    """Runs each operation at ``execute()`` time against plain dicts (same semantics as the Lua)."""
 
     def __init__(self, store: MemoryStore) -> None:
         self._s = store
         self._ops: list[tuple[str, tuple[Any, ...]]] = []
 
-    def hget(self, name: str, field: str) -> None:
+    def hget(self, name: str, field: Field) -> None:
         self._ops.append(("hget", (name, field)))
 
-    def hsetnx(self, name: str, field: str, value: str | bytes) -> None:
+    def hget_raw(self, name: str, field: Field) -> None:
+        self._ops.append(("hget_raw", (name, field)))
+
+    def hmget_multi(self, pairs: list[tuple[str, Field]]) -> None:
+        self._ops.append(("hmget_multi", (pairs,)))
+
+    def hsetnx(self, name: str, field: Field, value: str | bytes) -> None:
         self._ops.append(("hsetnx", (name, field, value)))
 
-    def hset(self, name: str, field: str, value: str | bytes) -> None:
+    def hsetnx_multi(self, triples: list[tuple[str, Field, str | bytes]]) -> None:
+        self._ops.append(("hsetnx_multi", (triples,)))
+
+    def hset(self, name: str, field: Field, value: str | bytes) -> None:
         self._ops.append(("hset", (name, field, value)))
 
-    def hincrby(self, name: str, field: str, amount: int = 1, ttl: int = 0) -> None:
+    def hincrby(self, name: str, field: Field, amount: int = 1, ttl: int = 0) -> None:
         self._ops.append(("hincrby", (name, field, amount)))
 
-    def hmax(self, name: str, field: str, value: int) -> None:
+    def hmax(self, name: str, field: Field, value: int) -> None:
         self._ops.append(("hmax", (name, field, value)))
 
-    def group_add(self, name: str, field: str, review_id: str, ttl: int = 0) -> None:
-        self._ops.append(("group_add", (name, field, review_id)))
+    def group_add(self, name: str, field: str, review_id: str, ttl: int = 0, mode: str = "keep") -> None:
+        self._ops.append(("group_add", (name, field, review_id, mode)))
 
     def group_members(self, name: str, field: str) -> None:
         self._ops.append(("group_members", (name, field)))
 
-    def group_count(self, name: str, field: str) -> None:
-        self._ops.append(("group_count", (name, field)))
+    def set_verdicts(self, items: list[tuple[str, str, float]]) -> None:
+        self._ops.append(("set_verdicts", (items,)))
 
-    def set_verdict(self, review_id: str, verdict: str, fake_prob: float) -> None:
-        self._ops.append(("set_verdict", (review_id, verdict, fake_prob)))
-
-    def get_verdict(self, review_id: str) -> None:
-        self._ops.append(("hget", ("vd", review_id)))
+    def _get(self, name: str, field: Field) -> Any:
+        v = self._s.h[name].get(field)
+        return str(v) if isinstance(v, int) else _dec(v)
 
     def execute(self) -> list[Any]:
         s = self._s
         out: list[Any] = []
         for op, a in self._ops:
             if op == "hget":
-                v = s.h[a[0]].get(a[1])
-                out.append(_dec(v) if not isinstance(v, int) else str(v))
+                out.append(self._get(*a))
+            elif op == "hget_raw":
+                out.append(s.h[a[0]].get(a[1]))
+            elif op == "hmget_multi":
+                out.append([self._get(n, f) for n, f in a[0]])
             elif op == "hsetnx":
                 h = s.h[a[0]]
-                if a[1] in h:
-                    out.append(False)
-                else:
-                    h[a[1]] = a[2]
-                    out.append(True)
+                out.append(a[1] not in h)
+                h.setdefault(a[1], a[2])
+            elif op == "hsetnx_multi":
+                n = 0
+                for name, f, v in a[0]:
+                    h = s.h[name]
+                    if f not in h:
+                        h[f] = v
+                        n += 1
+                out.append(n)
             elif op == "hset":
                 s.h[a[0]][a[1]] = a[2]
                 out.append(1)
@@ -269,34 +353,42 @@ class MemoryPipe:
                 out.append(h[a[1]])
             elif op == "hmax":
                 h = s.h[a[0]]
-                cur = int(h.get(a[1], -1))
-                if a[2] > cur:
-                    h[a[1]] = a[2]
-                    cur = a[2]
+                cur = max(int(h.get(a[1], -1)), a[2])
+                h[a[1]] = cur
                 out.append(cur)
             elif op == "group_add":
-                members = s.groups[(a[0], a[1])]
-                members.append(a[2])
-                out.append(len(members))
-            elif op == "group_count":
-                g = s.groups.get((a[0], a[1]))
-                out.append(len(g) if g else None)
+                name, field, rid, mode = a
+                counts = s.h[f"{name}:n"]
+                c = counts[field] = int(counts.get(field, 0)) + 1
+                members = s.groups[(name, field)]
+                if mode == "keep":
+                    members.append(rid)
+                elif mode == "drop":
+                    if c >= 2:
+                        members.append(rid)
+                else:
+                    members.extend([mode, rid] if c == 1 else [rid])
+                out.append(c)
             elif op == "group_members":
                 out.append(list(s.groups.get((a[0], a[1]), [])))
-            elif op == "set_verdict":
-                rid, verdict, prob = a
-                cur = s.h["vd"].get(rid)
-                if cur is None:
-                    s.h["vd"][rid] = f"{verdict}|0|{prob:.4f}"
-                    out.append(1)
-                    continue
-                v, rev, _ = cur.split("|")
-                if v == verdict:
-                    s.h["vd"][rid] = f"{v}|{rev}|{prob:.4f}"
-                    out.append(int(rev) * 2)
-                else:
-                    s.h["vd"][rid] = f"{verdict}|{int(rev) + 1}|{prob:.4f}"
-                    out.append((int(rev) + 1) * 2 + 1)
+            elif op == "set_verdicts":
+                res = []
+                vd = s.h["vd"]
+                for rid, verdict, prob in a[0]:
+                    v, p = VERDICT_CHAR[verdict], int(round(prob * 1000))
+                    cur = vd.get(rid)
+                    if cur is None:
+                        vd[rid] = f"{v}0|{p}"
+                        res.append(1)
+                        continue
+                    rev = int(cur[1:cur.index("|")])
+                    if cur[0] == v:
+                        vd[rid] = f"{v}{rev}|{p}"
+                        res.append(rev * 2)
+                    else:
+                        vd[rid] = f"{v}{rev + 1}|{p}"
+                        res.append((rev + 1) * 2 + 1)
+                out.append(res)
         self._ops = []
         return out
 
@@ -306,7 +398,7 @@ class MemoryStore:
 
     def __init__(self, prefix: str = "ts:int") -> None:
         self.prefix = prefix
-        self.h: defaultdict[str, dict[str, Any]] = defaultdict(dict)
+        self.h: defaultdict[str, dict[Any, Any]] = defaultdict(dict)
         self.groups: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
 
     def pipe(self) -> MemoryPipe:

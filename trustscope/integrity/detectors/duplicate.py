@@ -70,37 +70,50 @@ def signature(skel: str) -> np.ndarray:
     return m.hashvalues.astype(np.uint32)
 
 
-def band_keys(sig: np.ndarray) -> list[str]:
-    """One short key per LSH band: texts sharing any band are candidates."""
+def band_keys(sig: np.ndarray, scope: str = "") -> list[bytes]:
+    """One 7-byte key per LSH band (band number + 48-bit hash of the band's rows and ``scope``):
+    texts sharing any band within the same scope (the engine scopes by platform) are candidates."""
+    pre = scope.encode("utf-8")
     out = []
     for b in range(BANDS):
         chunk = sig[b * ROWS:(b + 1) * ROWS].tobytes()
-        out.append(f"{b}:{hashlib.blake2b(chunk, digest_size=6).hexdigest()}")
+        out.append(bytes([b]) + hashlib.blake2b(pre + chunk, digest_size=6).digest())
     return out
 
 
-def compact(sig: np.ndarray) -> str:
-    """1-byte-per-value (b-bit) form of a cluster representative, base64: 64 characters, small
-    enough for Redis' compact listpack encoding."""
-    return base64.b64encode((sig & 0xFF).astype(np.uint8).tobytes()).decode("ascii")
+def cluster_id(review_id: str) -> str:
+    """Short, stable id of the cluster a review founds (8 characters whatever the review id's length)."""
+    return base64.urlsafe_b64encode(hashlib.blake2b(review_id.encode("utf-8"), digest_size=6).digest()).decode()
 
 
-def jaccard_compact(sig: np.ndarray, rep: str | bytes) -> float:
+def compact(sig: np.ndarray) -> bytes:
+    """1-byte-per-value (b-bit) form of a cluster representative: 48 bytes."""
+    return (sig & 0xFF).astype(np.uint8).tobytes()
+
+
+def jaccard_compact(sig: np.ndarray, rep: bytes) -> float:
     """Estimated Jaccard between a full signature and a stored 1-byte representative.
 
     With b-bit values two different minima collide with probability 1/256, so the raw match rate
     is corrected: J = (m - c) / (1 - c).
     """
     a = (sig & 0xFF).astype(np.uint8)
-    try:
-        b = np.frombuffer(base64.b64decode(rep), dtype=np.uint8)
-    except ValueError:
-        return 0.0
+    b = np.frombuffer(rep, dtype=np.uint8)
     if len(b) != len(a):
         return 0.0
     m = float(np.mean(a == b))
     c = 1.0 / 256.0
     return max(0.0, (m - c) / (1.0 - c))
+
+
+def pack_reps(founder: str, reps: list[bytes]) -> bytes:
+    """Stored per cluster: the founding review's id, then up to MAX_REPS representatives."""
+    return founder.encode("utf-8") + b"\x00" + b"".join(reps)
+
+
+def unpack_reps(raw: bytes) -> tuple[str, list[bytes]]:
+    founder, _, body = raw.partition(b"\x00")
+    return founder.decode("utf-8"), [body[i:i + NUM_PERM] for i in range(0, len(body), NUM_PERM)]
 
 
 def score(same_platform: int) -> Signal:

@@ -1,0 +1,208 @@
+"""Integrity engine benchmark: throughput of the non-model signals, cost vs history, Redis memory.
+
+Streams synthetic review traffic (real texts from the shared corpus when present, else the built-in
+grammar; ~2,000 platforms with Zipf popularity, a 300k-author pool plus newcomers, 3,000 reviews a
+day, a templated 100-review campaign every 20k reviews so revisions happen) through one engine,
+and at each checkpoint of history size prints the cost per review of the next window (wall time
+and the engine process' CPU time; on Redis also the server's CPU time) and, on Redis, the memory
+the state takes (``used_memory`` minus the empty server's).
+
+    python bench/bench_integrity.py --backend memory --reviews 100000
+    python bench/bench_integrity.py --backend redis --reviews 300000 --start-redis
+    python bench/bench_integrity.py --backend redis --redis-url redis://127.0.0.1:6399/0 --prefix bench
+
+Run one at a time on a shared machine. Time-bucketed groups expire by *wall-clock* TTL (60 days),
+so in a replay like this nothing expires and the memory reported is an upper bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from trustscope.integrity import IntegrityEngine, ReviewEvent  # noqa: E402
+from trustscope.integrity import textpool  # noqa: E402
+
+DAY = 86_400.0
+START = 1_735_689_600.0
+
+
+def _rid(i: int) -> str:
+    """Review ids shaped like production ones (32 hex characters, trustscope.ids.document_id)."""
+    return hashlib.sha256(str(i).encode()).hexdigest()[:32]
+
+
+def stream(n: int, seed: int = 0, per_day: int = 3000, platforms: int = 2000) -> Iterator[ReviewEvent]:
+    rng = random.Random(seed)
+    texts = textpool.HonestTexts(random.Random(seed + 1))
+    plat_w = [1.0 / (i + 1) ** 0.8 for i in range(platforms)]
+    plat_cum = []
+    acc = 0.0
+    for w in plat_w:
+        acc += w
+        plat_cum.append(acc)
+    authors = 300_000
+    created = [START - rng.uniform(30, 1500) * DAY for _ in range(authors)]
+    step = DAY / per_day
+    t = START
+    i = 0
+    newcomer = 0
+    while i < n:
+        if i and i % 20_000 == 0:  # a templated campaign: 100 reviews within ~3 hours
+            tpl = rng.choice(textpool.TEMPLATES)
+            target = f"plat-{rng.randrange(50)}"
+            for k in range(min(100, n - i)):
+                t += step / 10
+                newcomer += 1
+                yield ReviewEvent(id=_rid(i), platform=target, author_id=f"n{newcomer}", rating=5,
+                                  text=textpool.fill_template(tpl, "稳盈宝", rng), created_at=t,
+                                  author_created_at=t - DAY, author_review_count=1, prob_positive=0.97)
+                i += 1
+            continue
+        t += rng.expovariate(1 / step)
+        x = rng.random() * acc
+        lo, hi = 0, platforms - 1
+        while lo < hi:  # bisect the Zipf cumulative weights
+            mid = (lo + hi) // 2
+            if plat_cum[mid] < x:
+                lo = mid + 1
+            else:
+                hi = mid
+        label = 1 if rng.random() < 0.6 else 0
+        rating = (5 if rng.random() < 0.7 else 4) if label else (1 if rng.random() < 0.6 else 2)
+        if rng.random() < 0.25:
+            newcomer += 1
+            author, a_created, prior = f"n{newcomer}", t - rng.uniform(0, 3) * DAY, 1
+        else:
+            a = min(authors - 1, int(rng.paretovariate(1.2)) - 1 + rng.randrange(authors) // 50)
+            author, a_created, prior = f"u{a}", created[a], 5
+        yield ReviewEvent(id=_rid(i), platform=f"plat-{lo}", author_id=author, rating=rating,
+                          text=texts.draw(label), created_at=t, author_created_at=a_created,
+                          author_review_count=prior, prob_positive=0.95 if label else 0.05)
+        i += 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--backend", choices=["memory", "redis"], default="memory")
+    ap.add_argument("--reviews", type=int, default=100_000)
+    ap.add_argument("--checkpoints", default="10000,100000,300000,1000000")
+    ap.add_argument("--window", type=int, default=5000, help="reviews timed after each checkpoint")
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--redis-url", default=None)
+    ap.add_argument("--prefix", default="bench:int")
+    ap.add_argument("--start-redis", action="store_true", help="start a private redis-server")
+    ap.add_argument("--json", default=None, help="write results here")
+    args = ap.parse_args()
+
+    proc = None
+    client = None
+    tmp = None
+    if args.backend == "redis":
+        import redis
+
+        if args.start_redis:
+            port = _free_port()
+            tmp = tempfile.mkdtemp(prefix="bench-redis-")
+            proc = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port),
+                                     "--save", "", "--appendonly", "no", "--dir", tmp],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            url = f"redis://127.0.0.1:{port}/0"
+            for _ in range(50):
+                try:
+                    redis.Redis.from_url(url).ping()
+                    break
+                except redis.ConnectionError:
+                    time.sleep(0.1)
+        else:
+            url = args.redis_url or os.environ.get("TS_REDIS_URL", "redis://127.0.0.1:6379/0")
+        client = redis.Redis.from_url(url)
+        base_mem = int(client.info("memory")["used_memory"])
+        engine = IntegrityEngine.from_redis(client, prefix=args.prefix)
+    else:
+        engine = IntegrityEngine.in_memory()
+
+    def redis_cpu() -> float:
+        if client is None:
+            return 0.0
+        info = client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    checkpoints = sorted(int(c) for c in args.checkpoints.split(",") if int(c) + args.window <= args.reviews)
+    results = []
+    batch: list[ReviewEvent] = []
+    done = 0
+    timing: dict | None = None
+    t_all, c_all, r_all = time.perf_counter(), time.process_time(), redis_cpu()
+    updates = 0
+    for ev in stream(args.reviews):
+        batch.append(ev)
+        if len(batch) < args.batch:
+            continue
+        updates += len(engine.process(batch))
+        done += len(batch)
+        batch = []
+        if timing is None and checkpoints and done >= checkpoints[0]:
+            timing = {"history": done, "t": time.perf_counter(), "c": time.process_time(), "r": redis_cpu()}
+            checkpoints.pop(0)
+        elif timing is not None and done - timing["history"] >= args.window:
+            n = done - timing["history"]
+            row = {
+                "history": timing["history"],
+                "wall_us_per_review": round((time.perf_counter() - timing["t"]) / n * 1e6, 1),
+                "engine_cpu_us_per_review": round((time.process_time() - timing["c"]) / n * 1e6, 1),
+                "redis_cpu_us_per_review": round((redis_cpu() - timing["r"]) / n * 1e6, 1),
+            }
+            if client is not None:
+                row["redis_mb"] = round((int(client.info("memory")["used_memory"]) - base_mem) / 2**20, 1)
+                row["redis_bytes_per_review"] = round(row["redis_mb"] * 2**20 / done)
+            results.append(row)
+            print(json.dumps(row), flush=True)
+            timing = None
+    if batch:
+        updates += len(engine.process(batch))
+        done += len(batch)
+    wall = time.perf_counter() - t_all
+    cpu = time.process_time() - c_all
+    rcpu = redis_cpu() - r_all
+    summary = {
+        "backend": args.backend, "reviews": done, "wall_s": round(wall, 1),
+        "reviews_per_s_wall": round(done / wall), "reviews_per_engine_cpu_s": round(done / cpu),
+        "reviews_per_total_cpu_s": round(done / (cpu + rcpu)), "updates": updates,
+        "text_source": textpool.HonestTexts(random.Random(0)).source,
+    }
+    if client is not None:
+        mem = int(client.info("memory")["used_memory"]) - base_mem
+        summary["redis_mb"] = round(mem / 2**20, 1)
+        summary["redis_bytes_per_review"] = round(mem / done)
+        summary["redis_keys"] = int(client.dbsize())
+    print(json.dumps(summary), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"checkpoints": results, "summary": summary}, indent=2))
+    if proc is not None:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
