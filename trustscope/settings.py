@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     log_json: bool = True
     metrics_port: int = Field(0, description="Prometheus port for workers; 0 = off")
 
+    # --- pollers -----------------------------------------------------------------------------
+    pollers_config: str | None = Field(None, description="YAML file of feeds/APIs the ingest poller polls")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
