@@ -62,6 +62,8 @@ start_one() {
     ingest) ts_port_in_use "$INGEST_PORT" && ts_die "port $INGEST_PORT taken; set TS_LOCAL_INGEST_PORT" ;;
     esac
     cmd="$(svc_cmd "$name")"
+    # Where this start's log output begins: readiness of a worker is read from there.
+    stat -c %s "$log" 2>/dev/null >"$SDIR/$name.offset" || echo 0 >"$SDIR/$name.offset"
     printf '\n===== %s starting %s: %s\n' "$(date -u +%FT%TZ)" "$name" "$cmd" >>"$log"
     # setsid: own session, so ^C on `make up` or closing the terminal does not kill it.
     # shellcheck disable=SC2086  # cmd is a list of words
@@ -69,6 +71,15 @@ start_one() {
         exec setsid nohup $cmd >>"$log" 2>&1 </dev/null) &
     echo $! >"$pidfile"
     ts_log "$name started (pid $(cat "$pidfile"), log $log)"
+}
+
+# worker_started NAME: a worker serves /metrics before its stage is built (model load, ES
+# migration); it is ready once its loop logged "worker.started" (trustscope/worker.py).
+worker_started() {
+    case "$1" in gateway | ingest) return 0 ;; esac
+    local offset
+    offset="$(cat "$SDIR/$1.offset" 2>/dev/null || echo 0)"
+    tail -c +"$((offset + 1))" "$SDIR/$1.log" 2>/dev/null | grep -q 'worker\.started'
 }
 
 wait_healthy() {
@@ -80,7 +91,7 @@ wait_healthy() {
                 ts_tail_logs "$SDIR/$name.log"
                 ts_die "$name exited during start-up (log above: $SDIR/$name.log)"
             fi
-            if ts_http_get "$(svc_url "$name")" 3 >/dev/null 2>&1; then
+            if ts_http_get "$(svc_url "$name")" 3 >/dev/null 2>&1 && worker_started "$name"; then
                 ts_log "$name healthy: $(svc_url "$name") ($((SECONDS - t0))s)"
             else
                 left+=("$name")
@@ -103,6 +114,13 @@ cmd_start() {
     mkdir -p "$SDIR"
     for name in "${names[@]}"; do start_one "$name"; done
     wait_healthy "${names[@]}"
+    # Make sure none of them died right after it answered.
+    sleep "${TS_LOCAL_SETTLE:-2}"
+    for name in "${names[@]}"; do
+        ts_pid_alive "$SDIR/$name.pid" "$(svc_mark "$name")" >/dev/null && continue
+        ts_tail_logs "$SDIR/$name.log"
+        ts_die "$name exited shortly after start-up (log above: $SDIR/$name.log)"
+    done
 }
 
 cmd_stop() {
@@ -124,7 +142,7 @@ cmd_status() {
     [ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
     for name in "${names[@]}"; do
         if pid="$(ts_pid_alive "$SDIR/$name.pid" "$(svc_mark "$name")")"; then
-            if ts_http_get "$(svc_url "$name")" 3 >/dev/null 2>&1; then
+            if ts_http_get "$(svc_url "$name")" 3 >/dev/null 2>&1 && worker_started "$name"; then
                 echo "$name running (pid $pid), $(svc_url "$name") ok"
             else
                 echo "$name running (pid $pid), $(svc_url "$name") NOT answering"

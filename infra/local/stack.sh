@@ -8,6 +8,8 @@
 # Knobs (environment), besides those of redis.sh, elasticsearch.sh, services.sh, venv.sh:
 #   TS_REDIS_URL / TS_ES_URL   use these servers instead of starting local ones
 #   TS_LOCAL_SERVICES          services to start (default: all five; "none" = only the servers)
+#   TS_API_KEYS                API keys for the services; when unset, `up` makes one local key
+#                              with every role, kept in $TS_RUN_DIR/local-api-key (mode 600)
 set -euo pipefail
 # shellcheck source=infra/local/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -42,6 +44,15 @@ cmd_up() {
     fi
     # Services read the same URLs on every later `up`; keep them for `status` and for humans.
     printf 'TS_REDIS_URL=%s\nTS_ES_URL=%s\n' "$TS_REDIS_URL" "$TS_ES_URL" >"$TS_RUN_DIR/stack.env"
+    local key_note="TS_API_KEYS from the environment"
+    if [ -z "${TS_API_KEYS:-}" ]; then
+        local keyfile="$TS_RUN_DIR/local-api-key"
+        if [ ! -s "$keyfile" ]; then
+            (umask 077 && od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$keyfile")
+        fi
+        export TS_API_KEYS="$(cat "$keyfile"):ingest+reader+admin"
+        key_note="$(cat "$keyfile")  (local, every role; from $keyfile)"
+    fi
     if [ "${TS_LOCAL_SERVICES:-all}" != none ]; then
         # shellcheck disable=SC2206  # a list of names on purpose
         [ "${TS_LOCAL_SERVICES:-all}" = all ] || services=(${TS_LOCAL_SERVICES//,/ })
@@ -62,6 +73,8 @@ TrustScope is up ($((SECONDS - t0))s):
   redis          $TS_REDIS_URL
   elasticsearch  $TS_ES_URL
   logs           $TS_RUN_DIR   (make logs)
+  API key        $key_note
+Try:  curl -H "Authorization: Bearer \$KEY" http://127.0.0.1:${TS_LOCAL_GATEWAY_PORT:-8000}/healthz
 Stop with: make down
 EOF
 }
