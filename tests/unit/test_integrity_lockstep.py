@@ -49,9 +49,11 @@ def test_camouflaged_group_is_caught_on_its_targets_only():
     events = []
     accounts = [f"acct{i}" for i in range(15)]
     targets = ["t1", "t2", "t3"]
+    order = random.Random(5)
     for rnd in range(6):
+        shuffled = order.sample(range(15), 15)  # who posts first changes from round to round
         for i, a in enumerate(accounts):
-            t = T0 + (4 * rnd + 0.05 * i) * DAY
+            t = T0 + (4 * rnd + 0.05 * shuffled[i]) * DAY
             events.append(_review(f"c{rnd}-{i}", targets[rnd % 3], a, t, _text(rnd * 15 + i)))
             events.append(_review(f"v{rnd}-{i}", f"other{(i + rnd) % 20}", a, t + 1.5 * DAY,
                                   _text(500 + rnd * 15 + i), rating=3))

@@ -39,6 +39,21 @@ RECENT_KEEP = 8  # recent reviews kept per author
 SentimentFn = Callable[[list[str]], Sequence[Any]]
 
 
+def pack_record(rec: list[Any]) -> str:
+    """Tab-separated record (no JSON quoting: short values keep Redis hashes in listpack form)."""
+    return "\t".join("" if v is None else str(v).replace("\t", " ") for v in rec)
+
+
+def unpack_record(raw: str) -> list[Any]:
+    """[platform, author, rating, t, cluster, age_days, prior, rapid_n, prob_positive, week]."""
+    f = raw.split("\t")
+
+    def num(v: str, kind: Any) -> Any:
+        return None if v == "" else kind(v)
+    return [f[0], f[1], num(f[2], int), int(f[3]), f[4], num(f[5], float), int(f[6]), int(f[7]),
+            num(f[8], float), num(f[9], int)]
+
+
 def _level(score: float) -> int:
     """Coarse level of a group score: members are re-judged only when it changes."""
     return int(score * 4 + 1e-9)
@@ -130,27 +145,30 @@ class IntegrityEngine:
         author = orjson.loads(au_raw) if au_raw else {"n": 0, "r": []}
 
         # --- near-duplicate cluster (per platform): join the most similar candidate cluster
-        cid, founder, new_reps = "", "", b""
+        cid, founded, new_extra = "", False, b""
         if sig is not None:
             cands = list(dict.fromkeys(c for c in band_hits if c))[:MAX_CANDIDATES]
             if cands:
                 p = self.store.pipe()
                 for c in cands:
                     p.hget_raw("rep", c)
+                    p.hget_raw("rpx", c)
+                got = p.execute()
                 best = 0.0
-                for c, raw in zip(cands, p.execute()):
-                    if not raw:
+                for n, c in enumerate(cands):
+                    first, extra = got[2 * n], got[2 * n + 1]
+                    if not first:
                         continue
-                    f_id, reps = duplicate.unpack_reps(raw)
+                    reps = [first] + duplicate.split_reps(extra or b"")
                     j = max(duplicate.jaccard_compact(sig, r) for r in reps)
                     if j >= duplicate.MATCH_JACCARD and j > best:
-                        best, cid, founder = j, c, f_id
+                        best, cid = j, c
                         # a member unlike every stored representative widens the cluster's reach
-                        new_reps = duplicate.pack_reps(f_id, reps + [duplicate.compact(sig)]) \
+                        new_extra = (extra or b"") + duplicate.compact(sig) \
                             if j < duplicate.NEW_REP_BELOW and len(reps) < duplicate.MAX_REPS else b""
             if not cid:
                 cid = duplicate.cluster_id(ev.id)
-                new_reps = duplicate.pack_reps(ev.id, [duplicate.compact(sig)])
+                founded = True
 
         # --- static evidence kept in the record (signals are recomputed from it when judging)
         t = ev.created_at
@@ -166,6 +184,7 @@ class IntegrityEngine:
             week = int(ev.author_created_at // reviewer.COHORT_WEEK)  # type: ignore[operator]
         pp = None if ev.prob_positive is None else round(float(ev.prob_positive), 3)
         record = [ev.platform, ev.author_id, ev.rating, int(t), cid, age_days, prior, rapid_n, pp, week]
+        polar = rc is not None
 
         # --- lockstep pairs (an item the author reviewed recently, this item), on each grid;
         #     an author counts once per pair
@@ -180,20 +199,23 @@ class IntegrityEngine:
                 if j == item:
                     already = True
                     break
-                if j not in seen_items:
+                if len(r) > 3 and r[3] and j not in seen_items:  # pairs of polar (1-2, 4-5 star) reviews
                     seen_items.add(j)
                     js.append((j, r[2]))
             if not already:
-                grid_pairs.append((g, lockstep.window_of(t, g), item, js[: lockstep.RECENT_ITEMS]))
+                grid_pairs.append((g, lockstep.window_of(t, g), item, js[: lockstep.RECENT_ITEMS] if polar else []))
 
         p = self.store.pipe()
-        p.hset("rec", ev.id, orjson.dumps(record))
+        p.hset("rec", ev.id, pack_record(record))
         if sig is not None:
             p.hsetnx_multi([("lsh", b, cid) for b in bands])
-            if new_reps:
-                p.hset("rep", cid, new_reps)
-            if founder:
-                p.group_add("cl", cid, ev.id, mode=founder)
+            if founded:
+                p.hset("rep", cid, duplicate.compact(sig))
+                p.hset("clf", cid, ev.id)
+            else:
+                if new_extra:
+                    p.hset("rpx", cid, new_extra)
+                p.group_add("cl", cid, ev.id, mode="founder")
         if rc is not None:
             p.group_add(f"t/bu/{day}", f"{ev.platform}|{rc}", ev.id, ttl=GROUP_TTL)
             p.hsetnx("pf", ev.platform, str(day))
@@ -201,21 +223,22 @@ class IntegrityEngine:
         for g, w, item, js in grid_pairs:
             p.hincrby(f"t/li/{g}/{w}", item, 1, ttl=GROUP_TTL)
             for j, j_rid in js:
-                p.group_add(f"t/lp/{g}/{w}", f"{j}>{ev.platform}", f"{j_rid},{ev.id}", ttl=GROUP_TTL)
+                p.group_add(f"t/lp/{g}/{w}", f"{j}>{ev.platform}", f"{j_rid},{ev.id}", ttl=GROUP_TTL,
+                            mode="drop")
                 j_counts.append((f"t/li/{g}/{lockstep.window_of_item(j)}", j))
         p.hmget_multi(j_counts)
         if week is not None:
             p.group_add(f"t/co/{lockstep.window_of(t, 0)}", f"{ev.platform}|{week}", ev.id, ttl=GROUP_TTL,
                         mode="drop")
-        recent.append([int(t), ev.platform, ev.id])
+        recent.append([int(t), ev.platform, ev.id, int(polar)])
         p.hset("au", ev.author_id, orjson.dumps({"n": seen_before + 1, "r": recent[-RECENT_KEEP:]}))
         res = p.execute()
 
         # --- which groups changed level: their members must be judged again
         pos = 1
         if sig is not None:
-            pos += 1 + (1 if new_reps else 0)
-            if founder:
+            pos += 1 + (2 if founded else 1 if new_extra else 0)
+            if not founded:
                 n = res[pos] + 1
                 pos += 1
                 if _level(duplicate.score(n).score) != _level(duplicate.score(n - 1).score):
@@ -296,7 +319,7 @@ class IntegrityEngine:
         member_ids = sorted({rid for name, f, _ in pairs for rid in pair_members.get((name, f), [])})
         p = self.store.pipe()
         p.hmget_multi([("rec", rid) for rid in member_ids])
-        recs = {rid: orjson.loads(r) for rid, r in zip(member_ids, p.execute()[0]) if r and r != "0"}
+        recs = {rid: unpack_record(r) for rid, r in zip(member_ids, p.execute()[0]) if r and r != "0"}
         item_best: dict[str, float] = {}
         author_pairs: list[tuple[str, str]] = []
         for name, f, s in pairs:
@@ -351,7 +374,7 @@ class IntegrityEngine:
         p = self.store.pipe()
         p.hmget_multi([("rec", rid) for rid in ids])
         raw = p.execute()[0]
-        recs = [(rid, orjson.loads(r)) for rid, r in zip(ids, raw) if r is not None and r != "0"]
+        recs = [(rid, unpack_record(r)) for rid, r in zip(ids, raw) if r is not None and r != "0"]
         lookups: list[tuple[str, str]] = []
         for _, rec in recs:
             platform, author, rating, t, cid = rec[:5]

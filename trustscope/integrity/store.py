@@ -26,9 +26,11 @@ from typing import Any, Protocol
 
 SHARDS = 1 << 16
 SHARDS_BY_NAME = {"lsh": 1 << 18}  # 12 band entries per review
+TIME_SHARDS = 512  # lockstep pair counters per window
 
 # KEYS: counts-hash, first-member-hash, member-list
-# ARGV: field, review id, ttl (0 = none), mode ('keep' | 'drop' | founder id for cluster joins)
+# ARGV: field, review id, ttl (0 = none), mode ('keep' | 'drop' | 'founder': cluster joins, the
+# founder's id is in the first-member hash, here ``clf``)
 _GROUP_ADD = """
 local c = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 local mode = ARGV[4]
@@ -45,7 +47,13 @@ if mode == 'keep' then
 elseif mode == 'drop' then
   if c >= 2 then redis.call('RPUSH', KEYS[3], ARGV[2]) end
 else
-  if c == 1 then redis.call('RPUSH', KEYS[3], mode, ARGV[2]) else redis.call('RPUSH', KEYS[3], ARGV[2]) end
+  -- mode 'founder': a cluster join; the first joiner also pushes the founder (kept in KEYS[2])
+  if c == 1 then
+    local f = redis.call('HGET', KEYS[2], ARGV[1])
+    if f then redis.call('RPUSH', KEYS[3], f, ARGV[2]) else redis.call('RPUSH', KEYS[3], ARGV[2]) end
+  else
+    redis.call('RPUSH', KEYS[3], ARGV[2])
+  end
 end
 local ttl = tonumber(ARGV[3])
 if ttl > 0 then
@@ -122,8 +130,11 @@ def shard_of(field: Field, shards: int = SHARDS) -> int:
 
 
 def key_of(prefix: str, name: str, field: Field) -> str:
-    """Sharded hash for per-item data; one hash per time window for names starting with ``t/``."""
+    """Sharded hash for per-item data; one hash per time window for names starting with ``t/``
+    (lockstep pair counters, the many small fields of a window, are sharded within the window)."""
     if name.startswith("t/"):
+        if name.startswith("t/lp/"):
+            return f"{prefix}:{name}:{shard_of(field, TIME_SHARDS)}"
         return f"{prefix}:{name}"
     return f"{prefix}:{name}:{shard_of(field, SHARDS_BY_NAME.get(name, SHARDS))}"
 
@@ -215,7 +226,8 @@ class RedisPipe:
 
     def _group_keys(self, name: str, field: str) -> list[str]:
         p = self._s.prefix
-        return [key_of(p, f"{name}:n", field), key_of(p, f"{name}:f", field), f"{p}:{name}:m:{field}"]
+        first = key_of(p, "clf", field) if name == "cl" else key_of(p, f"{name}:f", field)
+        return [key_of(p, f"{name}:n", field), first, f"{p}:{name}:m:{field}"]
 
     def group_add(self, name: str, field: str, review_id: str, ttl: int = 0, mode: str = "keep") -> None:
         self._p.evalsha(self._s.sha["group"], 3, *self._group_keys(name, field), field, review_id, ttl, mode)
@@ -366,8 +378,9 @@ class MemoryPipe:
                 elif mode == "drop":
                     if c >= 2:
                         members.append(rid)
-                else:
-                    members.extend([mode, rid] if c == 1 else [rid])
+                else:  # founder: a cluster join
+                    founder = s.h["clf"].get(field)
+                    members.extend([founder, rid] if c == 1 and founder else [rid])
                 out.append(c)
             elif op == "group_members":
                 out.append(list(s.groups.get((a[0], a[1]), [])))

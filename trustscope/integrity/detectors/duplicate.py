@@ -29,8 +29,8 @@ BANDS = 12
 ROWS = NUM_PERM // BANDS
 SHINGLE = 2
 MIN_SKELETON = 10  # shorter texts ("很好", "不错不错") are too generic to call copies
-MATCH_JACCARD = 0.4  # estimated Jaccard with one of a cluster's representatives to join it
-MAX_REPS = 4  # representatives kept per cluster (the first member, then members unlike the others)
+MATCH_JACCARD = 0.35  # estimated Jaccard with one of a cluster's representatives to join it
+MAX_REPS = 8  # representatives kept per cluster (the first member, then members unlike the others)
 NEW_REP_BELOW = 0.6  # a joining member less similar than this to every representative becomes one
 SEED = 20240917
 
@@ -106,14 +106,9 @@ def jaccard_compact(sig: np.ndarray, rep: bytes) -> float:
     return max(0.0, (m - c) / (1.0 - c))
 
 
-def pack_reps(founder: str, reps: list[bytes]) -> bytes:
-    """Stored per cluster: the founding review's id, then up to MAX_REPS representatives."""
-    return founder.encode("utf-8") + b"\x00" + b"".join(reps)
-
-
-def unpack_reps(raw: bytes) -> tuple[str, list[bytes]]:
-    founder, _, body = raw.partition(b"\x00")
-    return founder.decode("utf-8"), [body[i:i + NUM_PERM] for i in range(0, len(body), NUM_PERM)]
+def split_reps(raw: bytes) -> list[bytes]:
+    """Representatives stored back to back (NUM_PERM bytes each)."""
+    return [raw[i:i + NUM_PERM] for i in range(0, len(raw) - NUM_PERM + 1, NUM_PERM)]
 
 
 def score(same_platform: int) -> Signal:

@@ -22,7 +22,7 @@ from trustscope.integrity.detectors import Signal, ramp
 
 WINDOW = 3 * 86_400
 GRIDS = (0, 1)
-RECENT_ITEMS = 4  # pairs formed with the author's last few platforms ...
+RECENT_ITEMS = 3  # pairs formed with the author's last few items ...
 DENSE = 0.5  # a pair scoring at least this counts for its member authors
 RECENT_SPAN = 30 * 86_400  # ... within this span
 
