@@ -184,7 +184,7 @@ cmd_status() {
     local pid
     if pid="$(es_alive)"; then
         if health_yellow; then
-            echo "elasticsearch running on http://127.0.0.1:$PORT (pid $pid, dir $INST)"
+            echo "elasticsearch running on http://127.0.0.1:$PORT (pid $pid, rss $(awk '/^VmRSS/ {printf "%d MB", $2/1024}' "/proc/$pid/status"), dir $INST)"
             return 0
         fi
         echo "elasticsearch process $pid alive but http://127.0.0.1:$PORT not healthy (dir $INST)"

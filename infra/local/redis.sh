@@ -48,7 +48,7 @@ install_hint() {
 cmd_status() {
     local pid
     if pid="$(ts_pid_alive "$PIDFILE" "$MARK")"; then
-        echo "redis running on 127.0.0.1:$PORT (pid $pid, aof=$AOF, dir $DIR)"
+        echo "redis running on 127.0.0.1:$PORT (pid $pid, rss $(awk '/^VmRSS/ {printf "%d MB", $2/1024}' "/proc/$pid/status"), dir $DIR)"
         return 0
     fi
     echo "redis not running on 127.0.0.1:$PORT"

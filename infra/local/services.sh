@@ -138,14 +138,15 @@ cmd_stop() {
 }
 
 cmd_status() {
-    local names=("$@") name pid rc=0
+    local names=("$@") name pid rss rc=0
     [ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
     for name in "${names[@]}"; do
         if pid="$(ts_pid_alive "$SDIR/$name.pid" "$(svc_mark "$name")")"; then
+            rss="$(awk '/^VmRSS/ {printf "%d MB", $2/1024}' "/proc/$pid/status" 2>/dev/null)"
             if ts_http_get "$(svc_url "$name")" 3 >/dev/null 2>&1 && worker_started "$name"; then
-                echo "$name running (pid $pid), $(svc_url "$name") ok"
+                echo "$name running (pid $pid, rss $rss), $(svc_url "$name") ok"
             else
-                echo "$name running (pid $pid), $(svc_url "$name") NOT answering"
+                echo "$name running (pid $pid, rss $rss), $(svc_url "$name") NOT ready"
                 rc=1
             fi
         else

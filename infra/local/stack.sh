@@ -74,7 +74,10 @@ TrustScope is up ($((SECONDS - t0))s):
   elasticsearch  $TS_ES_URL
   logs           $TS_RUN_DIR   (make logs)
   API key        $key_note
-Try:  curl -H "Authorization: Bearer \$KEY" http://127.0.0.1:${TS_LOCAL_GATEWAY_PORT:-8000}/healthz
+Try (KEY = the API key above):
+  curl -H "Authorization: Bearer \$KEY" -H 'Content-Type: application/json' http://127.0.0.1:${TS_LOCAL_INGEST_PORT:-8001}/v1/documents \\
+       -d '{"kind":"review","source":"demo","source_id":"1","text":"提现很快，客服态度好","rating":5,"created_at":"$(date -u +%FT%TZ)"}'
+  curl -H "Authorization: Bearer \$KEY" http://127.0.0.1:${TS_LOCAL_GATEWAY_PORT:-8000}/v1/documents/<id from the answer>
 Stop with: make down
 EOF
 }
