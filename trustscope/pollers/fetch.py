@@ -22,7 +22,8 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     stop_when_event_set,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from trustscope import __version__
@@ -110,7 +111,9 @@ def fetch(client: httpx.Client, cfg: FeedSource | JsonSource, *, etag: str | Non
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     params = {**cfg.params, **(extra_params or {})}
-    backoff = wait_exponential_jitter(initial=cfg.retry.backoff_s, max=cfg.retry.max_backoff_s)
+    # Exponential from backoff_s, plus up to backoff_s of jitter so replicas do not retry in step.
+    backoff = wait_exponential(multiplier=cfg.retry.backoff_s, max=cfg.retry.max_backoff_s) \
+        + wait_random(0, cfg.retry.backoff_s)
     stop_event = stop_event or threading.Event()
 
     def wait(state: RetryCallState) -> float:

@@ -15,7 +15,7 @@ from trustscope.observability import get_logger
 from trustscope.schemas import DocumentIn
 from trustscope.web import validation_errors
 
-log = get_logger("trustscope.pollers")
+LOGGER = "trustscope.pollers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,9 @@ class Parsed:
 
     def skip(self, source: str, ref: str, reason: str) -> None:
         self.skipped.append(Skipped(ref, reason))
-        log.warning("poller.item_skipped", source=source, item=ref, reason=reason)
+        # A fresh logger each time: cheap, and structlog's capture_logs (tests) sees it even after
+        # the process configured logging with cached loggers.
+        get_logger(LOGGER).warning("poller.item_skipped", source=source, item=ref, reason=reason)
 
 
 def validate_item(data: dict[str, Any]) -> DocumentIn | str:
