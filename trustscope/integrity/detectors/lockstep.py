@@ -1,8 +1,8 @@
 """Lockstep groups: accounts that review the same platforms in the same time windows.
 
 In the spirit of CopyCatch (Beutel et al., 2013): an *item* is (platform, 3-day window). When an
-author reviews an item, a counter is bumped for each pair (an item the author reviewed in the
-previous 30 days, this item). A pair reached by many authors who are a large share of the smaller
+author writes a polar review (1-2 or 4-5 stars) of an item, a counter is bumped for each pair (an
+item of one of the author's recent polar reviews, within 30 days, this item). A pair reached by many authors who are a large share of the smaller
 item's reviewers is *dense*. Windows are laid on two grids offset by half a window, so a campaign
 round of up to 1.5 days always falls inside one window of one grid (a single grid would split it
 across a window boundary and halve its counts). Camouflage
