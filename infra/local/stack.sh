@@ -50,7 +50,8 @@ cmd_up() {
         if [ ! -s "$keyfile" ]; then
             (umask 077 && od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$keyfile")
         fi
-        export TS_API_KEYS="$(cat "$keyfile"):ingest+reader+admin"
+        TS_API_KEYS="$(cat "$keyfile"):ingest+reader+admin"
+        export TS_API_KEYS
         key_note="$(cat "$keyfile")  (local, every role; from $keyfile)"
     fi
     if [ "${TS_LOCAL_SERVICES:-all}" != none ]; then

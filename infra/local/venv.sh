@@ -54,7 +54,7 @@ main() {
     ts_log "installing the project into $TS_VENV (pip install -e .[dev])"
     # shellcheck disable=SC2086  # TS_PIP_ARGS is a list of words on purpose
     "$TS_VENV/bin/python" -m pip install $quiet --progress-bar off ${TS_PIP_ARGS:-} \
-        -e "$TS_REPO_DIR[dev]"
+        -e "${TS_REPO_DIR}[dev]"
     want_stamp >"$STAMP"
     ts_log "virtualenv ready in $((SECONDS - t0))s"
 }
