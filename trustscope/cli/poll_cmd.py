@@ -1,6 +1,6 @@
 """`trustscope poll --config FILE [--once]`: run the ingest pollers from the command line.
 
-``--once`` polls every enabled source once, prints a table of what each poll did and exits
+``--once`` polls every enabled source once, prints a line per source saying what its poll did and exits
 (non-zero when a source failed), which is handy to try a new source's config. Without it the
 command runs the poll loop like ``python -m services.ingest.poller``.
 """
@@ -18,9 +18,6 @@ def poll(
     once: bool = typer.Option(False, "--once", help="poll every enabled source once and exit"),
 ) -> None:
     """Poll RSS/Atom feeds and JSON APIs into the ingest stream (Redis from TS_REDIS_URL)."""
-    from rich.console import Console
-    from rich.table import Table
-
     from trustscope.observability import configure_logging
     from trustscope.pollers import ConfigError
     from trustscope.pollers.process import run_pollers
@@ -35,11 +32,9 @@ def poll(
         raise typer.Exit(2) from exc
     if not once:
         return
-    table = Table("source", "outcome", "items", "skipped", "old", "seen", "accepted", "updated",
-                  "duplicates", "seconds", "error")
-    for r in results:
-        table.add_row(r.source, r.outcome, str(r.items), str(r.skipped), str(r.old), str(r.seen),
-                      str(r.accepted), str(r.updated), str(r.duplicates), f"{r.seconds:.2f}", r.error or "")
-    Console().print(table)
+    for r in results:  # one line per source: readable in a terminal, greppable in CI logs
+        line = (f"{r.source}: {r.outcome} items={r.items} skipped={r.skipped} old={r.old} seen={r.seen} "
+                f"accepted={r.accepted} updated={r.updated} duplicates={r.duplicates} seconds={r.seconds:.2f}")
+        typer.echo(line + (f" error={r.error}" if r.error else ""))
     if any(r.outcome == "error" for r in results):
         raise typer.Exit(1)

@@ -30,7 +30,7 @@ def run_pollers(config_path: str | None, once: bool = False, settings: Settings 
     registry = PlatformRegistry(client, settings.stream_prefix)
     try:
         registry.seed_defaults()  # linking needs the registry even when the ingest API never ran
-    except Exception as exc:  # noqa: BLE001 - Redis may come up later; the loop retries
+    except Exception as exc:
         log.warning("poller.seed_failed", error=str(exc))
     try:
         with Poller(config, client, settings, Intake(client, settings, registry)) as poller:

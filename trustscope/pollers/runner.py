@@ -147,7 +147,7 @@ class Poller:
             self._poll(cfg, state, token, result)
         except Interrupted:
             result.outcome = "interrupted"
-        except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
+        except Exception as exc:
             result.outcome = "error"
             result.error = f"{type(exc).__name__}: {exc}"
         finally:
