@@ -303,6 +303,9 @@ def test_once_from_a_config_file_and_the_cli(settings, rclient, bus, server, tmp
     monkeypatch.setenv("TS_REDIS_URL", settings.redis_url)
     monkeypatch.setenv("TS_STREAM_PREFIX", settings.stream_prefix)
     monkeypatch.setenv("TS_LOG_LEVEL", "WARNING")
+    # The command configures logging to the stderr it is given, which CliRunner closes afterwards;
+    # keep the process-wide logging set-up out of it so later tests can still log.
+    monkeypatch.setattr("trustscope.observability.configure_logging", lambda *a, **k: None)
     get_settings.cache_clear()
     app = typer.Typer()
     app.command()(poll)
