@@ -10,6 +10,10 @@ the others.
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -32,7 +36,8 @@ from trustscope.settings import Settings, get_settings
 
 pytestmark = pytest.mark.integration
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pollers"
+REPO_DIR = Path(__file__).resolve().parents[2]
+FIXTURES = REPO_DIR / "tests" / "fixtures" / "pollers"
 LAST_MODIFIED = "Tue, 24 Nov 2026 12:00:00 GMT"
 EXPECTED = {"caixun": 4, "forum": 2, "complaints": 3}  # valid items in each fixture
 
@@ -318,3 +323,30 @@ def test_once_from_a_config_file_and_the_cli(settings, rclient, bus, server, tmp
     assert len(stream_docs(rclient, bus)) == sum(EXPECTED.values())
     bad = CliRunner().invoke(app, ["--config", str(tmp_path / "absent.yaml"), "--once"])
     assert bad.exit_code == 2
+
+
+def test_service_process_polls_and_stops_on_sigterm(settings, rclient, bus, server, tmp_path):
+    """``python -m services.ingest.poller`` as operators run it: a real process, stopped by SIGTERM."""
+    import yaml
+
+    path = tmp_path / "pollers.yaml"
+    path.write_text(yaml.safe_dump(config_dict(server.url), allow_unicode=True), "utf-8")
+    env = {**os.environ, "TS_REDIS_URL": settings.redis_url, "TS_STREAM_PREFIX": settings.stream_prefix,
+           "TS_POLLERS_CONFIG": str(path), "TS_LOG_JSON": "true", "TS_LOG_LEVEL": "INFO"}
+    proc = subprocess.Popen([sys.executable, "-m", "services.ingest.poller"], cwd=REPO_DIR, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(stream_docs(rclient, bus)) < sum(EXPECTED.values()) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()[1]
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    events = [orjson.loads(line)["event"] for line in err.splitlines() if line.startswith("{")]
+    assert "poller.started" in events and "poller.stopped" in events
+    assert len(stream_docs(rclient, bus)) == sum(EXPECTED.values())

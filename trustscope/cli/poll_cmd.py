@@ -13,7 +13,8 @@ import typer
 
 
 def poll(
-    config: Path = typer.Option(..., "--config", "-c", exists=True, dir_okay=False, readable=True,
+    config: Path = typer.Option(..., "--config", "-c", envvar="TS_POLLERS_CONFIG", exists=True,
+                                dir_okay=False, readable=True,
                                 help="pollers YAML (see infra/pollers.example.yaml)"),
     once: bool = typer.Option(False, "--once", help="poll every enabled source once and exit"),
 ) -> None:
