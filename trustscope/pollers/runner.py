@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -104,36 +104,58 @@ class Poller:
 
     # --- loop ----------------------------------------------------------------------------------
     def run(self, tick_s: float = 1.0) -> None:
-        """Poll every source when it is due, until ``stop_event`` is set."""
+        """Poll every source when it is due, until ``stop_event`` is set.
+
+        Each tick starts the due sources that are not already being polled and does not wait for
+        them, so a slow source (long timeouts, retries) never delays the others.
+        """
         sources = self.config.enabled_sources
         log.info("poller.started", sources=[s.name for s in sources], concurrency=self.config.concurrency)
+        in_flight: dict[str, Future[PollResult]] = {}
         while not self.stop_event.is_set():
+            for name in [n for n, f in in_flight.items() if f.done()]:
+                del in_flight[name]
+            idle = [s for s in sources if s.name not in in_flight]
             try:
-                self.run_once()
-                wait = self._seconds_to_next_due(sources)
-            except redis.ConnectionError as exc:
+                due = self.due(idle)
+            except redis.RedisError as exc:
                 log.warning("poller.redis_unavailable", error=str(exc))
-                wait = 2.0
-            self.stop_event.wait(max(0.05, min(wait, tick_s * 5)))
+                due = []
+            for cfg in due:
+                in_flight[cfg.name] = self._pool.submit(self.poll_source, cfg)
+            self.stop_event.wait(tick_s)
+        for future in in_flight.values():  # they see stop_event and give up quickly
+            future.result()
         log.info("poller.stopped")
 
-    def _seconds_to_next_due(self, sources: Sequence[FeedSource | JsonSource]) -> float:
+    def due(self, sources: Sequence[FeedSource | JsonSource]) -> list[FeedSource | JsonSource]:
+        """The sources whose ``next_due`` has passed (one Redis round trip)."""
         if not sources:
-            return 5.0
+            return []
+        pipe = self.store.client.pipeline(transaction=False)
+        for cfg in sources:
+            pipe.hget(self.store.key(cfg.name), "next_due")
         now = time.time()
-        return min(self.store.next_due(s.name) for s in sources) - now
+        return [cfg for cfg, value in zip(sources, pipe.execute(), strict=True) if float(value or 0) <= now]
 
     def run_once(self, force: bool = False) -> list[PollResult]:
-        """Poll the sources that are due (all of them with ``force``); returns what each poll did."""
-        now = time.time()
-        due = [s for s in self.config.enabled_sources if force or self.store.next_due(s.name) <= now]
+        """Poll the sources that are due (all of them with ``force``) and wait for them; returns
+        what each poll did."""
+        sources = self.config.enabled_sources
+        due = sources if force else self.due(sources)
         futures = [self._pool.submit(self.poll_source, s, force) for s in due]
         return [f.result() for f in futures]
 
     # --- one source --------------------------------------------------------------------------
     def poll_source(self, cfg: FeedSource | JsonSource, force: bool = False) -> PollResult:
         result = PollResult(cfg.name, "busy")
-        token = self.store.acquire(cfg.name, self.lock_ttl_s)
+        try:
+            token = self.store.acquire(cfg.name, self.lock_ttl_s)
+        except redis.RedisError as exc:
+            result.outcome, result.error = "error", f"{type(exc).__name__}: {exc}"
+            metrics.POLLS.labels(cfg.name, "error").inc()
+            log.warning("poller.polled", source=cfg.name, outcome="error", error=result.error)
+            return result
         if token is None:
             log.debug("poller.busy", source=cfg.name)
             return result
