@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The five TrustScope processes, without Docker: infra/local/services.sh {start|stop|status} [NAME...]
 #
-# NAME is gateway, ingest, sentiment, integrity or indexer (default: all). Each runs detached
+# NAME is gateway, ingest, sentiment, integrity, indexer or poller (default: all; poller only
+# when TS_POLLERS_CONFIG names its YAML file, since it fetches remote feeds). Each runs detached
 # (setsid + nohup) from the virtualenv with a pidfile and a log in $TS_RUN_DIR/services/.
 # They read TS_* settings from the environment (TS_REDIS_URL, TS_ES_URL, ...); infra/local/stack.sh
 # sets those. start waits for the HTTP services' /healthz and the workers' /metrics.
 #
 # Knobs (environment):
 #   TS_LOCAL_GATEWAY_PORT   (default 8000)     TS_LOCAL_INGEST_PORT   (default 8001)
-#   TS_LOCAL_METRICS_BASE   workers' Prometheus ports are BASE+1..3 (default 9100: 9101-9103)
+#   TS_LOCAL_METRICS_BASE   workers' Prometheus ports are BASE+1..4 (default 9100: 9101-9104)
 #   TS_LOCAL_WAIT           seconds to wait for health              (default 120)
 set -euo pipefail
 # shellcheck source=infra/local/common.sh
@@ -20,6 +21,7 @@ METRICS_BASE="${TS_LOCAL_METRICS_BASE:-9100}"
 WAIT="${TS_LOCAL_WAIT:-120}"
 SDIR="$TS_RUN_DIR/services"
 ALL=(indexer integrity sentiment ingest gateway)   # start order: consumers before producers
+if [ -n "${TS_POLLERS_CONFIG:-}" ]; then ALL+=(poller); fi
 
 # svc_* NAME -> the command, the health URL, the command-line mark, the extra environment.
 svc_cmd() {
@@ -27,12 +29,13 @@ svc_cmd() {
     gateway) echo "$TS_VENV/bin/uvicorn services.gateway.app:app --host 127.0.0.1 --port $GATEWAY_PORT" ;;
     ingest) echo "$TS_VENV/bin/uvicorn services.ingest.app:app --host 127.0.0.1 --port $INGEST_PORT" ;;
     sentiment | integrity | indexer) echo "$TS_VENV/bin/python -m services.$1" ;;
+    poller) echo "$TS_VENV/bin/python -m services.ingest.poller" ;;
     *) ts_die "unknown service '$1' (one of: ${ALL[*]})" ;;
     esac
 }
 svc_metrics_port() {
     case "$1" in sentiment) echo $((METRICS_BASE + 1)) ;; integrity) echo $((METRICS_BASE + 2)) ;;
-    indexer) echo $((METRICS_BASE + 3)) ;; *) echo 0 ;; esac
+    indexer) echo $((METRICS_BASE + 3)) ;; poller) echo $((METRICS_BASE + 4)) ;; *) echo 0 ;; esac
 }
 svc_url() {
     case "$1" in
@@ -41,10 +44,16 @@ svc_url() {
     *) echo "http://127.0.0.1:$(svc_metrics_port "$1")/metrics" ;;
     esac
 }
-svc_mark() { echo "services.$1"; }
+svc_mark() {
+    case "$1" in
+    gateway | ingest) echo "services.$1.app" ;; poller) echo "services.ingest.poller" ;;
+    *) echo "services.$1" ;;
+    esac
+}
 svc_module_file() {
     case "$1" in
     gateway | ingest) echo "$TS_REPO_DIR/services/$1/app.py" ;;
+    poller) echo "$TS_REPO_DIR/services/ingest/poller.py" ;;
     *) echo "$TS_REPO_DIR/services/$1/__main__.py" ;;
     esac
 }
@@ -76,7 +85,7 @@ start_one() {
 # worker_started NAME: a worker serves /metrics before its stage is built (model load, ES
 # migration); it is ready once its loop logged "worker.started" (trustscope/worker.py).
 worker_started() {
-    case "$1" in gateway | ingest) return 0 ;; esac
+    case "$1" in gateway | ingest | poller) return 0 ;; esac
     local offset
     offset="$(cat "$SDIR/$1.offset" 2>/dev/null || echo 0)"
     tail -c +"$((offset + 1))" "$SDIR/$1.log" 2>/dev/null | grep -q 'worker\.started'
@@ -125,7 +134,10 @@ cmd_start() {
 
 cmd_stop() {
     local names=("$@") name pid i
-    [ ${#names[@]} -gt 0 ] || names=(gateway ingest sentiment integrity indexer)  # producers first
+    if [ ${#names[@]} -eq 0 ]; then   # producers first
+        names=(gateway ingest sentiment integrity indexer)
+        if [ -f "$SDIR/poller.pid" ]; then names=(poller "${names[@]}"); fi
+    fi
     for name in "${names[@]}"; do
         svc_cmd "$name" >/dev/null
         if pid="$(ts_pid_alive "$SDIR/$name.pid" "$(svc_mark "$name")")"; then

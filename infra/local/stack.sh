@@ -70,7 +70,7 @@ cmd_up() {
 TrustScope is up ($((SECONDS - t0))s):
   gateway        http://127.0.0.1:${TS_LOCAL_GATEWAY_PORT:-8000}   (docs: /docs, health: /healthz)
   ingest         http://127.0.0.1:${TS_LOCAL_INGEST_PORT:-8001}   (docs: /docs, health: /healthz)
-  metrics        sentiment :$((${TS_LOCAL_METRICS_BASE:-9100} + 1))  integrity :$((${TS_LOCAL_METRICS_BASE:-9100} + 2))  indexer :$((${TS_LOCAL_METRICS_BASE:-9100} + 3))   (/metrics)
+  metrics        sentiment :$((${TS_LOCAL_METRICS_BASE:-9100} + 1))  integrity :$((${TS_LOCAL_METRICS_BASE:-9100} + 2))  indexer :$((${TS_LOCAL_METRICS_BASE:-9100} + 3))  poller :$((${TS_LOCAL_METRICS_BASE:-9100} + 4)) if TS_POLLERS_CONFIG   (/metrics)
   redis          $TS_REDIS_URL
   elasticsearch  $TS_ES_URL
   logs           $TS_RUN_DIR   (make logs)
