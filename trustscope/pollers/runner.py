@@ -31,16 +31,19 @@ from trustscope.intake import Backpressure, Intake
 from trustscope.observability import INGEST_DOCUMENTS, get_logger
 from trustscope.pollers import metrics
 from trustscope.pollers.config import FeedSource, JsonSource, PollersConfig
-from trustscope.pollers.feed import parse_feed
-from trustscope.pollers.fetch import fetch, http_client
+from trustscope.pollers.feed import FeedError, parse_feed
+from trustscope.pollers.fetch import FetchError, fetch, http_client
 from trustscope.pollers.items import Parsed
 from trustscope.pollers.jsonapi import parse_json
+from trustscope.pollers.mapping import MappingError
 from trustscope.pollers.state import SourceState, StateStore
 from trustscope.schemas import DocumentIn
 from trustscope.settings import Settings
 
 log = get_logger("trustscope.pollers")
 SUBMIT_CHUNK = 200  # documents per Intake call: one Redis round trip, bounded memory
+#: Failures that describe the source (unreachable, not a feed, wrong shape): logged without a trace.
+EXPECTED_ERRORS = (FetchError, FeedError, MappingError)
 
 
 class Interrupted(Exception):
@@ -169,9 +172,11 @@ class Poller:
             self._poll(cfg, state, token, result)
         except Interrupted:
             result.outcome = "interrupted"
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
             result.outcome = "error"
             result.error = f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, EXPECTED_ERRORS):  # a bug or an outage, not a bad source: keep the trace
+                log.error("poller.unexpected_error", source=cfg.name, exc_info=True)
         finally:
             result.seconds = round(time.monotonic() - started, 3)
             if result.outcome == "not_due":
