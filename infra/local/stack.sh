@@ -2,7 +2,8 @@
 # The whole local stack without Docker: infra/local/stack.sh {up|down|status|logs [-f]}
 #
 # up:   virtualenv (infra/local/venv.sh); Redis and Elasticsearch started locally only when
-#       TS_REDIS_URL / TS_ES_URL are unset; then the five services; prints the URLs.
+#       TS_REDIS_URL / TS_ES_URL are unset; then the five services (and the feed poller when
+#       TS_POLLERS_CONFIG is set); waits until they are ready; prints the URLs.
 # down: stops exactly what `up` started (recorded in $TS_RUN_DIR/stack.state), nothing else.
 #
 # Knobs (environment), besides those of redis.sh, elasticsearch.sh, services.sh, venv.sh:
@@ -42,7 +43,7 @@ cmd_up() {
     else
         ts_log "using Elasticsearch at TS_ES_URL (not starting one)"
     fi
-    # Services read the same URLs on every later `up`; keep them for `status` and for humans.
+    # For `make status` and for humans: which servers this stack talks to.
     printf 'TS_REDIS_URL=%s\nTS_ES_URL=%s\n' "$TS_REDIS_URL" "$TS_ES_URL" >"$TS_RUN_DIR/stack.env"
     local key_note="TS_API_KEYS from the environment"
     if [ -z "${TS_API_KEYS:-}" ]; then
