@@ -40,8 +40,9 @@ SentimentFn = Callable[[list[str]], Sequence[Any]]
 
 
 def pack_record(rec: list[Any]) -> str:
-    """Tab-separated record (no JSON quoting: short values keep Redis hashes in listpack form)."""
-    return "\t".join("" if v is None else str(v).replace("\t", " ") for v in rec)
+    """Tab-separated record (no JSON quoting: short values keep Redis hashes in listpack form); the
+    last column is the verdict state, "-" until the first verdict (see ``store._SET_VERDICTS``)."""
+    return "\t".join("" if v is None else str(v).replace("\t", " ") for v in rec) + "\t-"
 
 
 def unpack_record(raw: str) -> list[Any]:
@@ -142,7 +143,7 @@ class IntegrityEngine:
         if not claimed:
             return  # already ingested: at-least-once redelivery, do not count twice
         band_hits, au_raw = looked[:-1], looked[-1]
-        author = orjson.loads(au_raw) if au_raw else {"n": 0, "r": []}
+        author = orjson.loads(au_raw) if au_raw else [0, []]
 
         # --- near-duplicate cluster (per platform): join the most similar candidate cluster
         cid, founded, new_extra = "", False, b""
@@ -175,9 +176,9 @@ class IntegrityEngine:
         day = int(t // DAY)
         rc = burst.rating_class(ev.rating)
         age_days = None if ev.author_created_at is None else round(max(0.0, (t - ev.author_created_at) / DAY), 1)
-        seen_before = int(author["n"])
+        seen_before = int(author[0])
         prior = seen_before if ev.author_review_count is None else max(seen_before, ev.author_review_count - 1)
-        recent = [r for r in author["r"] if t - r[0] <= lockstep.RECENT_SPAN]
+        recent = [r for r in author[1] if t - r[0] <= lockstep.RECENT_SPAN]
         rapid_n = 1 + sum(1 for r in recent if 0 <= t - r[0] <= DAY)
         week = None
         if age_days is not None and age_days >= reviewer.AGED_DAYS:
@@ -199,7 +200,7 @@ class IntegrityEngine:
                 if j == item:
                     already = True
                     break
-                if len(r) > 3 and r[3] and j not in seen_items:  # pairs of polar (1-2, 4-5 star) reviews
+                if r[2] and j not in seen_items:  # pairs of polar (1-2, 4-5 star) reviews only
                     seen_items.add(j)
                     js.append((j, r[2]))
             if not already:
@@ -230,8 +231,8 @@ class IntegrityEngine:
         if week is not None:
             p.group_add(f"t/co/{lockstep.window_of(t, 0)}", f"{ev.platform}|{week}", ev.id, ttl=GROUP_TTL,
                         mode="drop")
-        recent.append([int(t), ev.platform, ev.id, int(polar)])
-        p.hset("au", ev.author_id, orjson.dumps({"n": seen_before + 1, "r": recent[-RECENT_KEEP:]}))
+        recent.append([int(t), ev.platform, ev.id if polar else ""])  # only polar ones form pairs
+        p.hset("au", ev.author_id, orjson.dumps([seen_before + 1, recent[-RECENT_KEEP:]]))
         res = p.execute()
 
         # --- which groups changed level: their members must be judged again
@@ -356,7 +357,7 @@ class IntegrityEngine:
         changed = []
         for n, a in enumerate(authors):
             count, au = res[n], aus[n]
-            seen = orjson.loads(au)["n"] if au else 1
+            seen = orjson.loads(au)[0] if au else 1
             before = lockstep.author_score(count - new_pairs[a], seen)
             if _level(lockstep.author_score(count, seen)) != _level(before):
                 changed.append(a)
@@ -402,6 +403,8 @@ class IntegrityEngine:
         first = set(order)
         out: list[VerdictUpdate] = []
         for (rid, verdict, prob, reasons, scores), code in zip(judged, codes):
+            if code < 0:
+                continue
             rev, changed = code >> 1, code & 1
             if rid in first or changed:
                 out.append(VerdictUpdate(rid, verdict, prob, reasons, scores, rev))
@@ -420,7 +423,7 @@ class IntegrityEngine:
         if rc:
             sigs.append(burst.score(int(k or 0), self._baseline(platform, t // DAY, rc), rc))
         ls_item = max(int(lsi0 or 0), int(lsi1 or 0)) / 1000
-        ls_author = lockstep.author_score(int(lsa), orjson.loads(au)["n"] if au else 1) if lsa else 0.0
+        ls_author = lockstep.author_score(int(lsa), orjson.loads(au)[0] if au else 1) if lsa else 0.0
         sigs.append(lockstep.score(ls_item, ls_author))
         if week is not None:
             sigs.append(reviewer.cohort(int(n_co or 0), int(n_item or 1)))

@@ -64,26 +64,34 @@ end
 return c
 """
 
-# KEYS: verdict hashes ; ARGV: (review id, verdict char, fake_prob permille) per key
-# -> per review: revision * 2 + (1 if new or changed). Stored value: <v><revision>|<permille>
+# KEYS: record hashes ; ARGV: (review id, verdict char, fake_prob permille) per key
+# The verdict state is the record's last tab-separated column: "-" before the first verdict, then
+# <v><revision>|<permille> (kept in the record to save a hash field per review).
+# -> per review: revision * 2 + (1 if new or changed), or -1 for an unknown review.
 _SET_VERDICTS = """
 local out = {}
 for i = 1, #KEYS do
   local id, v, p = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
   local cur = redis.call('HGET', KEYS[i], id)
-  if not cur then
-    redis.call('HSET', KEYS[i], id, v .. '0|' .. p)
-    out[i] = 1
+  local cut = cur and string.find(cur, '\t[^\t]*$')
+  if not cut then
+    out[i] = -1
   else
-    local sep = string.find(cur, '|', 1, true)
-    local rev = tonumber(string.sub(cur, 2, sep - 1))
-    if string.sub(cur, 1, 1) == v then
-      redis.call('HSET', KEYS[i], id, v .. rev .. '|' .. p)
-      out[i] = rev * 2
+    local base, state = string.sub(cur, 1, cut), string.sub(cur, cut + 1)
+    if state == '-' then
+      redis.call('HSET', KEYS[i], id, base .. v .. '0|' .. p)
+      out[i] = 1
     else
-      rev = rev + 1
-      redis.call('HSET', KEYS[i], id, v .. rev .. '|' .. p)
-      out[i] = rev * 2 + 1
+      local sep = string.find(state, '|', 1, true)
+      local rev = tonumber(string.sub(state, 2, sep - 1))
+      if string.sub(state, 1, 1) == v then
+        redis.call('HSET', KEYS[i], id, base .. v .. rev .. '|' .. p)
+        out[i] = rev * 2
+      else
+        rev = rev + 1
+        redis.call('HSET', KEYS[i], id, base .. v .. rev .. '|' .. p)
+        out[i] = rev * 2 + 1
+      end
     end
   end
 end
@@ -247,7 +255,7 @@ class RedisPipe:
         args: list[Any] = []
         for rid, verdict, prob in items:
             args += [rid, VERDICT_CHAR[verdict], int(round(prob * 1000))]
-        self._p.evalsha(self._s.sha["verdicts"], len(items), *[self._k("vd", rid) for rid, _, _ in items], *args)
+        self._p.evalsha(self._s.sha["verdicts"], len(items), *[self._k("rec", rid) for rid, _, _ in items], *args)
         self._post.append(lambda vs: [int(v) for v in vs])
 
     def execute(self) -> list[Any]:
@@ -386,20 +394,25 @@ class MemoryPipe:
                 out.append(list(s.groups.get((a[0], a[1]), [])))
             elif op == "set_verdicts":
                 res = []
-                vd = s.h["vd"]
+                recs = s.h["rec"]
                 for rid, verdict, prob in a[0]:
                     v, p = VERDICT_CHAR[verdict], int(round(prob * 1000))
-                    cur = vd.get(rid)
-                    if cur is None:
-                        vd[rid] = f"{v}0|{p}"
+                    cur = recs.get(rid)
+                    cur = _dec(cur) if cur is not None else None
+                    if cur is None or "\t" not in cur:
+                        res.append(-1)
+                        continue
+                    base, state = cur.rsplit("\t", 1)
+                    if state == "-":
+                        recs[rid] = f"{base}\t{v}0|{p}"
                         res.append(1)
                         continue
-                    rev = int(cur[1:cur.index("|")])
-                    if cur[0] == v:
-                        vd[rid] = f"{v}{rev}|{p}"
+                    rev = int(state[1:state.index("|")])
+                    if state[0] == v:
+                        recs[rid] = f"{base}\t{v}{rev}|{p}"
                         res.append(rev * 2)
                     else:
-                        vd[rid] = f"{v}{rev + 1}|{p}"
+                        recs[rid] = f"{base}\t{v}{rev + 1}|{p}"
                         res.append((rev + 1) * 2 + 1)
                 out.append(res)
         self._ops = []
