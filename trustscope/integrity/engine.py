@@ -27,7 +27,14 @@ from typing import Any
 import orjson
 
 from trustscope.integrity import combiner
-from trustscope.integrity.detectors import Signal, burst, duplicate, lockstep, mismatch, reviewer
+from trustscope.integrity.detectors import (
+    Signal,
+    burst,
+    duplicate,
+    lockstep,
+    mismatch,
+    reviewer,
+)
 from trustscope.integrity.models import ReviewEvent, VerdictUpdate
 from trustscope.integrity.store import MemoryStore, RedisStore, Store
 
@@ -335,7 +342,7 @@ class IntegrityEngine:
         member_of = {rid: rec[1] for rid, rec in recs.items()}
         p = self.store.pipe()
         for it, s in item_best.items():
-            p.hmax("lsi", it, int(round(s * 1000)))
+            p.hmax("lsi", it, round(s * 1000))
         for a, f in author_pairs:
             p.hsetnx("lsd", f"{a}|{f}", "1")
         for rid in member_of:
@@ -411,7 +418,7 @@ class IntegrityEngine:
         return out
 
     def _signals(self, rec: list[Any], stats: list[Any]) -> list[Signal]:
-        platform, _, rating, t, cid, age_days, prior, rapid_n, pp, week = rec
+        platform, _, rating, t, _, age_days, prior, rapid_n, pp, week = rec
         n_cl, k, lsi0, lsi1, lsa, au, n_co, n_item = stats
         rc = burst.rating_class(rating)
         sigs = [

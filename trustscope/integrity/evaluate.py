@@ -151,10 +151,10 @@ def evaluate(seeds: tuple[int, ...] = HELDOUT_SEEDS, attacks: tuple[str, ...] = 
 
 def format_report(report: Report) -> str:
     d = report.to_dict()
-    lines = [f"seeds {d['seeds']}  texts: {d['text_source']}  reviews judged: {d['reviews']}  "
-             f"({d['seconds']} s)",
-             f"{'attack':<13}{'n':>6}{'prec':>8}{'recall':>8}{'F1':>8}{'fake%':>7}{'honestFP':>10}"
-             f"{'|dVS|max':>10}{'|dNaive|':>10}"]
+    lines = [(f"seeds {d['seeds']}  texts: {d['text_source']}  reviews judged: {d['reviews']}  "
+              f"({d['seconds']} s)"),
+             (f"{'attack':<13}{'n':>6}{'prec':>8}{'recall':>8}{'F1':>8}{'fake%':>7}{'honestFP':>10}"
+              f"{'|dVS|max':>10}{'|dNaive|':>10}")]
     for r in d["rows"]:
         lines.append(f"{r['attack']:<13}{r['attack_reviews']:>6}{r['precision']:>8.3f}{r['recall']:>8.3f}"
                      f"{r['f1']:>8.3f}{100 * r['fake_share']:>7.1f}{100 * r['honest_fpr']:>9.2f}%"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 VERDICTS = ("verified", "suspicious", "fake")
@@ -26,11 +26,11 @@ def parse_time(value: Any, name: str = "created_at") -> float:
             out = float(text)
         except ValueError:
             try:
-                dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+                dt = datetime.fromisoformat(text)
             except ValueError as exc:
                 raise ReviewInputError(f"{name}: not ISO-8601 or epoch seconds: {value!r}") from exc
             if dt.tzinfo is None:
-                dt = dt.replace(tzinfo=timezone.utc)
+                dt = dt.replace(tzinfo=UTC)
             out = dt.timestamp()
     else:
         raise ReviewInputError(f"{name}: expected ISO-8601 or epoch seconds, got {type(value).__name__}")
@@ -60,9 +60,9 @@ class ReviewEvent:
             raise ReviewInputError("platform: a non-empty string is required")
         if not isinstance(self.author_id, str) or not self.author_id:
             raise ReviewInputError("author_id: a non-empty string is required")
-        if self.rating is not None:
-            if isinstance(self.rating, bool) or not isinstance(self.rating, int) or not 1 <= self.rating <= 5:
-                raise ReviewInputError(f"rating: an integer 1-5 or null is required, got {self.rating!r}")
+        if self.rating is not None and (
+                isinstance(self.rating, bool) or not isinstance(self.rating, int) or not 1 <= self.rating <= 5):
+            raise ReviewInputError(f"rating: an integer 1-5 or null is required, got {self.rating!r}")
         if not isinstance(self.text, str):
             raise ReviewInputError("text: a string is required")
         if self.prob_positive is not None and not 0.0 <= float(self.prob_positive) <= 1.0:

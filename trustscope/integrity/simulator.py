@@ -192,7 +192,7 @@ class _Sim:
         n = self.n_inject(target)
         disp = self.display[target]
         day0 = r.uniform(15, self.cfg.days - 10)
-        five = lambda: 5 if r.random() < 0.9 else 4  # noqa: E731
+        five = lambda: 5 if r.random() < 0.9 else 4
         if name == "copy_paste":
             pos = self.texts.pools[1] if self.texts.pools else None
             srcs = [r.choice([t for t in pos if len(t) >= 20][:2000]) if pos else textpool.CAMPAIGN_SCRIPTS[0],
@@ -222,7 +222,7 @@ class _Sim:
 
             def neg() -> str:
                 return textpool.fill_template(tpl, disp, r) if r.random() < 0.5 else textpool.spin(script, r, 0.5)
-            one = lambda: 1 if r.random() < 0.9 else 2  # noqa: E731
+            one = lambda: 1 if r.random() < 0.9 else 2
             self._new_accounts_campaign(name, target, n, day0, 3, neg, one, 0, age_days=(0, 8))
         elif name == "sleeper":
             scripts = r.sample(textpool.CAMPAIGN_SCRIPTS, 2)

@@ -254,7 +254,7 @@ class RedisPipe:
             return
         args: list[Any] = []
         for rid, verdict, prob in items:
-            args += [rid, VERDICT_CHAR[verdict], int(round(prob * 1000))]
+            args += [rid, VERDICT_CHAR[verdict], round(prob * 1000)]
         self._p.evalsha(self._s.sha["verdicts"], len(items), *[self._k("rec", rid) for rid, _, _ in items], *args)
         self._post.append(lambda vs: [int(v) for v in vs])
 
@@ -396,7 +396,7 @@ class MemoryPipe:
                 res = []
                 recs = s.h["rec"]
                 for rid, verdict, prob in a[0]:
-                    v, p = VERDICT_CHAR[verdict], int(round(prob * 1000))
+                    v, p = VERDICT_CHAR[verdict], round(prob * 1000)
                     cur = recs.get(rid)
                     cur = _dec(cur) if cur is not None else None
                     if cur is None or "\t" not in cur:
