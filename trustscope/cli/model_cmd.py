@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 from pathlib import Path
 
 import typer
@@ -16,8 +15,25 @@ app = typer.Typer(help="Train and describe the sentiment model.", no_args_is_hel
 _DEFAULT_WORK = Path.home() / ".cache" / "trustscope" / "train" / "work"
 
 
+def _command_line(ctx: typer.Context) -> str:
+    """The options given explicitly, as a reproducible ``trustscope model train ...`` line."""
+    parts = ["trustscope", "model", ctx.info_name or "train"]
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        if getattr(source, "name", None) != "COMMANDLINE":  # typer may bundle its own click enum
+            continue
+        value = ctx.params[param.name]
+        flag = param.opts[0]
+        if isinstance(value, bool):
+            parts.append(flag if value else (param.secondary_opts or [flag])[0])
+        else:
+            parts += [flag, shlex.quote(str(value))]
+    return " ".join(parts)
+
+
 @app.command()
 def train(
+    ctx: typer.Context,
     reviews: Path = typer.Option(None, help="labelled reviews .jsonl.gz (default: shared data dir)"),
     weibo: Path = typer.Option(None, help="Weibo corpus .jsonl.gz for pre-training (default: shared data dir)"),
     output_dir: Path = typer.Option(DEFAULT_MODEL_DIR, help="where the shipped checkpoint is written"),
@@ -71,7 +87,7 @@ def train(
         holdout_domain=holdout_domain or None, holdout_epochs=holdout_epochs, pretrained_dir=pretrained,
         baselines=baselines, seed=seed, device=device,
         threads=threads if threads is not None else get_settings().torch_threads,
-        command="trustscope model train " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
+        command=_command_line(ctx),
     )
     try:
         metrics = run(opts)
