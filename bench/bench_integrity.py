@@ -33,8 +33,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trustscope.integrity import IntegrityEngine, ReviewEvent  # noqa: E402
-from trustscope.integrity import textpool  # noqa: E402
+from trustscope.integrity import (
+    IntegrityEngine,
+    ReviewEvent,
+    textpool,
+)
 
 DAY = 86_400.0
 START = 1_735_689_600.0
@@ -147,8 +150,23 @@ def main() -> None:
         info = client.info("cpu")
         return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
+    results: list[dict] = []
+
+    def record(timing: dict, done: int) -> None:
+        n = done - timing["history"]
+        row = {
+            "history": timing["history"],
+            "wall_us_per_review": round((time.perf_counter() - timing["t"]) / n * 1e6, 1),
+            "engine_cpu_us_per_review": round((time.process_time() - timing["c"]) / n * 1e6, 1),
+            "redis_cpu_us_per_review": round((redis_cpu() - timing["r"]) / n * 1e6, 1),
+        }
+        if client is not None:
+            row["redis_mb"] = round((int(client.info("memory")["used_memory"]) - base_mem) / 2**20, 1)
+            row["redis_bytes_per_review"] = round(row["redis_mb"] * 2**20 / done)
+        results.append(row)
+        print(json.dumps(row), flush=True)
+
     checkpoints = sorted(int(c) for c in args.checkpoints.split(",") if int(c) + args.window <= args.reviews)
-    results = []
     batch: list[ReviewEvent] = []
     done = 0
     timing: dict | None = None
@@ -165,22 +183,14 @@ def main() -> None:
             timing = {"history": done, "t": time.perf_counter(), "c": time.process_time(), "r": redis_cpu()}
             checkpoints.pop(0)
         elif timing is not None and done - timing["history"] >= args.window:
-            n = done - timing["history"]
-            row = {
-                "history": timing["history"],
-                "wall_us_per_review": round((time.perf_counter() - timing["t"]) / n * 1e6, 1),
-                "engine_cpu_us_per_review": round((time.process_time() - timing["c"]) / n * 1e6, 1),
-                "redis_cpu_us_per_review": round((redis_cpu() - timing["r"]) / n * 1e6, 1),
-            }
-            if client is not None:
-                row["redis_mb"] = round((int(client.info("memory")["used_memory"]) - base_mem) / 2**20, 1)
-                row["redis_bytes_per_review"] = round(row["redis_mb"] * 2**20 / done)
-            results.append(row)
-            print(json.dumps(row), flush=True)
+            record(timing, done)
             timing = None
     if batch:
         updates += len(engine.process(batch))
         done += len(batch)
+        batch = []
+    if timing is not None and done - timing["history"] >= args.window // 2:
+        record(timing, done)
     wall = time.perf_counter() - t_all
     cpu = time.process_time() - c_all
     rcpu = redis_cpu() - r_all
