@@ -8,6 +8,7 @@ when the campaign became visible reached the index, and that the verified score 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import orjson
@@ -16,7 +17,6 @@ import pytest
 from services.gateway.app import create_app as create_gateway
 from services.ingest.app import create_app as create_ingest
 from tests.integration.helpers import INGEST, READER, wait_until
-
 from trustscope.settings import get_settings
 
 pytestmark = [
@@ -44,12 +44,21 @@ def test_campaign_is_revised_in_the_index_and_left_out_of_the_score(settings, es
     with live_server(create_ingest(settings)) as ingest, live_server(create_gateway(settings)) as gateway, \
             pipeline():
         ids = []
+        alias = f"{settings.es_index_prefix}-docs"
+
+        def indexed(doc_id: str) -> dict | None:
+            es.indices.refresh(index=alias)
+            d = es.options(ignore_status=404).get(index=alias, id=doc_id)
+            return d["_source"] if d.get("found") else None
+
         with httpx.Client(base_url=ingest.url, headers=INGEST, timeout=60) as client:
-            for item in items:  # one by one, in time order, as a stream would see them
+            for n, item in enumerate(items):  # one by one, in time order, as a stream would see them
                 r = client.post("/v1/documents", json=item)
                 assert r.status_code in (200, 202), r.text
                 ids.append(r.json()["id"])
-        alias = f"{settings.es_index_prefix}-docs"
+                if n == 0:  # the first review alone reaches the index as an ordinary review
+                    alone = wait_until(lambda: indexed(ids[0]), timeout=240)
+                    assert alone["integrity"]["verdict"] == "verified"
 
         def revised() -> bool:
             es.indices.refresh(index=alias)
