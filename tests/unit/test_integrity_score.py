@@ -2,7 +2,12 @@
 
 import pytest
 
-from trustscope.integrity.score import PRIOR_WEIGHT, ScoreAccumulator, scores_by_platform, verified_score
+from trustscope.integrity.score import (
+    PRIOR_WEIGHT,
+    ScoreAccumulator,
+    scores_by_platform,
+    verified_score,
+)
 
 NOW = 1_750_000_000.0
 DAY = 86_400.0

@@ -134,7 +134,8 @@ def evaluate(
     json_out: Path | None = typer.Option(None, "--json", help="also write the report as JSON"),
 ) -> None:
     """Precision/recall/F1 per attack, honest false positives and verified-score shift."""
-    from trustscope.integrity.evaluate import HELDOUT_SEEDS, evaluate as run, format_report
+    from trustscope.integrity.evaluate import HELDOUT_SEEDS, format_report
+    from trustscope.integrity.evaluate import evaluate as run
     from trustscope.integrity.simulator import ATTACKS, SimConfig
 
     unknown = [a for a in attack if a not in ATTACKS]
