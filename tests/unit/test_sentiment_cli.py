@@ -78,7 +78,12 @@ def test_classify_stream_in_bounded_batches():
     assert [json.loads(x)["id"] for x in dst.getvalue().splitlines()] == list(range(25))
 
 
-@pytest.mark.parametrize("bad", ["\ud800", "null", "123"])
+@pytest.mark.parametrize("bad", ["null", "123", '"text"', "{\"text\": \"a\"", "\ufeff{}"])
 def test_odd_json_values(bad):
     out = _run(bad + "\n")
-    assert len(out) == 1 and "error" in out[0]
+    assert len(out) == 1 and "error" in out[0] and out[0]["line"] == 1
+
+
+def test_lone_surrogate_escapes():
+    out = _run(json.dumps({"id": "\ud800", "text": "\ud800很好用"}) + "\n")
+    assert len(out) == 1 and out[0]["id"] == "\ud800" and "error" not in out[0]

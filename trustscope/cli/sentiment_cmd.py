@@ -42,6 +42,17 @@ def _parse(lineno: int, raw: str) -> tuple[dict | None, dict | None]:
     return obj, None
 
 
+def _dumps(obj: dict) -> str:
+    """Compact UTF-8 JSON; falls back to \\u escapes when an id holds a lone surrogate (from a
+    "\\ud800" escape in the input) that cannot be written as UTF-8."""
+    line = json.dumps(obj, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(obj)
+    return line
+
+
 def _batches(lines: Iterable[str], size: int) -> Iterator[list[tuple[int, str]]]:
     batch: list[tuple[int, str]] = []
     for n, line in enumerate(lines, start=1):
@@ -74,7 +85,7 @@ def classify_stream(clf, src: Iterable[str], dst: IO[str], batch: int = 256) -> 
                     counts["unscored"] += 1
                 else:
                     counts["ok"] += 1
-            dst.write(json.dumps(out, ensure_ascii=False) + "\n")
+            dst.write(_dumps(out) + "\n")
         dst.flush()
     return counts
 

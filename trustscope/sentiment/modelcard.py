@@ -78,7 +78,15 @@ def write_model_card(outdir: str | Path, metrics: dict) -> None:
                  f"{opts.get('finetune', {}).get('batch_size')}, lr {opts.get('finetune', {}).get('lr')}), "
                  f"best validation accuracy {_pct(f['best_val_accuracy'])} at step {f['best_step']}, "
                  f"{f['minutes']:.0f} min.")
-    L += ["", "Reproduce (CPU; uses a GPU when present):", "", "```", metrics.get("command", ""), "```", ""]
+    for extra in metrics.get("continued_finetune", []):
+        L.append(f"- Continued fine-tuning of that checkpoint: {extra['steps']} more steps, lr {extra['lr']}, "
+                 f"best validation accuracy {_pct(extra['best_val_accuracy'])} at step {extra['best_step']}, "
+                 f"{extra['minutes']:.0f} min (the first run stopped at its wall budget before one epoch).")
+    commands = metrics.get("commands") or [metrics.get("command", "")]
+    L += ["", "Reproduce (CPU; uses a GPU when present; run in order):", "", "```", *commands, "```", "",
+          "Wall budgets (`--pretrain-minutes`, `--finetune-minutes`) drive the learning-rate schedule "
+          "together with the step counts, so on a busier or faster machine the step counts differ; the "
+          "steps actually done are listed above.", ""]
     if rs.get("bert"):
         L += ["## Results: random 10% test split", "", *_table(rs), ""]
     ho = metrics.get("heldout_domain")

@@ -69,9 +69,11 @@ def head_tail(ids: list[int], budget: int) -> list[int]:
 
 def encode_batch(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
     """Token ids with [CLS]/[SEP], head+tail truncated to ``max_length``."""
-    clipped = [clip_chars(t, max_length) for t in texts]
+    # lone surrogates (from "\\ud800" JSON escapes) make the Rust tokenizer raise for the whole
+    # batch; replace them with "?" so one odd text cannot fail its neighbours
+    clipped = [clip_chars(t, max_length).encode("utf-8", "replace").decode("utf-8") for t in texts]
     enc = tokenizer(clipped, add_special_tokens=False, return_attention_mask=False,
-                    return_token_type_ids=False)["input_ids"]
+                    return_token_type_ids=False, verbose=False)["input_ids"]
     cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
     return [[cls_id] + head_tail(ids, max_length - 2) + [sep_id] for ids in enc]
 
