@@ -59,6 +59,7 @@ def train(
     holdout_domain: str = typer.Option("food_delivery", help="domain held out for the cross-domain test; '' = skip"),
     holdout_epochs: float = typer.Option(None, help="epochs of the held-out-domain run (default: --epochs)"),
     baselines: bool = typer.Option(True, help="also score TF-IDF+LR and SnowNLP on the same test texts"),
+    only_holdout: bool = typer.Option(False, help="only re-measure the held-out domain (no export)"),
     seed: int = typer.Option(13),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     threads: int = typer.Option(None, help="torch threads (default TS_TORCH_THREADS; 0 = all cores)"),
@@ -85,7 +86,7 @@ def train(
                                 eval_every=eval_every, patience=patience, seed=seed,
                                 max_minutes=finetune_minutes),
         holdout_domain=holdout_domain or None, holdout_epochs=holdout_epochs, pretrained_dir=pretrained,
-        baselines=baselines, seed=seed, device=device,
+        baselines=baselines, only_holdout=only_holdout, seed=seed, device=device,
         threads=threads if threads is not None else get_settings().torch_threads,
         command=_command_line(ctx),
     )

@@ -96,6 +96,8 @@ def write_model_card(outdir: str | Path, metrics: dict) -> None:
               f"Fine-tuned again from the same MLM checkpoint without any `{ho['domain']}` review "
               f"({ho['finetune']['train_size']} training reviews), tested on all of them; the baselines are "
               "trained on the same reviews.", "", *_table(ho), ""]
+    if metrics.get("notes"):
+        L += ["## Status against the project's targets", "", *[f"- {n}" for n in metrics["notes"]], ""]
     if band:
         L += ["## Neutral band", "",
               f"`calibration.json`: prob(positive) in [{band['low']}, {band['high']}] -> `neutral`. "

@@ -37,6 +37,7 @@ class TrainOptions:
     holdout_epochs: float | None = None  # None = same as finetune.epochs
     pretrained_dir: Path | None = None  # reuse an MLM checkpoint instead of pre-training
     baselines: bool = True
+    only_holdout: bool = False  # skip the random-split model (re-measure the held-out domain only)
     seed: int = 13
     device: str = "auto"
     threads: int = 0
@@ -125,10 +126,41 @@ def run(opts: TrainOptions) -> dict:
         metrics["pretrain"] = json.loads((mlm_dir / "pretrain_meta.json").read_text())
 
     # --- random split: the shipped model ----------------------------------------------------
+    if not opts.only_holdout:
+        _random_split_stage(opts, metrics, reviews, tok, mlm_dir, outdir, device, log)
+    ml = opts.finetune.max_length
+
+    # --- a whole domain held out ------------------------------------------------------------
+    if opts.holdout_domain:
+        ds = domain_split(reviews, opts.holdout_domain, seed=opts.seed)
+        log(f"held-out domain {opts.holdout_domain}: train {len(ds.train)} test {len(ds.test)}")
+        hcfg = FinetuneConfig(**{**asdict(opts.finetune),
+                                 "epochs": opts.holdout_epochs or opts.finetune.epochs})
+        hmodel, hinfo = finetune(mlm_dir, tok, ds.train, ds.val, None, hcfg, device, log)
+        hm, _ = _evaluate(hmodel, tok, ds.test, ml, device)
+        metrics["heldout_domain"] = {"domain": opts.holdout_domain, "finetune": hinfo, "bert": hm}
+        log(f"held-out {opts.holdout_domain}: acc {hm['all']['accuracy']:.4f}")
+        if not opts.only_holdout:
+            write_model_card(outdir, metrics)
+        if opts.baselines:
+            metrics["heldout_domain"].update(_baselines(ds, log))
+    metrics["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if not opts.only_holdout:
+        write_model_card(outdir, metrics)
+    (work / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+    log("done")
+    return metrics
+
+
+def _random_split_stage(opts: TrainOptions, metrics: dict, reviews, tok, mlm_dir: Path, outdir: Path,
+                        device: str, log) -> None:
+    """Fine-tune on the random split, evaluate, calibrate, export the shipped checkpoint."""
+    from trustscope.sentiment.modelcard import write_model_card
+
     splits = random_split(reviews, seed=opts.seed)
     log(f"random split: train {len(splits.train)} val {len(splits.val)} test {len(splits.test)}")
-    model, info = finetune(mlm_dir, tok, splits.train, splits.val, work / "ft_random", opts.finetune,
-                           device, log)
+    model, info = finetune(mlm_dir, tok, splits.train, splits.val, Path(opts.work_dir) / "ft_random",
+                           opts.finetune, device, log)
     ml = opts.finetune.max_length
     test_m, _ = _evaluate(model, tok, splits.test, ml, device)
     _, val_p = _evaluate(model, tok, splits.val, ml, device)
@@ -141,25 +173,6 @@ def run(opts: TrainOptions) -> dict:
     if opts.baselines:
         metrics["random_split"].update(_baselines(splits, log))
         write_model_card(outdir, metrics)
-
-    # --- a whole domain held out ------------------------------------------------------------
-    if opts.holdout_domain:
-        ds = domain_split(reviews, opts.holdout_domain, seed=opts.seed)
-        log(f"held-out domain {opts.holdout_domain}: train {len(ds.train)} test {len(ds.test)}")
-        hcfg = FinetuneConfig(**{**asdict(opts.finetune),
-                                 "epochs": opts.holdout_epochs or opts.finetune.epochs})
-        hmodel, hinfo = finetune(mlm_dir, tok, ds.train, ds.val, None, hcfg, device, log)
-        hm, _ = _evaluate(hmodel, tok, ds.test, ml, device)
-        metrics["heldout_domain"] = {"domain": opts.holdout_domain, "finetune": hinfo, "bert": hm}
-        log(f"held-out {opts.holdout_domain}: acc {hm['all']['accuracy']:.4f}")
-        write_model_card(outdir, metrics)
-        if opts.baselines:
-            metrics["heldout_domain"].update(_baselines(ds, log))
-    metrics["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    write_model_card(outdir, metrics)
-    (work / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
-    log("done")
-    return metrics
 
 
 def _export(model, tok, outdir: Path, band, max_length: int) -> None:
