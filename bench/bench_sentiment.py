@@ -29,7 +29,12 @@ FIXTURE = REPO / "tests" / "fixtures" / "sentiment_zh_fixture.jsonl"
 
 def bench_texts(n: int, seed: int = 7) -> tuple[list[str], str]:
     """Review texts from the shared test split when available, else the hand-written fixture."""
-    from trustscope.sentiment.data import REVIEWS_FILE, load_reviews, random_split, shared_data_dir
+    from trustscope.sentiment.data import (
+        REVIEWS_FILE,
+        load_reviews,
+        random_split,
+        shared_data_dir,
+    )
 
     if (shared_data_dir() / REVIEWS_FILE).exists():
         test = random_split(load_reviews()).test
@@ -127,7 +132,7 @@ def main() -> None:
         del base
         bclf = load_classifier(tmp, threads=args.threads)
         r_base = rate(lambda t: bclf.classify(t, batch_size=args.batch), texts[: args.n_base], 1)
-        del bclf
+        bclf = None  # free the big model before the next measurement
     rows.append(("bert-base-sized (768x12, random weights)", args.n_base, r_base))
 
     from snownlp import SnowNLP

@@ -64,7 +64,8 @@ def test_classify_stream_in_bounded_batches():
     from trustscope.sentiment.result import SentimentResult
 
     class Fake:
-        sizes: list[int] = []
+        def __init__(self) -> None:
+            self.sizes: list[int] = []
 
         def classify(self, texts):
             self.sizes.append(len(texts))

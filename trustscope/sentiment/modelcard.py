@@ -49,28 +49,28 @@ def write_model_card(outdir: str | Path, metrics: dict) -> None:
         "",
         "## Architecture",
         "",
-        f"BERT (transformers `BertForSequenceClassification`): hidden {size.get('hidden')}, "
+        (f"BERT (transformers `BertForSequenceClassification`): hidden {size.get('hidden')}, "
         f"{size.get('layers')} layers, {size.get('heads')} heads, intermediate {size.get('intermediate')}, "
         f"max positions {size.get('max_position')}, vocabulary {opts.get('vocab_size')} WordPiece tokens "
         "(one token per CJK character, word pieces for Latin letters and digits, lower-cased). "
-        f"Inputs are truncated to {opts.get('finetune', {}).get('max_length')} tokens keeping head (1/3) + tail (2/3).",
+        f"Inputs are truncated to {opts.get('finetune', {}).get('max_length')} tokens keeping head (1/3) + tail (2/3)."),
         "",
         "## Data",
         "",
-        f"- MLM pre-training: {data.get('pretrain_texts')} deduplicated unlabelled texts "
+        (f"- MLM pre-training: {data.get('pretrain_texts')} deduplicated unlabelled texts "
         f"({data.get('pretrain_chars')} characters): every review text of `sentiment_reviews.jsonl.gz` "
         f"({data.get('reviews')}) and every Weibo post and repost of `rumour_ced_train.jsonl.gz` "
         f"({data.get('weibo_texts')} before dedup), labels unused. Pre-training therefore saw the *text* "
-        "(never the labels) of the test reviews and of the held-out domain.",
-        "- Fine-tuning: the labelled reviews (food_delivery + 9 shopping categories), random split with "
+        "(never the labels) of the test reviews and of the held-out domain."),
+        ("- Fine-tuning: the labelled reviews (food_delivery + 9 shopping categories), random split with "
         f"seed {opts.get('seed')}: 85% train, 5% validation (early stopping, neutral-band calibration), "
-        "10% test (reported below, never used for any choice).",
+        "10% test (reported below, never used for any choice)."),
         "",
         "## Training",
         "",
-        f"- MLM: {pre.get('step')} steps × {pre.get('config', {}).get('batch_size')} packed sequences of "
+        (f"- MLM: {pre.get('step')} steps × {pre.get('config', {}).get('batch_size')} packed sequences of "
         f"{pre.get('config', {}).get('seq_len')} tokens, lr {pre.get('config', {}).get('lr')}, "
-        f"final MLM loss {pre.get('loss', 0):.3f}, {pre.get('minutes', 0):.0f} min.",
+        f"final MLM loss {pre.get('loss', 0):.3f}, {pre.get('minutes', 0):.0f} min."),
     ]
     if rs.get("finetune"):
         f = rs["finetune"]
@@ -84,28 +84,28 @@ def write_model_card(outdir: str | Path, metrics: dict) -> None:
                  f"{extra['minutes']:.0f} min (the first run stopped at its wall budget before one epoch).")
     commands = metrics.get("commands") or [metrics.get("command", "")]
     L += ["", "Reproduce (CPU; uses a GPU when present; run in order):", "", "```", *commands, "```", "",
-          "Wall budgets (`--pretrain-minutes`, `--finetune-minutes`) drive the learning-rate schedule "
+          ("Wall budgets (`--pretrain-minutes`, `--finetune-minutes`) drive the learning-rate schedule "
           "together with the step counts, so on a busier or faster machine the step counts differ; the "
-          "steps actually done are listed above.", ""]
+          "steps actually done are listed above."), ""]
     if rs.get("bert"):
         L += ["## Results: random 10% test split", "", *_table(rs), ""]
     ho = metrics.get("heldout_domain")
     if ho and ho.get("bert"):
         L += [f"## Results: domain `{ho['domain']}` held out entirely",
               "",
-              f"Fine-tuned again from the same MLM checkpoint without any `{ho['domain']}` review "
+              (f"Fine-tuned again from the same MLM checkpoint without any `{ho['domain']}` review "
               f"({ho['finetune']['train_size']} training reviews), tested on all of them; the baselines are "
-              "trained on the same reviews.", "", *_table(ho), ""]
+              "trained on the same reviews."), "", *_table(ho), ""]
     if metrics.get("notes"):
         L += ["## Status against the project's targets", "", *[f"- {n}" for n in metrics["notes"]], ""]
     if band:
         L += ["## Neutral band", "",
-              f"`calibration.json`: prob(positive) in [{band['low']}, {band['high']}] -> `neutral`. "
+              (f"`calibration.json`: prob(positive) in [{band['low']}, {band['high']}] -> `neutral`. "
               f"Method: {band['method']}. On the validation split {_pct(band.get('val_neutral_fraction'))} "
               f"of texts fall inside; accuracy inside {_pct(band.get('val_accuracy_inside'))}, outside "
-              f"{_pct(band.get('val_accuracy_outside'))}.", ""]
+              f"{_pct(band.get('val_accuracy_outside'))}."), ""]
     L += ["## Limits", "",
-          "Trained on e-commerce and food-delivery reviews; finance-platform texts are out of domain. "
+          ("Trained on e-commerce and food-delivery reviews; finance-platform texts are out of domain. "
           "Binary labels only: mixed or factual texts land near 0.5 and are labelled neutral by the "
-          "band. Texts that are not Chinese are not scored by the library.", ""]
+          "band. Texts that are not Chinese are not scored by the library."), ""]
     (out / "README.md").write_text("\n".join(L))
