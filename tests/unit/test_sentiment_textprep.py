@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from trustscope.sentiment.calibration import NeutralBand, fit_neutral_band, load_band, save_band
+from trustscope.sentiment.calibration import (
+    NeutralBand,
+    fit_neutral_band,
+    load_band,
+    save_band,
+)
 from trustscope.sentiment.metrics import binary_metrics, per_domain
 from trustscope.sentiment.textprep import clip_chars, head_tail, unscored_reason
 

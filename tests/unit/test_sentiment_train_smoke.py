@@ -67,7 +67,13 @@ def test_missing_data_is_a_clear_error(tmp_path):
 
 
 def test_shared_data_splits_are_fixed():
-    from trustscope.sentiment.data import REVIEWS_FILE, domain_split, load_reviews, random_split, shared_data_dir
+    from trustscope.sentiment.data import (
+        REVIEWS_FILE,
+        domain_split,
+        load_reviews,
+        random_split,
+        shared_data_dir,
+    )
 
     if not (shared_data_dir() / REVIEWS_FILE).exists():
         pytest.skip(f"shared data absent at {shared_data_dir()} (set TS_SHARED_DATA)")

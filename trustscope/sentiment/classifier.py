@@ -25,7 +25,7 @@ _NEU_NAMES = ("neutral", "neu", "中性")
 def _label_roles(id2label: dict) -> tuple[int, int, int | None]:
     """(positive index, negative index, neutral index or None) from a config's id2label."""
     names = {int(i): str(n).strip().lower() for i, n in id2label.items()}
-    find = lambda keys: next((i for i, n in names.items() if n in keys), None)  # noqa: E731
+    find = lambda keys: next((i for i, n in names.items() if n in keys), None)
     pos, neg, neu = find(_POS_NAMES), find(_NEG_NAMES), find(_NEU_NAMES)
     if pos is None or neg is None:
         if len(names) == 2:  # LABEL_0 / LABEL_1 or "0" / "1": the ChnSentiCorp convention

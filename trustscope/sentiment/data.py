@@ -103,7 +103,7 @@ def random_split(reviews: list[Review], seed: int = 13, test_frac: float = 0.10,
     random.Random(seed).shuffle(idx)
     n_test = int(len(idx) * test_frac)
     n_val = int(len(idx) * val_frac)
-    pick = lambda ids: [reviews[i] for i in ids]  # noqa: E731
+    pick = lambda ids: [reviews[i] for i in ids]
     return Splits(pick(idx[n_val + n_test:]), pick(idx[n_test:n_test + n_val]), pick(idx[:n_test]))
 
 

@@ -24,5 +24,5 @@ class SentimentResult:
         return asdict(self)
 
     @classmethod
-    def unscored(cls, reason: str) -> "SentimentResult":
+    def unscored(cls, reason: str) -> SentimentResult:
         return cls(label="neutral", score=0.0, prob_positive=0.5, probs={}, scored=False, reason=reason)

@@ -16,7 +16,13 @@ from pathlib import Path
 
 from trustscope.sentiment.calibration import fit_neutral_band, save_band
 from trustscope.sentiment.data import (
-    Review, domain_split, load_reviews, load_weibo_texts, pretraining_texts, random_split)
+    Review,
+    domain_split,
+    load_reviews,
+    load_weibo_texts,
+    pretraining_texts,
+    random_split,
+)
 from trustscope.sentiment.finetune import FinetuneConfig, finetune
 from trustscope.sentiment.inference import predict_probs
 from trustscope.sentiment.metrics import per_domain
