@@ -112,3 +112,14 @@ def test_import_mapping_builds_nested_fields_and_casts():
                      "author.id": "uid"}, {"kind": "review"})
     assert out == {"text": "好", "rating": 4, "author": {"id": "u1"}, "kind": "review"}
     assert json.dumps(out, ensure_ascii=False)
+
+
+def test_cli_registers_every_command_group():
+    """Every batch command the README documents is reachable from the one console script."""
+    from typer.testing import CliRunner
+
+    from trustscope.cli.main import app
+
+    out = CliRunner().invoke(app, ["--help"]).output
+    for command in ("import", "poll", "sentiment", "model", "integrity", "es", "platforms"):
+        assert command in out
