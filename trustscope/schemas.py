@@ -169,6 +169,8 @@ class SentimentField(BaseModel):
     prob_positive: float
     scored: bool = True
     model: str
+    heads: dict[str, float] = Field(default_factory=dict,
+                                    description="auxiliary heads on the sentiment model's pooled embedding")
 
 
 class IntegrityField(BaseModel):

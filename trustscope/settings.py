@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,7 +52,11 @@ class Settings(BaseSettings):
 
     # --- models ------------------------------------------------------------------------------
     sentiment_model_dir: str = Field(str(DEFAULT_MODEL_DIR), description="Hugging Face checkpoint dir")
-    torch_threads: int = Field(0, description="torch intra-op threads; 0 = number of cores")
+    torch_threads: int = Field(0, description="inference intra-op threads (torch and ONNX Runtime); 0 = number of cores")
+    sentiment_backend: Literal["auto", "onnx", "torch"] = Field(
+        "auto", description="sentiment inference backend; auto = ONNX Runtime when the model dir has "
+                            "model.onnx (`trustscope model export-onnx`), else torch")
+    sentiment_int8: bool = Field(False, description="serve int8 weights (model.int8.onnx / torch dynamic quantisation)")
     sentiment_max_length: int = Field(128, description="tokens per text; longer texts keep head+tail")
 
     # --- observability -----------------------------------------------------------------------

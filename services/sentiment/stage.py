@@ -35,7 +35,8 @@ class SentimentStage:
         for doc, res in zip(docs, results, strict=True):
             doc.sentiment = SentimentField(label=res.label, score=float(res.score),
                                            prob_positive=float(res.prob_positive),
-                                           scored=bool(res.scored), model=self.classifier.model_name)
+                                           scored=bool(res.scored), model=self.classifier.model_name,
+                                           heads=dict(getattr(res, "heads", None) or {}))
             doc.stages["sentiment"] = now
             out.append({"doc": doc.to_json(), "op": "index"})
         return out

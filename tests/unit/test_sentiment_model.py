@@ -60,7 +60,7 @@ def test_library_matches_fixture(clf):
     for x in res:
         assert -1.0 <= x.score <= 1.0 and 0.0 <= x.prob_positive <= 1.0 and x.scored
         assert abs(sum(x.probs.values()) - 1.0) < 1e-3
-        assert set(x.to_dict()) == {"label", "score", "prob_positive", "probs", "scored", "reason"}
+        assert set(x.to_dict()) == {"label", "score", "prob_positive", "probs", "scored", "reason", "heads"}
 
 
 def test_order_preserved_and_unscored(clf):

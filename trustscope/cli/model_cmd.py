@@ -129,3 +129,24 @@ def calibrate(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(json.dumps(band, indent=2))
+
+
+@app.command("export-onnx")
+def export_onnx_cmd(
+    model_dir: Path = typer.Option(DEFAULT_MODEL_DIR, "--model", help="checkpoint dir (written into)"),
+    quantize: str = typer.Option("int8", help="also write model.int8.onnx (int8) or not (none)"),
+) -> None:
+    """Export the checkpoint to model.onnx (logits + pooled) for the torch-free serving backend."""
+    from trustscope.sentiment.onnx_export import export_onnx, quantize_onnx
+
+    if quantize not in ("int8", "none"):
+        typer.echo("error: --quantize must be int8 or none", err=True)
+        raise typer.Exit(2)
+    if not (model_dir / "config.json").exists():
+        typer.echo(f"error: no checkpoint (config.json) in {model_dir}", err=True)
+        raise typer.Exit(2)
+    written = [export_onnx(model_dir)]
+    if quantize == "int8":
+        written.append(quantize_onnx(model_dir))
+    for path in written:
+        typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -4,6 +4,10 @@ Works with any Hugging Face sequence-classification checkpoint directory: labels
 ``config.id2label``; the positive / negative / neutral classes are found by name (``LABEL_0`` /
 ``LABEL_1`` style binary checkpoints are read as 0 = negative, 1 = positive). Loading never touches
 the network.
+
+Two backends give the same outputs (logits and the pooled embedding): ONNX Runtime when the
+directory has ``model.onnx`` (``trustscope model export-onnx``; never imports torch, which keeps
+the sentiment service small) and torch for everything else. ``TS_SENTIMENT_BACKEND`` picks one.
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from trustscope.sentiment.calibration import NeutralBand, load_band
-from trustscope.sentiment.inference import predict_probs
+from trustscope.sentiment.heads import Head, head_probs, load_heads
+from trustscope.sentiment.inference import run_bucketed
 from trustscope.sentiment.result import SentimentResult
 from trustscope.sentiment.textprep import unscored_reason
 
@@ -35,39 +42,63 @@ def _label_roles(id2label: dict) -> tuple[int, int, int | None]:
 
 
 class SentimentClassifier:
-    """A loaded model plus its tokenizer, neutral band and settings; thread-safe ``classify``."""
+    """A backend runner plus tokenizer, neutral band, heads and settings; thread-safe ``classify``."""
 
-    def __init__(self, model, tokenizer, band: NeutralBand, max_length: int, model_name: str):
-        self.model = model
+    def __init__(self, runner, tokenizer, band: NeutralBand, max_length: int, model_name: str,
+                 id2label: dict, heads: list[Head] | None = None, hidden_size: int = 0):
+        self.runner = runner
+        self.backend = getattr(runner, "backend", "unknown")
+        self.model = getattr(runner, "model", None)  # the torch model on the torch backend
         self.tokenizer = tokenizer
         self.band = band
         self.max_length = max_length
         self.model_name = model_name
-        self.labels = {int(i): str(n) for i, n in model.config.id2label.items()}
-        self._pos, self._neg, self._neu = _label_roles(model.config.id2label)
-        self._lock = threading.Lock()  # one forward at a time: torch already uses every thread
+        self.heads = list(heads or [])
+        self.hidden_size = hidden_size
+        self.labels = {int(i): str(n) for i, n in id2label.items()}
+        self._pos, self._neg, self._neu = _label_roles(id2label)
+        self._lock = threading.Lock()  # one forward at a time: the backend already uses every thread
 
-    def classify(self, texts: Sequence[str], batch_size: int = 64) -> list[SentimentResult]:
-        """One result per text, in input order. Non-strings raise TypeError."""
-        results: list[SentimentResult | None] = [None] * len(texts)
-        todo: list[int] = []
+    @staticmethod
+    def _check(texts: Sequence[str]) -> None:
         for i, t in enumerate(texts):
             if not isinstance(t, str):
                 raise TypeError(f"text {i} is {type(t).__name__}, expected str")
+
+    def _forward(self, texts: Sequence[str], batch_size: int):
+        with self._lock:
+            return run_bucketed(self.runner, self.tokenizer, texts, self.max_length, batch_size)
+
+    def classify(self, texts: Sequence[str], batch_size: int = 64) -> list[SentimentResult]:
+        """One result per text, in input order. Non-strings raise TypeError."""
+        self._check(texts)
+        results: list[SentimentResult | None] = [None] * len(texts)
+        todo: list[int] = []
+        for i, t in enumerate(texts):
             reason = unscored_reason(t)
             if reason:
                 results[i] = SentimentResult.unscored(reason)
             else:
                 todo.append(i)
         if todo:
-            with self._lock:
-                probs = predict_probs(self.model, self.tokenizer, [texts[i] for i in todo],
-                                      self.max_length, batch_size)
-            for row, i in zip(probs.tolist(), todo):
-                results[i] = self._result(row)
+            probs, pooled = self._forward([texts[i] for i in todo], batch_size)
+            heads = head_probs(self.heads, pooled)
+            for row, h, i in zip(probs.tolist(), heads, todo):
+                results[i] = self._result(row, h)
         return results  # type: ignore[return-value]
 
-    def _result(self, row: list[float]) -> SentimentResult:
+    def pooled(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Attention-masked mean of the last hidden state, (len(texts), hidden) float32.
+
+        Same tokenisation and head+tail truncation as ``classify``; computed for every text
+        (unscored ones included), so callers can train and apply their own heads on it.
+        """
+        self._check(texts)
+        if not texts:
+            return np.zeros((0, self.hidden_size), dtype=np.float32)
+        return self._forward(list(texts), batch_size)[1]
+
+    def _result(self, row: list[float], heads: dict[str, float]) -> SentimentResult:
         p_pos, p_neg = row[self._pos], row[self._neg]
         probs = {self.labels[j]: round(p, 6) for j, p in enumerate(row)}
         score = max(-1.0, min(1.0, p_pos - p_neg))
@@ -77,30 +108,48 @@ class SentimentClassifier:
             # renormalise over pos/neg so a 3-class model uses the same band as a binary one
             label = self.band.label(p_pos / (p_pos + p_neg) if p_pos + p_neg > 0 else 0.5)
         return SentimentResult(label=label, score=round(score, 6), prob_positive=round(p_pos, 6),
-                               probs=probs)
+                               probs=probs, heads=heads)
 
 
-def _quantize(model):
-    """Dynamic int8 quantisation of the Linear layers (opt-in: measured, see docs/benchmarks.md)."""
-    import warnings
+def pick_backend(path: Path, backend: str) -> str:
+    """"onnx" or "torch" for a checkpoint dir: ``auto`` means ONNX when model.onnx is there."""
+    from trustscope.sentiment.onnx_backend import ONNX_FILE
 
-    import torch
+    backend = (backend or "auto").lower()
+    if backend not in ("auto", "onnx", "torch"):
+        raise ValueError(f"sentiment backend must be auto, onnx or torch, not {backend!r}")
+    if backend == "auto":
+        return "onnx" if (path / ONNX_FILE).exists() else "torch"
+    if backend == "onnx" and not (path / ONNX_FILE).exists():
+        raise FileNotFoundError(f"no {ONNX_FILE} in {path}; run `trustscope model export-onnx --model {path}`")
+    return backend
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+def _load_onnx(path: Path, threads: int | None, quantize: bool):
+    from trustscope.sentiment.fasttok import FastTokenizer
+    from trustscope.sentiment.onnx_backend import (
+        ONNX_FILE,
+        ONNX_INT8_FILE,
+        OnnxRunner,
+        read_config,
+    )
+
+    onnx_file = path / (ONNX_INT8_FILE if quantize else ONNX_FILE)
+    if not onnx_file.exists():
+        raise FileNotFoundError(f"no {onnx_file.name} in {path}; run `trustscope model export-onnx`")
+    return OnnxRunner(onnx_file, threads), FastTokenizer(path), read_config(path)
 
 
 def load_classifier(model_dir: str | None = None, threads: int | None = None,
-                    max_length: int | None = None, quantize: bool = False) -> SentimentClassifier:
+                    max_length: int | None = None, quantize: bool | None = None,
+                    backend: str | None = None) -> SentimentClassifier:
     """Load a checkpoint dir (default ``settings.sentiment_model_dir``) for CPU inference.
 
-    ``threads`` / ``max_length`` default to ``TS_TORCH_THREADS`` (0 = all cores) and
-    ``TS_SENTIMENT_MAX_LENGTH``. Raises FileNotFoundError when the directory has no model.
+    ``threads`` / ``max_length`` / ``backend`` / ``quantize`` default to ``TS_TORCH_THREADS``
+    (0 = all cores), ``TS_SENTIMENT_MAX_LENGTH``, ``TS_SENTIMENT_BACKEND`` and
+    ``TS_SENTIMENT_INT8`` (ONNX: serve model.int8.onnx; torch: dynamic int8 quantisation).
+    Raises FileNotFoundError when the directory has no model.
     """
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
     from trustscope.settings import get_settings
 
     s = get_settings()
@@ -108,16 +157,16 @@ def load_classifier(model_dir: str | None = None, threads: int | None = None,
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"no model checkpoint (config.json) in {path}")
     threads = s.torch_threads if threads is None else threads
-    if threads and threads > 0:
-        torch.set_num_threads(threads)
-    max_length = max_length or s.sentiment_max_length
-    tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(path), local_files_only=True, dtype=torch.float32)
-    model.eval()
-    pos_limit = getattr(model.config, "max_position_embeddings", 512)
-    max_length = min(max_length, pos_limit)
-    if quantize:
-        model = _quantize(model)
-    name = getattr(model.config, "_name_or_path", "") or path.name
-    return SentimentClassifier(model, tok, load_band(path), max_length, Path(name).name or str(path))
+    quantize = s.sentiment_int8 if quantize is None else quantize
+    chosen = pick_backend(path, backend or s.sentiment_backend)
+    if chosen == "onnx":
+        runner, tok, config = _load_onnx(path, threads, quantize)
+    else:
+        from trustscope.sentiment.torch_backend import load_torch
+
+        runner, tok, config = load_torch(path, threads, quantize)
+    max_length = min(max_length or s.sentiment_max_length, int(config.get("max_position_embeddings", 512)))
+    hidden = int(config.get("hidden_size", 0))
+    name = config.get("_name_or_path") or path.name
+    return SentimentClassifier(runner, tok, load_band(path), max_length, Path(name).name or str(path),
+                               config["id2label"], load_heads(path, hidden), hidden)

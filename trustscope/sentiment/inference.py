@@ -8,7 +8,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from trustscope.sentiment.textprep import encode_batch, pad_batch
+from trustscope.sentiment.textprep import encode_batch, pad_batch, pad_batch_np
+
+
+def softmax(logits):
+    """Row-wise softmax of a numpy array, in float32."""
+    import numpy as np
+
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def run_bucketed(runner, tokenizer, texts: Sequence[str], max_length: int, batch_size: int = 64):
+    """(probabilities (n, num_labels), pooled (n, hidden)) in input order, both float32 numpy.
+
+    ``runner.forward(ids, mask) -> (logits, pooled)`` is the backend (ONNX Runtime or torch);
+    this function is torch-free so the ONNX serving path never imports torch.
+    """
+    import numpy as np
+
+    n = len(texts)
+    seqs = encode_batch(tokenizer, list(texts), max_length)
+    order = sorted(range(n), key=lambda i: len(seqs[i]))
+    probs = pooled = None
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size]
+        ids, mask = pad_batch_np([seqs[i] for i in idx], tokenizer.pad_token_id)
+        logits, pool = runner.forward(ids, mask)
+        if probs is None:
+            probs = np.empty((n, logits.shape[1]), dtype=np.float32)
+            pooled = np.empty((n, pool.shape[1]), dtype=np.float32)
+        probs[idx] = softmax(logits)
+        pooled[idx] = pool
+    return probs, pooled
 
 
 def predict_probs(model, tokenizer, texts: Sequence[str], max_length: int, batch_size: int = 64,

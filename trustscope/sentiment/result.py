@@ -11,6 +11,8 @@ class SentimentResult:
 
     ``score`` = P(positive) - P(negative), in [-1, 1]. ``scored`` is False for texts the model
     should not judge (empty / not Chinese): those get label "neutral", score 0.0 and a ``reason``.
+    ``heads`` maps each auxiliary head beside the model (``<model_dir>/heads/*.json``, see
+    ``trustscope.sentiment.heads``) to its probability; empty when there are none or unscored.
     """
 
     label: str
@@ -19,6 +21,7 @@ class SentimentResult:
     probs: dict[str, float] = field(default_factory=dict)
     scored: bool = True
     reason: str | None = None
+    heads: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)

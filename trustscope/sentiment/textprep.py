@@ -78,14 +78,25 @@ def encode_batch(tokenizer, texts: list[str], max_length: int) -> list[list[int]
     return [[cls_id] + head_tail(ids, max_length - 2) + [sep_id] for ids in enc]
 
 
-def pad_batch(seqs: list[list[int]], pad_id: int):
-    """Right-pad to the longest sequence; returns (input_ids, attention_mask) tensors."""
-    import torch
+def pad_batch_np(seqs: list[list[int]], pad_id: int):
+    """Right-pad to the longest sequence; returns (input_ids, attention_mask) int64 numpy arrays.
+
+    numpy, not torch, so the ONNX serving path never imports torch.
+    """
+    import numpy as np
 
     width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(seqs), width), dtype=np.int64)
     for i, s in enumerate(seqs):
-        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        ids[i, : len(s)] = s
         mask[i, : len(s)] = 1
     return ids, mask
+
+
+def pad_batch(seqs: list[list[int]], pad_id: int):
+    """Right-pad to the longest sequence; returns (input_ids, attention_mask) torch tensors."""
+    import torch
+
+    ids, mask = pad_batch_np(seqs, pad_id)
+    return torch.from_numpy(ids), torch.from_numpy(mask)
