@@ -95,6 +95,7 @@ def test_any_bert_checkpoint_with_generic_labels(tmp_path):
     tok.save_pretrained(str(tmp_path))
     clf = load_classifier(str(tmp_path), max_length=512)
     assert clf.max_length == 64  # capped by the model's positions
+    assert clf.backend == "torch"  # no model.onnx: auto falls back to torch
     assert clf.band.method.startswith("default")
     r = clf.classify(["还不错" * 100])[0]
     assert r.scored and set(r.probs) == {"LABEL_0", "LABEL_1"}

@@ -96,7 +96,7 @@ def classify(
     input: Path = typer.Option(None, "--input", "-i", help="JSON Lines file (default stdin)"),
     output: Path = typer.Option(None, "--output", "-o", help="output file (default stdout)"),
     batch: int = typer.Option(256, min=1, help="lines read and classified at a time"),
-    threads: int = typer.Option(None, help="torch threads (default TS_TORCH_THREADS)"),
+    threads: int = typer.Option(None, help="inference threads (default TS_TORCH_THREADS)"),
     max_length: int = typer.Option(None, help="tokens per text (default TS_SENTIMENT_MAX_LENGTH)"),
 ) -> None:
     """Read {"id","text"} lines, write {"id","label","score","prob_positive"} lines in the same order."""
@@ -117,7 +117,8 @@ def classify(
         if output:
             dst.close()
     typer.echo(f"{counts['lines']} lines: {counts['ok']} scored, {counts['unscored']} unscored, "
-               f"{counts['errors']} errors (model {clf.model_name})", err=True)
+               f"{counts['errors']} errors (model {clf.model_name}, backend {getattr(clf, 'backend', '?')})",
+               err=True)
 
 
 @app.command()
