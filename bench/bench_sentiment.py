@@ -1,9 +1,14 @@
-"""Sentiment throughput on this machine: the default model vs SnowNLP vs a bert-base-sized model.
+"""Sentiment throughput on this machine: every backend of the default model vs SnowNLP vs a
+bert-base-sized model, plus the sentiment service's peak memory.
 
 All BERT numbers go through the same library path (``trustscope.sentiment.load_classifier`` ->
-``classify``): tokenizing, length bucketing, batching, neutral band. The bert-base-sized model has
-random weights (768 hidden, 12 layers, 12 heads) — only its speed matters. Also reports the peak
-resident memory of a fresh process that loads the default model and classifies reviews.
+``classify``): tokenizing, length bucketing, batching, neutral band. Rows: ONNX Runtime fp32 and
+int8 (``model.onnx`` / ``model.int8.onnx``), torch fp32 and torch int8 dynamic quantisation, a
+bert-base-sized model (random weights, 768 hidden, 12 layers, 12 heads, torch backend; only its
+speed matters) and SnowNLP. With the shared data it also reports each variant's accuracy on the
+held-out random test split. The memory figure is the peak RSS (VmHWM) of a fresh process that
+builds the classifier exactly as ``services/sentiment`` does (default backend) and classifies a
+few thousand reviews in service-sized micro-batches; that process asserts torch was never imported.
 
     python bench/bench_sentiment.py [--n 5000] [--n-base 500] [--n-snownlp 500] [--threads 2]
 """
@@ -27,8 +32,8 @@ sys.path.insert(0, str(REPO))
 FIXTURE = REPO / "tests" / "fixtures" / "sentiment_zh_fixture.jsonl"
 
 
-def bench_texts(n: int, seed: int = 7) -> tuple[list[str], str]:
-    """Review texts from the shared test split when available, else the hand-written fixture."""
+def bench_texts(n: int, seed: int = 7) -> tuple[list[str], str, list[tuple[str, int]]]:
+    """(n review texts sampled with replacement, their source, the labelled test split or [])."""
     from trustscope.sentiment.data import (
         REVIEWS_FILE,
         load_reviews,
@@ -36,15 +41,23 @@ def bench_texts(n: int, seed: int = 7) -> tuple[list[str], str]:
         shared_data_dir,
     )
 
+    labelled: list[tuple[str, int]] = []
     if (shared_data_dir() / REVIEWS_FILE).exists():
-        test = random_split(load_reviews()).test
-        texts = [r.text for r in test]
+        labelled = [(r.text, r.label) for r in random_split(load_reviews()).test]
+        texts = [t for t, _ in labelled]
         src = f"shared review test split ({len(texts)} texts)"
     else:
         texts = [json.loads(x)["text"] for x in FIXTURE.read_text(encoding="utf-8").splitlines() if x.strip()]
         src = "tests/fixtures (shared data absent)"
     rng = random.Random(seed)
-    return [rng.choice(texts) for _ in range(n)], src
+    return [rng.choice(texts) for _ in range(n)], src, labelled
+
+
+def accuracy(clf, labelled: list[tuple[str, int]]) -> tuple[float, float]:
+    """(accuracy of argmax P(positive) > 0.5, fraction labelled neutral) on a labelled split."""
+    res = clf.classify([t for t, _ in labelled], batch_size=128)
+    acc = sum((r.prob_positive > 0.5) == bool(y) for r, (_, y) in zip(res, labelled)) / len(labelled)
+    return acc, sum(r.label == "neutral" for r in res) / len(res)
 
 
 def rate(fn, texts: list[str], repeat: int = 1) -> float:
@@ -68,15 +81,20 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
-def rss_child(n: int, threads: int) -> None:
-    """Run in a fresh process: load the default model, classify n reviews, print peak RSS (MB)."""
-    from trustscope.sentiment import load_classifier
+def rss_child(texts_file: str) -> None:
+    """Run in a fresh process: build the classifier the way services/sentiment does (default
+    backend, settings from TS_*), classify the texts in service-sized micro-batches, print peak RSS."""
+    from services.sentiment.stage import build
+    from trustscope.settings import get_settings
 
-    texts, _ = bench_texts(n)
-    clf = load_classifier(threads=threads)
-    for i in range(0, len(texts), 256):
-        clf.classify(texts[i:i + 256])
-    print(json.dumps({"peak_rss_mb": peak_rss_mb()}))
+    texts = json.loads(Path(texts_file).read_text(encoding="utf-8"))
+    settings = get_settings()
+    clf = build(settings, None).classifier
+    for i in range(0, len(texts), settings.batch_size):
+        clf.classify(texts[i:i + settings.batch_size])
+    leaked = [m for m in ("torch", "transformers") if m in sys.modules]
+    assert not leaked or clf.backend != "onnx", f"the ONNX service path imported {leaked}"
+    print(json.dumps({"peak_rss_mb": peak_rss_mb(), "backend": clf.backend, "torch_imported": bool(leaked)}))
 
 
 def peak_rss_mb() -> float:
@@ -88,40 +106,55 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _row(rows, name, clf, texts, args, labelled, repeat=None):
+    r = rate(lambda t: clf.classify(t, batch_size=args.batch), texts, repeat or args.repeat)
+    acc = accuracy(clf, labelled) if labelled and not args.no_accuracy else None
+    rows.append((name, len(texts), r, acc))
+    return r
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=5000, help="reviews for the default model")
     ap.add_argument("--n-base", type=int, default=500, help="reviews for the bert-base-sized model")
     ap.add_argument("--n-snownlp", type=int, default=500, help="reviews for SnowNLP")
+    ap.add_argument("--n-rss", type=int, default=5000, help="reviews the service-like process classifies")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=2, help="timed repetitions (best is kept)")
-    ap.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--no-accuracy", action="store_true", help="skip test-split accuracy per variant")
+    ap.add_argument("--rss-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.rss_child:
-        rss_child(args.n, args.threads)
+        rss_child(args.rss_child)
         return
+
+    import os
+
+    import onnxruntime
+
+    from trustscope.sentiment import load_classifier
+    from trustscope.sentiment.onnx_backend import ONNX_INT8_FILE
+    from trustscope.settings import get_settings
+
+    model_dir = Path(get_settings().sentiment_model_dir)
+    texts, src, labelled = bench_texts(args.n)
+    rows: list = []
+    t = args.threads
+    r_onnx = _row(rows, "ONNX Runtime fp32 (default)", load_classifier(threads=t, backend="onnx",
+                                                                      quantize=False), texts, args, labelled)
+    if (model_dir / ONNX_INT8_FILE).exists():
+        _row(rows, "ONNX Runtime int8 (model.int8.onnx)",
+             load_classifier(threads=t, backend="onnx", quantize=True), texts, args, labelled)
+    _row(rows, "torch fp32", load_classifier(threads=t, backend="torch", quantize=False), texts, args, labelled)
+    _row(rows, "torch int8 dynamic", load_classifier(threads=t, backend="torch", quantize=True),
+         texts, args, labelled)
 
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from trustscope.sentiment import load_classifier
-    from trustscope.settings import get_settings
-
-    texts, src = bench_texts(args.n)
-    rows = []
-    clf = load_classifier(threads=args.threads)
-    r_default = rate(lambda t: clf.classify(t, batch_size=args.batch), texts, args.repeat)
-    rows.append(("trustscope-sentiment-zh (fp32)", len(texts), r_default))
-    qclf = load_classifier(threads=args.threads, quantize=True)
-    r_q = rate(lambda t: qclf.classify(t, batch_size=args.batch), texts, args.repeat)
-    a = [x.prob_positive > 0.5 for x in clf.classify(texts[:2000])]
-    b = [x.prob_positive > 0.5 for x in qclf.classify(texts[:2000])]
-    agree = sum(x == y for x, y in zip(a, b)) / len(a)
-    rows.append((f"trustscope-sentiment-zh (int8 dynamic, {agree:.2%} same label)", len(texts), r_q))
-
     with tempfile.TemporaryDirectory() as tmp:
-        tok = AutoTokenizer.from_pretrained(get_settings().sentiment_model_dir, local_files_only=True)
+        tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
         torch.manual_seed(0)
         base = BertForSequenceClassification(BertConfig(
             vocab_size=21128, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
@@ -130,34 +163,44 @@ def main() -> None:
         base.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         del base
-        bclf = load_classifier(tmp, threads=args.threads)
-        r_base = rate(lambda t: bclf.classify(t, batch_size=args.batch), texts[: args.n_base], 1)
+        bclf = load_classifier(tmp, threads=t, backend="torch", quantize=False)
+        r = rate(lambda x: bclf.classify(x, batch_size=args.batch), texts[: args.n_base], 1)
+        rows.append(("bert-base-sized (768x12, random weights, torch fp32)", args.n_base, r, None))
         bclf = None  # free the big model before the next measurement
-    rows.append(("bert-base-sized (768x12, random weights)", args.n_base, r_base))
 
     from snownlp import SnowNLP
 
-    r_snow = rate(lambda t: [SnowNLP(x).sentiments for x in t], texts[: args.n_snownlp], 1)
-    rows.append(("SnowNLP", args.n_snownlp, r_snow))
+    snow = texts[: args.n_snownlp]
+    r = rate(lambda x: [SnowNLP(y).sentiments for y in x], snow, 1)
+    rows.append(("SnowNLP", len(snow), r, None))
 
-    child = subprocess.run([sys.executable, __file__, "--rss-child", "--n", str(min(args.n, 5000)),
-                            "--threads", str(args.threads)], capture_output=True, text=True, check=True)
-    rss = json.loads(child.stdout.strip().splitlines()[-1])["peak_rss_mb"]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
+        json.dump(texts[: args.n_rss], f, ensure_ascii=False)
+    env = {**os.environ, "TS_TORCH_THREADS": str(t)}
+    try:
+        child = subprocess.run([sys.executable, __file__, "--rss-child", f.name], capture_output=True,
+                               text=True, check=True, env=env, cwd=str(REPO))
+    finally:
+        Path(f.name).unlink()
+    svc = json.loads(child.stdout.strip().splitlines()[-1])
     probe = "import json, torch, bench_sentiment as b; print(json.dumps(b.peak_rss_mb()))"
     torch_rss = float(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                                      cwd=str(Path(__file__).parent)).stdout.strip())
 
     print(f"# sentiment throughput, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print(f"# cpu: {cpu_name()}, torch threads {args.threads}, torch {torch.__version__}, batch {args.batch}")
+    print(f"# cpu: {cpu_name()} ({os.cpu_count()} cores visible), {t} threads, batch {args.batch}, "
+          f"onnxruntime {onnxruntime.__version__}, torch {torch.__version__}")
     print(f"# texts: {src}; mean {sum(map(len, texts)) / len(texts):.1f} chars")
     print()
-    print("| system | reviews | reviews/s | default fp32 is x faster |")
-    print("|---|---:|---:|---:|")
-    for name, n, r in rows:
-        print(f"| {name} | {n} | {r:,.0f} | {r_default / r:.1f} |")
+    print("| system | reviews | reviews/s | ONNX fp32 is x faster | test-split accuracy (neutral %) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, n, r, acc in rows:
+        a = f"{acc[0]:.2%} ({acc[1]:.1%})" if acc else "-"
+        print(f"| {name} | {n} | {r:,.0f} | {r_onnx / r:.1f} | {a} |")
     print()
-    print(f"peak RSS of a process that loads the default model and classifies {min(args.n, 5000)} "
-          f"reviews: {rss:.0f} MB (after `import torch` alone: {torch_rss:.0f} MB)")
+    print(f"peak RSS (VmHWM) of a service-like process (services.sentiment.stage.build, backend "
+          f"{svc['backend']}, torch imported: {svc['torch_imported']}) classifying {min(args.n_rss, len(texts))} "
+          f"reviews: {svc['peak_rss_mb']:.0f} MB (a process after `import torch` alone: {torch_rss:.0f} MB)")
 
 
 if __name__ == "__main__":

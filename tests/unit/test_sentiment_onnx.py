@@ -126,3 +126,17 @@ def test_export_onnx_roundtrip(tmp_path):
         assert x.keys() == y.keys() and all(abs(x[k] - y[k]) < 1e-4 for k in x)
     q = load_classifier(str(tmp_path), threads=1, backend="onnx", quantize=True)
     assert len(q.classify(texts)) == 3
+
+
+def test_auto_falls_back_to_torch_when_export_is_stale(tmp_path):
+    import shutil
+
+    from trustscope.sentiment.classifier import pick_backend
+
+    for name in ("config.json", "model.safetensors", "model.onnx", "onnx_export.json"):
+        shutil.copy(DEFAULT_MODEL_DIR / name, tmp_path / name)
+    assert pick_backend(tmp_path, "auto") == "onnx"
+    info = json.loads((tmp_path / "onnx_export.json").read_text())
+    info["base_model_sha256"] = "0" * 64
+    (tmp_path / "onnx_export.json").write_text(json.dumps(info))
+    assert pick_backend(tmp_path, "auto") == "torch"

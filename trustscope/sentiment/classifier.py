@@ -12,6 +12,7 @@ the sentiment service small) and torch for everything else. ``TS_SENTIMENT_BACKE
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,8 @@ from trustscope.sentiment.heads import Head, head_probs, load_heads
 from trustscope.sentiment.inference import run_bucketed
 from trustscope.sentiment.result import SentimentResult
 from trustscope.sentiment.textprep import unscored_reason
+
+log = logging.getLogger(__name__)
 
 _POS_NAMES = ("positive", "pos", "正面", "积极")
 _NEG_NAMES = ("negative", "neg", "负面", "消极")
@@ -113,13 +116,19 @@ class SentimentClassifier:
 
 def pick_backend(path: Path, backend: str) -> str:
     """"onnx" or "torch" for a checkpoint dir: ``auto`` means ONNX when model.onnx is there."""
-    from trustscope.sentiment.onnx_backend import ONNX_FILE
+    from trustscope.sentiment.onnx_backend import ONNX_FILE, export_is_stale
 
     backend = (backend or "auto").lower()
     if backend not in ("auto", "onnx", "torch"):
         raise ValueError(f"sentiment backend must be auto, onnx or torch, not {backend!r}")
     if backend == "auto":
-        return "onnx" if (path / ONNX_FILE).exists() else "torch"
+        if not (path / ONNX_FILE).exists():
+            return "torch"
+        if export_is_stale(path):
+            log.warning("%s/%s was exported from other weights than model.safetensors; serving with "
+                        "torch (re-run `trustscope model export-onnx --model %s`)", path, ONNX_FILE, path)
+            return "torch"
+        return "onnx"
     if backend == "onnx" and not (path / ONNX_FILE).exists():
         raise FileNotFoundError(f"no {ONNX_FILE} in {path}; run `trustscope model export-onnx --model {path}`")
     return backend

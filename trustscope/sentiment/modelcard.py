@@ -27,6 +27,22 @@ def _table(section: dict) -> list[str]:
     return lines
 
 
+def _kept_section(card: Path, heading: str) -> list[str]:
+    """A hand-written section of the current card (heading up to the next "## "), kept verbatim on
+    regeneration: the Serving section is measured by bench/bench_sentiment.py, not by training."""
+    if not card.exists():
+        return []
+    lines = card.read_text(encoding="utf-8").splitlines()
+    if heading not in lines:
+        return []
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    section = lines[start:end]
+    while section and not section[-1].strip():
+        section.pop()
+    return [*section, ""]
+
+
 def write_model_card(outdir: str | Path, metrics: dict) -> None:
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -104,6 +120,7 @@ def write_model_card(outdir: str | Path, metrics: dict) -> None:
               f"Method: {band['method']}. On the validation split {_pct(band.get('val_neutral_fraction'))} "
               f"of texts fall inside; accuracy inside {_pct(band.get('val_accuracy_inside'))}, outside "
               f"{_pct(band.get('val_accuracy_outside'))}."), ""]
+    L += _kept_section(out / "README.md", "## Serving")
     L += ["## Limits", "",
           ("Trained on e-commerce and food-delivery reviews; finance-platform texts are out of domain. "
           "Binary labels only: mixed or factual texts land near 0.5 and are labelled neutral by the "

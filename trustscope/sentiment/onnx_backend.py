@@ -15,6 +15,19 @@ import numpy as np
 
 ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model.int8.onnx"
+EXPORT_INFO_FILE = "onnx_export.json"  # sha256 of the weights the ONNX files were exported from
+
+
+def export_is_stale(model_dir: str | Path) -> bool:
+    """True when onnx_export.json names other weights than the dir's model.safetensors (the
+    checkpoint was replaced after the export); False when either file is missing (nothing to check)."""
+    from trustscope.sentiment.heads import WEIGHTS_FILE, sha256_file
+
+    info, weights = Path(model_dir, EXPORT_INFO_FILE), Path(model_dir, WEIGHTS_FILE)
+    if not info.exists() or not weights.exists():
+        return False
+    recorded = json.loads(info.read_text(encoding="utf-8")).get("base_model_sha256")
+    return bool(recorded) and recorded != sha256_file(weights)
 
 
 class OnnxRunner:

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trustscope.sentiment.onnx_backend import ONNX_FILE, ONNX_INT8_FILE
+from trustscope.sentiment.onnx_backend import (
+    EXPORT_INFO_FILE,
+    ONNX_FILE,
+    ONNX_INT8_FILE,
+)
 
 OPSET = 17
 
@@ -56,7 +60,23 @@ def export_onnx(model_dir: str | Path, out: str | Path | None = None) -> Path:
             output_names=["logits", "pooled"], opset_version=OPSET, dynamo=False,
             dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
                           "logits": {0: "batch"}, "pooled": {0: "batch"}})
+    _write_export_info(model_dir)
     return out
+
+
+def _write_export_info(model_dir: Path) -> None:
+    """Record which weights the ONNX files came from, so serving can notice a stale export."""
+    import json
+
+    from trustscope.sentiment.heads import WEIGHTS_FILE, sha256_file
+    from trustscope.settings import REPO_DIR
+
+    weights = model_dir / WEIGHTS_FILE
+    shown = model_dir.resolve()
+    shown = shown.relative_to(REPO_DIR) if shown.is_relative_to(REPO_DIR) else shown
+    info = {"base_model_sha256": sha256_file(weights) if weights.exists() else None, "opset": OPSET,
+            "outputs": ["logits", "pooled"], "command": f"trustscope model export-onnx --model {shown}"}
+    (model_dir / EXPORT_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
 
 
 def quantize_onnx(model_dir: str | Path) -> Path:
