@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from trustscope.ids import content_hash, document_id
 from trustscope.text import detect_language, normalize_text, to_simplified
@@ -171,6 +171,14 @@ class SentimentField(BaseModel):
     model: str
     heads: dict[str, float] = Field(default_factory=dict,
                                     description="auxiliary heads on the sentiment model's pooled embedding")
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_heads(self, handler):
+        # the documents index mapping is strict: leave "heads" out unless a head produced numbers
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("heads"):
+            data.pop("heads", None)
+        return data
 
 
 class IntegrityField(BaseModel):

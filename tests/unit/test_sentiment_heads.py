@@ -71,3 +71,25 @@ def test_pooled_shape_and_backends_agree():
     assert a.shape == (len(texts), 192) and a.dtype == np.float32
     np.testing.assert_allclose(a, b, atol=1e-4)
     assert onnx.pooled([]).shape == (0, 192)
+
+
+def test_sentiment_stage_writes_heads_and_omits_empty(model_copy):
+    """The service stores result.heads in document.sentiment.heads; an empty mapping is left out of
+    the JSON (the documents index mapping is strict)."""
+    from services.sentiment.stage import SentimentStage
+    from trustscope.bus import Message
+    from trustscope.schemas import Document, DocumentIn
+    from trustscope.sentiment import load_classifier
+    from trustscope.sentiment.heads import sha256_file
+
+    _write_head(model_copy, "paid_review", sha256_file(model_copy / "model.safetensors"))
+    docs = [DocumentIn(kind="review", source="test", source_id=str(i), text=t, rating=5,
+                       created_at="2026-11-28T00:00:00Z").to_document([]) for i, t in
+            enumerate(["提现很快，客服也好", "Great app, love it"])]
+    msgs = [Message(stream="ingest", id=f"{i}-0", fields={"doc": d.to_json()}) for i, d in enumerate(docs)]
+    stage = SentimentStage(load_classifier(str(model_copy), threads=1))
+    out = [json.loads(o["doc"]) for o in stage.process(msgs)]
+    assert 0.0 <= out[0]["sentiment"]["heads"]["paid_review"] <= 1.0
+    assert "heads" not in out[1]["sentiment"]  # unscored: no heads, key omitted
+    back = Document.model_validate_json(json.dumps(out[1]))
+    assert back.sentiment.heads == {}
