@@ -6,6 +6,10 @@ Public API (used by the sentiment service and the CLI)::
     clf = load_classifier()                # settings.sentiment_model_dir
     results = clf.classify(["很好用", "太坑了"])
 
+Serving runs on ONNX Runtime when the model dir has ``model.onnx`` (no torch import; see
+``classifier.py`` and ``TS_SENTIMENT_BACKEND``), else on torch. ``clf.pooled(texts)`` gives the
+pooled embedding that auxiliary heads (``heads.py``) are trained on.
+
 Training lives in ``trustscope.sentiment.training`` (``trustscope model train``) and imports
 torch only when called.
 """
