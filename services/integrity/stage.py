@@ -17,6 +17,13 @@ SOURCE = "scored"
 DEST = "verified"
 
 
+def _paid_prob(doc: Document) -> float | None:
+    """The paid-review head's probability from the sentiment stage (``sentiment.heads``), if any."""
+    heads = getattr(doc.sentiment, "heads", None) if doc.sentiment and doc.sentiment.scored else None
+    value = heads.get("paid_review") if isinstance(heads, dict) else None
+    return None if value is None else min(1.0, max(0.0, float(value)))
+
+
 def integrity_field(update: Any, engine_name: str) -> IntegrityField:
     reasons = [str(r) for r in update.reasons]
     codes = sorted({r.split(":", 1)[0].strip() for r in reasons if r})
@@ -49,6 +56,7 @@ class IntegrityStage:
                 author_created_at=d.author_created_at.timestamp() if d.author_created_at else None,
                 author_review_count=d.author_review_count,
                 prob_positive=d.sentiment.prob_positive if d.sentiment and d.sentiment.scored else None,
+                paid_prob=_paid_prob(d),
             )
             for d in docs if d.kind is Kind.review
         ]
@@ -74,5 +82,11 @@ class IntegrityStage:
 
 def build(settings: Any, client: Any) -> IntegrityStage:
     from trustscope.integrity import IntegrityEngine
+    from trustscope.integrity.detectors.paid_text import THRESHOLD
+    from trustscope.integrity.paid_head import HeadFile, head_path
 
-    return IntegrityStage(IntegrityEngine.from_redis(client, prefix=f"{settings.stream_prefix}:int"))
+    # the head's operating threshold travels in its file; the probability itself comes in the document
+    path = head_path(settings.sentiment_model_dir)
+    threshold = HeadFile.load(path).threshold if path.exists() else THRESHOLD
+    return IntegrityStage(IntegrityEngine.from_redis(client, prefix=f"{settings.stream_prefix}:int",
+                                                     paid_threshold=threshold))

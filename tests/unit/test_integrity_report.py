@@ -12,14 +12,16 @@ import pytest
 from trustscope.integrity.evaluate import evaluate, format_report
 from trustscope.integrity.simulator import ATTACKS, SimConfig
 
+# Campaign texts are written from the same pool as honest texts (textpool.paid_script) since the
+# paid-review head was added; these numbers changed with that simulator change (no head here).
 EXPECTED = {  # attack: (true positives, honest false positives, false negatives)
     "copy_paste": (87, 19, 0),
     "templated": (87, 19, 0),
-    "paraphrased": (81, 19, 6),
-    "slow": (80, 19, 7),
-    "camouflaged": (267, 27, 0),
-    "sleeper": (87, 19, 0),
-    "competitor": (85, 19, 2),
+    "paraphrased": (86, 19, 1),
+    "slow": (87, 19, 0),
+    "camouflaged": (266, 18, 1),
+    "sleeper": (87, 20, 0),
+    "competitor": (87, 19, 0),
 }
 
 

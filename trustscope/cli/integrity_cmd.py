@@ -20,19 +20,30 @@ app = typer.Typer(help="Fake and coordinated review detection.", no_args_is_help
 
 
 def _load_sentiment(model: Path | None, no_model: bool) -> Any:
-    """The sentiment model's classify function, or None (rating-text mismatch then uses only
-    ``prob_positive`` given in the input lines)."""
+    """The sentiment classifier, or None (rating-text mismatch then uses only ``prob_positive``
+    given in the input lines, and the paid-review head ``paid_prob``)."""
     if no_model:
         return None
     try:
         from trustscope.sentiment import load_classifier
 
-        return load_classifier(str(model) if model else None).classify
+        return load_classifier(str(model) if model else None)
     except FileNotFoundError as exc:
         if model is not None:
             raise typer.BadParameter(str(exc), param_hint="--model") from exc
         typer.echo(f"warning: {exc}; rating-text mismatch uses input prob_positive only "
                    "(pass --no-model to silence)", err=True)
+        return None
+
+
+def _load_paid_head(model: Path | None, classifier: Any) -> Any:
+    """The paid-review head shipped with the model (``heads/paid_review.json``), or None."""
+    try:
+        from trustscope.integrity.paid_head import PaidHead
+
+        return PaidHead.from_model_dir(model, classifier=classifier)
+    except (FileNotFoundError, ImportError, ValueError) as exc:
+        typer.echo(f"warning: paid-review head not loaded ({exc}); signal paid_text absent", err=True)
         return None
 
 
@@ -51,7 +62,10 @@ def check(
     from trustscope.integrity.models import parse_time
     from trustscope.integrity.score import scores_by_platform
 
-    engine = IntegrityEngine.in_memory(sentiment=_load_sentiment(model, no_model))
+    clf = _load_sentiment(model, no_model)
+    paid = _load_paid_head(model, clf) if clf is not None else None
+    engine = IntegrityEngine.in_memory(sentiment=clf.classify if clf is not None else None, paid=paid,
+                                       paid_threshold=paid.head.threshold if paid else 0.5)
     order: list[str] = []
     meta: dict[str, tuple[str, int | None, float]] = {}
     latest: dict[str, Any] = {}
@@ -124,6 +138,32 @@ def simulate(
     typer.echo(f"{len(sim.events)} reviews ({sim.text_source} texts), targets {sim.targets}", err=True)
 
 
+@app.command("train-head")
+def train_head(
+    model: Path | None = typer.Option(None, "--model", help="sentiment model dir (default: settings)"),
+    seeds: list[int] = typer.Option([], "--seeds", help="training seeds (default 1-8); repeat the option"),
+    val_seeds: list[int] = typer.Option([], "--val-seeds", help="validation seeds (default 11 12)"),
+    test_seeds: list[int] = typer.Option([], "--test-seeds", help="held-out seeds (default 101 102 103)"),
+    holdout_domain: str = typer.Option("food_delivery", "--holdout-domain",
+                                       help="corpus domain left out of training and reported apart ('' = none)"),
+    out: Path | None = typer.Option(None, "--out", help="head file (default <model>/heads/paid_review.json)"),
+    builtin_texts: bool = typer.Option(False, "--builtin-texts", help="ignore the shared corpus"),
+) -> None:
+    """Train the paid-review head on simulated campaigns and write <model>/heads/paid_review.json."""
+    from trustscope.integrity import train_head as th
+    from trustscope.settings import get_settings
+
+    model_dir = model or Path(get_settings().sentiment_model_dir)
+    if not (Path(model_dir).expanduser() / "model.safetensors").exists():
+        raise typer.BadParameter(f"no model.safetensors in {model_dir}", param_hint="--model")
+    argv = " ".join(sys.argv[1:])
+    head = th.train(model_dir, train_seeds=tuple(seeds) or th.HEAD_TRAIN_SEEDS,
+                    val_seeds=tuple(val_seeds) or th.VAL_SEEDS, test_seeds=tuple(test_seeds) or th.HELDOUT_SEEDS,
+                    holdout_domain=holdout_domain or None, use_corpus=not builtin_texts, out=out,
+                    command=f"trustscope {argv}", log=lambda m: typer.echo(m, err=True))
+    typer.echo(th.format_metrics(head))
+
+
 @app.command()
 def evaluate(
     seed: list[int] = typer.Option([], "--seed", help="seeds to run (default: the held-out seeds)"),
@@ -132,6 +172,8 @@ def evaluate(
     platforms: int = typer.Option(10, min=3),
     builtin_texts: bool = typer.Option(False, "--builtin-texts", help="ignore the shared corpus"),
     json_out: Path | None = typer.Option(None, "--json", help="also write the report as JSON"),
+    model: Path | None = typer.Option(None, "--model", help="model dir with heads/paid_review.json"),
+    no_head: bool = typer.Option(False, "--no-head", help="run without the paid-review head"),
 ) -> None:
     """Precision/recall/F1 per attack, honest false positives and verified-score shift."""
     from trustscope.integrity.evaluate import HELDOUT_SEEDS, format_report
@@ -142,8 +184,12 @@ def evaluate(
     if unknown:
         raise typer.BadParameter(f"unknown attack(s) {unknown}; choose from {list(ATTACKS)}",
                                  param_hint="--attack")
+    paid = None if no_head else _load_paid_head(model, None)
+    if paid is None and not no_head:
+        typer.echo("warning: no paid-review head found; evaluating without it", err=True)
     report = run(seeds=tuple(seed) or HELDOUT_SEEDS, attacks=tuple(attack) or ATTACKS,
                  base=SimConfig(days=days, platforms=platforms, use_corpus=not builtin_texts),
+                 paid=paid, paid_threshold=paid.head.threshold if paid else None,
                  progress=lambda r: typer.echo(f"  seed {r.seed} {r.attack}: recall {r.recall:.3f} "
                                                f"precision {r.precision:.3f}", err=True))
     typer.echo(format_report(report))

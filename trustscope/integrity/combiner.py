@@ -27,6 +27,7 @@ WEIGHTS: dict[str, float] = {
     "registration_cohort": 3.5,
     "lockstep": 4.5,
     "rating_text_mismatch": 1.5,
+    "paid_text": 1.5,  # the learned head: never alone, nor with one other weak signal (docs/integrity.md)
 }
 FAKE = 0.8
 SUSPICIOUS = 0.5

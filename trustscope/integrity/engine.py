@@ -33,9 +33,12 @@ from trustscope.integrity.detectors import (
     duplicate,
     lockstep,
     mismatch,
+    paid_text,
     reviewer,
 )
 from trustscope.integrity.models import ReviewEvent, VerdictUpdate
+from trustscope.integrity.paid_head import NAME as PAID_HEAD
+from trustscope.integrity.paid_head import heads_of
 from trustscope.integrity.store import MemoryStore, RedisStore, Store
 
 DAY = 86_400
@@ -44,6 +47,7 @@ MAX_CANDIDATES = 3  # cluster representatives compared per review
 RECENT_KEEP = 8  # recent reviews kept per author
 
 SentimentFn = Callable[[list[str]], Sequence[Any]]
+PaidFn = Callable[[list[str]], Sequence[float | None]]
 
 
 def pack_record(rec: list[Any]) -> str:
@@ -53,13 +57,14 @@ def pack_record(rec: list[Any]) -> str:
 
 
 def unpack_record(raw: str) -> list[Any]:
-    """[platform, author, rating, t, cluster, age_days, prior, rapid_n, prob_positive, week]."""
+    """[platform, author, rating, t, cluster, age_days, prior, rapid_n, prob_positive, week, paid_prob]
+    (records written before the paid-review head have no paid_prob column: None)."""
     f = raw.split("\t")
 
     def num(v: str, kind: Any) -> Any:
         return None if v == "" else kind(v)
     return [f[0], f[1], num(f[2], int), int(f[3]), f[4], num(f[5], float), int(f[6]), int(f[7]),
-            num(f[8], float), num(f[9], int)]
+            num(f[8], float), num(f[9], int), num(f[10], float) if len(f) > 11 else None]
 
 
 def _level(score: float) -> int:
@@ -88,19 +93,22 @@ def _as_prob(value: Any) -> float | None:
 class IntegrityEngine:
     """Fake and coordinated review detection over a shared store."""
 
-    def __init__(self, store: Store, sentiment: SentimentFn | None = None) -> None:
+    def __init__(self, store: Store, sentiment: SentimentFn | None = None, paid: PaidFn | None = None,
+                 paid_threshold: float = paid_text.THRESHOLD) -> None:
         self.store = store
         self.sentiment = sentiment
+        self.paid = paid  # text -> paid-review head probability, for reviews that arrive without one
+        self.paid_threshold = paid_threshold
         self._baselines: OrderedDict[tuple[str, int, str], float | None] = OrderedDict()
 
     @classmethod
-    def from_redis(cls, client: Any, prefix: str = "ts:int", sentiment: SentimentFn | None = None
-                   ) -> IntegrityEngine:
-        return cls(RedisStore(client, prefix), sentiment)
+    def from_redis(cls, client: Any, prefix: str = "ts:int", sentiment: SentimentFn | None = None,
+                   **kw: Any) -> IntegrityEngine:
+        return cls(RedisStore(client, prefix), sentiment, **kw)
 
     @classmethod
-    def in_memory(cls, sentiment: SentimentFn | None = None) -> IntegrityEngine:
-        return cls(MemoryStore(), sentiment)
+    def in_memory(cls, sentiment: SentimentFn | None = None, **kw: Any) -> IntegrityEngine:
+        return cls(MemoryStore(), sentiment, **kw)
 
     # ------------------------------------------------------------------------------------ API
     def process(self, batch: list[ReviewEvent]) -> list[VerdictUpdate]:
@@ -128,14 +136,19 @@ class IntegrityEngine:
 
     # ---------------------------------------------------------------------------- internals
     def _fill_sentiment(self, batch: list[ReviewEvent]) -> None:
-        if self.sentiment is None:
-            return
-        need = [ev for ev in batch if ev.prob_positive is None and ev.rating is not None and ev.text]
-        if not need:
-            return
-        out = self.sentiment([ev.text for ev in need])
-        for ev, value in zip(need, out):
-            ev.prob_positive = _as_prob(value)
+        if self.sentiment is not None:
+            need = [ev for ev in batch if ev.prob_positive is None and ev.rating is not None and ev.text]
+            out = self.sentiment([ev.text for ev in need]) if need else []
+            for ev, value in zip(need, out):
+                ev.prob_positive = _as_prob(value)
+                heads = heads_of(value)  # a classifier that runs the paid-review head itself
+                if ev.paid_prob is None and heads and heads.get(PAID_HEAD) is not None:
+                    ev.paid_prob = float(heads[PAID_HEAD])
+        if self.paid is not None:
+            need = [ev for ev in batch if ev.paid_prob is None and ev.text]
+            if need:
+                for ev, p in zip(need, self.paid([ev.text for ev in need])):
+                    ev.paid_prob = None if p is None else float(p)
 
     def _ingest(self, ev: ReviewEvent, triggers: list[tuple[str, str]],
                 pairs: list[tuple[str, str, float]]) -> None:
@@ -191,7 +204,8 @@ class IntegrityEngine:
         if age_days is not None and age_days >= reviewer.AGED_DAYS:
             week = int(ev.author_created_at // reviewer.COHORT_WEEK)  # type: ignore[operator]
         pp = None if ev.prob_positive is None else round(float(ev.prob_positive), 3)
-        record = [ev.platform, ev.author_id, ev.rating, int(t), cid, age_days, prior, rapid_n, pp, week]
+        paid = None if ev.paid_prob is None else round(float(ev.paid_prob), 3)
+        record = [ev.platform, ev.author_id, ev.rating, int(t), cid, age_days, prior, rapid_n, pp, week, paid]
         polar = rc is not None
 
         # --- lockstep pairs (an item the author reviewed recently, this item), on each grid;
@@ -418,7 +432,7 @@ class IntegrityEngine:
         return out
 
     def _signals(self, rec: list[Any], stats: list[Any]) -> list[Signal]:
-        platform, _, rating, t, _, age_days, prior, rapid_n, pp, week = rec
+        platform, _, rating, t, _, age_days, prior, rapid_n, pp, week, paid = rec
         n_cl, k, lsi0, lsi1, lsa, au, n_co, n_item = stats
         rc = burst.rating_class(rating)
         sigs = [
@@ -427,6 +441,8 @@ class IntegrityEngine:
             reviewer.rapid(int(rapid_n)),
             mismatch.score(rating, pp),
         ]
+        if paid is not None:
+            sigs.append(paid_text.score(paid, self.paid_threshold))
         if rc:
             sigs.append(burst.score(int(k or 0), self._baseline(platform, t // DAY, rc), rc))
         ls_item = max(int(lsi0 or 0), int(lsi1 or 0)) / 1000

@@ -110,21 +110,28 @@ def _row(name: str, rs: list[AttackResult]) -> dict[str, Any]:
 
 
 def evaluate(seeds: tuple[int, ...] = HELDOUT_SEEDS, attacks: tuple[str, ...] = ATTACKS,
-             base: SimConfig | None = None, progress: Any = None) -> Report:
+             base: SimConfig | None = None, progress: Any = None, paid: Any = None,
+             paid_threshold: float | None = None) -> Report:
+    """``paid``: text -> paid-review head probability (``paid_head.PaidHead``), or None to run
+    without the head (the regression test, and the "before" numbers)."""
     base = base or SimConfig()
+    kw: dict[str, Any] = {}
+    if paid is not None:
+        kw = {"paid": paid, "paid_threshold": paid_threshold if paid_threshold is not None else 0.5}
+    make = lambda: IntegrityEngine.in_memory(**kw)
     report = Report(seeds=tuple(seeds))
     t0 = time.perf_counter()
     for seed in seeds:
         cfg = SimConfig(**{**base.__dict__, "seed": seed, "attacks": ()})
         ref = simulate(cfg)
         report.text_source = ref.text_source
-        ref_v = run_stream(ref)
+        ref_v = run_stream(ref, make())
         report.reviews += len(ref.events)
         flagged = sum(1 for u in ref_v.values() if u.verdict != "verified")
         report.honest_only_fp.append((flagged, len(ref.events)))
         for name in attacks:
             sim = simulate(SimConfig(**{**cfg.__dict__, "attacks": (name,)}))
-            v = run_stream(sim)
+            v = run_stream(sim, make())
             report.reviews += len(sim.events)
             tp = fp = fn = fake = honest = 0
             for e in sim.events:

@@ -41,7 +41,8 @@ def parse_time(value: Any, name: str = "created_at") -> float:
 
 @dataclass(slots=True)
 class ReviewEvent:
-    """One review as the engine sees it. ``prob_positive`` comes from the sentiment stage if known."""
+    """One review as the engine sees it. ``prob_positive`` comes from the sentiment stage if known,
+    ``paid_prob`` from the sentiment model's paid-review head (``sentiment.heads["paid_review"]``)."""
 
     id: str
     platform: str
@@ -52,6 +53,7 @@ class ReviewEvent:
     author_created_at: float | None = None
     author_review_count: int | None = None
     prob_positive: float | None = None
+    paid_prob: float | None = None
 
     def __post_init__(self) -> None:
         if not self.id or not isinstance(self.id, str):
@@ -67,6 +69,8 @@ class ReviewEvent:
             raise ReviewInputError("text: a string is required")
         if self.prob_positive is not None and not 0.0 <= float(self.prob_positive) <= 1.0:
             raise ReviewInputError(f"prob_positive: must be within [0, 1], got {self.prob_positive!r}")
+        if self.paid_prob is not None and not 0.0 <= float(self.paid_prob) <= 1.0:
+            raise ReviewInputError(f"paid_prob: must be within [0, 1], got {self.paid_prob!r}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ReviewEvent:
@@ -82,6 +86,7 @@ class ReviewEvent:
         arc = d.get("author_review_count")
         aca = d.get("author_created_at")
         pp = d.get("prob_positive")
+        paid = d.get("paid_prob")
         return cls(
             id=str(d["id"]),
             platform=str(d["platform"]),
@@ -92,6 +97,7 @@ class ReviewEvent:
             author_created_at=None if aca is None else parse_time(aca, "author_created_at"),
             author_review_count=None if arc is None else int(arc),
             prob_positive=None if pp is None else float(pp),
+            paid_prob=None if paid is None else float(paid),
         )
 
 

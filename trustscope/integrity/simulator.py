@@ -12,14 +12,18 @@ Honest traffic also has ``honest_waves`` genuine surges: a platform that stops p
 five times its usual volume for three days, nearly all 1-2 stars, from its usual mix of aged users
 and newcomers who sign up to complain - the hard case for a burst detector, labelled honest.
 
-Attacks (``ATTACKS``), each injecting ``inject_share`` of the target platform's reviews:
+Attacks (``ATTACKS``), each injecting ``inject_share`` of the target platform's reviews. Campaign
+texts are written from real reviews drawn from the same pool as honest texts (corpus or built-in),
+with the marks of paid reviews added (``textpool.paid_script``: openers, superlatives, calls to
+action, referral codes / contact handles), so text style, not domain, tells them apart:
 
-* ``copy_paste``   - one or two texts pasted verbatim (a trailing emoji changes) by new accounts, 2 days.
-* ``templated``    - templates with swapped names, numbers and emoji, new accounts, 4 days.
+* ``copy_paste``   - two scripts pasted verbatim (a trailing emoji changes) by new accounts, 2 days.
+* ``templated``    - templates with swapped names, numbers, codes and emoji, new accounts, 4 days.
 * ``paraphrased``  - spun scripts (synonyms, reordered clauses, fillers), young accounts, a week.
 * ``slow``         - templated and spun reviews trickling in over six weeks, one per new account.
 * ``camouflaged``  - a farm of aged accounts (30, more for big targets) that write ordinary reviews elsewhere (label ``cover``) and
-  hit three client platforms in lockstep rounds with distinct, real positive texts.
+  hit three client platforms in lockstep rounds with distinct, real positive texts (half of them
+  with a call to action appended).
 * ``sleeper``      - accounts registered in bulk a year earlier, with a review history, woken up
   together for three days with spun scripts.
 * ``competitor``   - a 1-star attack on a competitor with negative templates and spins, new accounts.
@@ -51,6 +55,8 @@ class SimConfig:
     use_corpus: bool = True
     rate_range: tuple[float, float] = (3.0, 25.0)
     honest_waves: int = 1  # genuine surges (a platform defaults: a wave of real 1-star reviews)
+    domains: tuple[str, ...] | None = None  # corpus domains to draw texts from (prefixes; None = all)
+    exclude_domains: tuple[str, ...] = ()  # corpus domains left out (the head's held-out domain)
 
 
 @dataclass
@@ -68,7 +74,8 @@ class _Sim:
     def __init__(self, cfg: SimConfig) -> None:
         self.cfg = cfg
         self.rng = random.Random(cfg.seed)
-        self.texts = textpool.HonestTexts(random.Random(cfg.seed * 7919 + 1), cfg.use_corpus)
+        self.texts = textpool.HonestTexts(random.Random(cfg.seed * 7919 + 1), cfg.use_corpus, cfg.domains,
+                                          tuple(cfg.exclude_domains))
         self.events: list[ReviewEvent] = []
         self.labels: dict[str, str] = {}
         self.n = 0
@@ -187,51 +194,56 @@ class _Sim:
             self._emit(self._rid("f"), name, target, self._aid("c"), rating_fn(), text_fn(), t, created,
                        r.randint(*prior), text_label)
 
+    def _script(self, label: int = 1, slots: bool = False) -> str:
+        """A campaign script written from a real review of the same pool (``textpool.paid_script``);
+        with ``slots`` it is a template that names, numbers or codes are swapped into per review."""
+        r = self.rng
+        tpl = textpool.paid_script(self.texts.draw_base(label), r, positive=label == 1)
+        if slots and not any(k in tpl for k in ("{n}", "{code}", "{wx}", "{qq}", "{name}")):
+            extra = textpool.PAID_CONTACTS if label == 1 else textpool.NEG_CONTACTS
+            cut = tpl.rfind("，")
+            tpl = tpl[:cut] + "，" + r.choice(extra) + tpl[cut:]
+        return tpl if slots else textpool.fill_slots(tpl, r)
+
     def attack(self, name: str, target: str) -> None:
         r = self.rng
         n = self.n_inject(target)
-        disp = self.display[target]
         day0 = r.uniform(15, self.cfg.days - 10)
         five = lambda: 5 if r.random() < 0.9 else 4
+        fill, spin = textpool.fill_slots, textpool.spin
         if name == "copy_paste":
-            pos = self.texts.pools[1] if self.texts.pools else None
-            srcs = [r.choice([t for t in pos if len(t) >= 20][:2000]) if pos else textpool.CAMPAIGN_SCRIPTS[0],
-                    r.choice(textpool.CAMPAIGN_SCRIPTS)]
+            srcs = [self._script(), self._script()]
             self._new_accounts_campaign(name, target, n, day0, 2,
                                         lambda: r.choice(srcs) + r.choice(textpool.EMOJI), five, 1)
         elif name == "templated":
-            tpls = r.sample(textpool.TEMPLATES, 2)
-            self._new_accounts_campaign(name, target, n, day0, 4,
-                                        lambda: textpool.fill_template(r.choice(tpls), disp, r), five, 1,
+            tpls = [self._script(slots=True), self._script(slots=True)]
+            self._new_accounts_campaign(name, target, n, day0, 4, lambda: fill(r.choice(tpls), r), five, 1,
                                         age_days=(0, 10))
         elif name == "paraphrased":
-            scripts = r.sample(textpool.CAMPAIGN_SCRIPTS, 2)
-            self._new_accounts_campaign(name, target, n, day0, 7,
-                                        lambda: textpool.spin(r.choice(scripts), r, 0.5), five, 1,
-                                        age_days=(0, 20), prior=(0, 2))
+            scripts = [self._script(), self._script()]
+            self._new_accounts_campaign(name, target, n, day0, 7, lambda: spin(r.choice(scripts), r, 0.5),
+                                        five, 1, age_days=(0, 20), prior=(0, 2))
         elif name == "slow":
-            tpl = r.choice(textpool.TEMPLATES)
-            script = r.choice(textpool.CAMPAIGN_SCRIPTS)
+            tpl, script = self._script(slots=True), self._script()
 
             def text() -> str:
-                return textpool.fill_template(tpl, disp, r) if r.random() < 0.5 else textpool.spin(script, r, 0.4)
+                return fill(tpl, r) if r.random() < 0.5 else spin(script, r, 0.4)
             self._new_accounts_campaign(name, target, n, 8, 42, text, five, 1, age_days=(0, 5))
         elif name == "competitor":
-            tpl = r.choice(textpool.NEG_TEMPLATES)
-            script = r.choice(textpool.NEG_SCRIPTS)
+            tpl, script = self._script(0, slots=True), self._script(0)
 
             def neg() -> str:
-                return textpool.fill_template(tpl, disp, r) if r.random() < 0.5 else textpool.spin(script, r, 0.5)
+                return fill(tpl, r) if r.random() < 0.5 else spin(script, r, 0.5)
             one = lambda: 1 if r.random() < 0.9 else 2
             self._new_accounts_campaign(name, target, n, day0, 3, neg, one, 0, age_days=(0, 8))
         elif name == "sleeper":
-            scripts = r.sample(textpool.CAMPAIGN_SCRIPTS, 2)
+            scripts = [self._script(), self._script()]
             batch_start = START - r.uniform(300, 420) * DAY
             for _ in range(n):
                 t = START + day0 * DAY + r.uniform(0, 3) * DAY
                 created = batch_start + r.uniform(0, 21) * DAY
                 self._emit(self._rid("f"), name, target, self._aid("s"), five(),
-                           textpool.spin(r.choice(scripts), r, 0.6), t, created, r.randint(2, 10), 1)
+                           spin(r.choice(scripts), r, 0.6), t, created, r.randint(2, 10), 1)
         elif name == "camouflaged":
             self._camouflaged(target, n)
         else:
@@ -253,7 +265,10 @@ class _Sim:
             left = n - (k // 3) * len(group) if platform == target else len(group)
             for a, created, prior in group[: max(0, min(len(group), left))]:
                 t = START + (day0 + r.uniform(0, 1.5)) * DAY
-                self._emit(self._rid("f"), "camouflaged", platform, a, 5, pos_texts.draw(1), t, created, prior, 1)
+                text = pos_texts.draw(1)
+                if r.random() < 0.5:  # half of the farm's texts carry the brief's call to action
+                    text = text.rstrip("。！!~～. ") + "，" + r.choice(textpool.PAID_CTAS) + r.choice(["！", "", "👍"])
+                self._emit(self._rid("f"), "camouflaged", platform, a, 5, text, t, created, prior, 1)
         for a, created, prior in group:  # cover: ordinary reviews elsewhere, about one every 5 days
             for _ in range(self._poisson(self.cfg.days / 5)):
                 p = r.choice(others)

@@ -5,7 +5,13 @@ present. On a fresh clone they come from a small built-in grammar, written for t
 when and a few judgements of aspects of a finance app, combined at random, so honest reviews rarely
 repeat each other (the point of the
 pool is to keep tests runnable, not to be realistic; the reported numbers use the corpus).
-Campaign scripts, templates and the synonym table of the paraphrasing "spinner" are hand-written.
+Campaign texts are written *from the same pool* as honest texts: a campaign takes real reviews of
+the same corpus (or the built-in grammar) as its base and adds the marks of paid reviews - openers,
+promotional superlatives, calls to action ("强烈推荐", "五星好评", "大家放心用"), referral codes and
+contact handles, template slots for names, numbers and emoji - then pastes, fills or spins it
+(``paid_script``). So a text classifier trained on simulated campaigns has to learn paid/templated
+style, not the domain. The mark inventory and the synonym table of the paraphrasing "spinner" are
+hand-written; the old finance scripts (``CAMPAIGN_SCRIPTS``...) are kept for the tests and bench.
 """
 
 from __future__ import annotations
@@ -75,6 +81,71 @@ SYNONYMS = {
     "极差": ["很差", "恶劣"], "千万": ["一定", "务必"], "垃圾": ["烂", "差劲"], "避雷": ["快跑", "别碰"],
 }
 FILLERS = ["说实话", "讲真", "个人觉得", "总之", "反正", "而且", "另外", "哈哈", "嗯"]
+# general review vocabulary for the spinner (campaign bases are real shopping / food reviews)
+SYNONYMS.update({
+    "非常": ["特别", "超级", "相当"], "很好": ["挺好", "特别好", "超好"], "不错": ["挺好", "很棒", "可以"],
+    "满意": ["称心", "舒心", "满足"], "喜欢": ["中意", "爱了", "喜爱"], "质量": ["品质", "做工"],
+    "物流": ["快递", "配送"], "东西": ["宝贝", "商品"], "价格": ["价钱", "售价"], "便宜": ["实惠", "划算"],
+    "好吃": ["美味", "可口"], "味道": ["口味", "口感"], "速度": ["效率"], "服务": ["售后", "态度"],
+    "包装": ["外包装", "包装盒"], "值得": ["值", "配得上"], "购买": ["入手", "下单"], "好评": ["赞", "点赞"],
+})
+
+# Marks of paid reviews. Slots: {n} number, {code} referral code, {wx} contact handle, {qq} group
+# number, {name} a person, {e} emoji; filled per review by ``fill_slots``.
+PAID_OPENERS = ["亲测好用！", "良心推荐，", "必须来夸一下，", "朋友推荐来的，", "第{n}次回购了，", "老顾客了，",
+                "闭眼入系列，", "姐妹们看过来！", "真心分享，", "用了{n}天来反馈，", "终于找到宝藏了！",
+                "客服{name}推荐的，"]
+PAID_SUPERLATIVES = ["全网最好", "性价比超高", "真的是我用过最好的", "绝对物超所值", "品质一流", "服务一流",
+                     "yyds", "无敌了", "好到爆", "完美", "超出预期", "一百分满意", "买到就是赚到",
+                     "找不到任何缺点", "同价位无敌", "比实体店强太多"]
+PAID_CTAS = ["强烈推荐", "五星好评", "大家放心用", "放心买", "闭眼入", "冲就完事了", "赶紧入手", "推荐给大家",
+             "不买后悔", "必须好评", "值得拥有", "大家放心购买", "已推荐给身边朋友", "五星五星五星",
+             "好评好评", "赶紧冲"]
+PAID_CONTACTS = ["邀请码{code}", "加V：{wx}领优惠", "vx {wx} 有福利", "私信我领{n}元券", "好评返现{n}元",
+                 "评论区找我要链接", "QQ群{qq}", "下单备注{code}立减{n}元", "找客服{name}报我名字有优惠",
+                 "扫码关注送{n}元红包"]
+NEG_OPENERS = ["避雷！", "千万别买！", "血的教训，", "踩坑了，", "大家注意了，", "曝光一下，", "真是服了，"]
+NEG_SUPERLATIVES = ["史上最差", "垃圾中的垃圾", "全网最坑", "简直是骗子", "质量差到极点", "毫无诚信"]
+NEG_CTAS = ["大家千万别买", "避雷避雷", "差评差评差评", "已投诉", "退款无门", "不要上当", "谁买谁后悔",
+            "一星都不想给", "劝大家绕道", "建议去别家买", "都散了吧", "珍爱生命远离这家"]
+NEG_CONTACTS = ["同款去{name}家买才靠谱，vx {wx}", "被坑的加群{qq}一起维权", "退款攻略私信我",
+                "想要靠谱的找我{wx}", "已经有{n}个人被坑了"]
+
+
+def paid_script(base: str, rng: random.Random, positive: bool = True, strength: float = 1.0) -> str:
+    """A campaign script written from a real review: the base text plus marks of paid reviews.
+
+    Keeps slots (``{n}``, ``{code}``, ``{wx}``, ``{qq}``, ``{name}``, ``{e}``) so the campaign can
+    fill them per review (a template) or once (a script to paste or spin). ``strength`` scales how
+    many marks are added (at least one call to action or superlative is always there).
+    """
+    opn, sup, cta, con = ((PAID_OPENERS, PAID_SUPERLATIVES, PAID_CTAS, PAID_CONTACTS) if positive
+                          else (NEG_OPENERS, NEG_SUPERLATIVES, NEG_CTAS, NEG_CONTACTS))
+    body = base.replace("{", "(").replace("}", ")").rstrip("。！!~～. ")
+    head = rng.choice(opn) if rng.random() < 0.6 * strength else ""
+    tail = []
+    if rng.random() < 0.7 * strength:
+        tail.append(rng.choice(sup))
+    tail.append(rng.choice(cta))
+    if rng.random() < 0.35 * strength:
+        tail.append(rng.choice(cta))
+    if rng.random() < 0.4 * strength:
+        tail.append(rng.choice(con))
+    tail = list(dict.fromkeys(tail))
+    return head + body + "，" + "，".join(tail) + rng.choice(["！", "！！", "{e}", "。{e}", "{e}{e}"])
+
+
+def fill_slots(template: str, rng: random.Random) -> str:
+    """Fill a ``paid_script`` template: names, numbers, codes, handles and emoji swapped per review."""
+    code = "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(rng.randint(4, 6)))
+    wx = rng.choice(["vip", "hao", "tj", "mm", "go", "fl", "xx"]) + str(rng.randint(100, 99999))
+    out = template
+    for slot, value in (("{n}", lambda: str(rng.randint(2, 50))), ("{code}", lambda: code),
+                        ("{wx}", lambda: wx), ("{qq}", lambda: str(rng.randint(10**7, 10**9))),
+                        ("{name}", lambda: rng.choice(NAMES)), ("{e}", lambda: rng.choice(EMOJI))):
+        while slot in out:
+            out = out.replace(slot, value(), 1)
+    return out
 
 
 def _builtin_honest(label: int, rng: random.Random) -> str:
@@ -95,9 +166,21 @@ def shared_data_dir() -> Path:
     return Path(env) if env else REPO_DIR.parent / "shared" / "data"
 
 
-@lru_cache(maxsize=2)
-def corpus_texts(min_len: int = 6, max_len: int = 200) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-    """(negative texts, positive texts) from the shared corpus, or None when it is absent."""
+def _domain_ok(domain: str, domains: tuple[str, ...] | None, exclude: tuple[str, ...]) -> bool:
+    if domains is not None and not any(domain.startswith(d) for d in domains):
+        return False
+    return not any(domain.startswith(d) for d in exclude)
+
+
+@lru_cache(maxsize=4)
+def corpus_texts(min_len: int = 6, max_len: int = 200, domains: tuple[str, ...] | None = None,
+                 exclude_domains: tuple[str, ...] = ()) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(negative texts, positive texts) from the shared corpus, or None when it is absent.
+
+    ``domains`` keeps only corpus domains starting with one of these prefixes (e.g.
+    ``("food_delivery",)``), ``exclude_domains`` drops them: the paid-review head is trained on
+    some domains and measured on a held-out one.
+    """
     path = shared_data_dir() / "sentiment_reviews.jsonl.gz"
     if not path.exists():
         return None
@@ -110,6 +193,8 @@ def corpus_texts(min_len: int = 6, max_len: int = 200) -> tuple[tuple[str, ...],
             text = str(d.get("text", "")).strip()
             if not min_len <= len(text) <= max_len or text in seen:
                 continue
+            if not _domain_ok(str(d.get("domain", "")), domains, exclude_domains):
+                continue
             seen.add(text)
             (pos if d.get("label") == 1 else neg).append(text)
     return tuple(neg), tuple(pos)
@@ -118,9 +203,12 @@ def corpus_texts(min_len: int = 6, max_len: int = 200) -> tuple[tuple[str, ...],
 class HonestTexts:
     """Draws honest texts by sentiment label, from the corpus if present, else the built-in pool."""
 
-    def __init__(self, rng: random.Random, use_corpus: bool = True) -> None:
+    def __init__(self, rng: random.Random, use_corpus: bool = True, domains: tuple[str, ...] | None = None,
+                 exclude_domains: tuple[str, ...] = ()) -> None:
         self.rng = rng
-        self.pools = corpus_texts() if use_corpus else None
+        self.pools = corpus_texts(domains=domains, exclude_domains=tuple(exclude_domains)) if use_corpus else None
+        if self.pools is not None and not all(self.pools):
+            raise ValueError(f"no corpus texts of both labels for domains={domains} exclude={exclude_domains}")
         self.source = "corpus" if self.pools else "builtin"
         self._order: list[list[int]] = []
         if self.pools:
@@ -137,6 +225,15 @@ class HonestTexts:
             order.extend(range(len(self.pools[label])))
             self.rng.shuffle(order)
         return self.pools[label][order.pop()]
+
+    def draw_base(self, label: int, min_len: int = 12, max_len: int = 80) -> str:
+        """A real review to write a campaign script from: substantial but not an essay (texts too
+        short or too long are skipped; they leave the honest pool's current round either way)."""
+        for _ in range(200):
+            text = self.draw(label)
+            if min_len <= len(text) <= max_len:
+                return text
+        return text
 
 
 def spin(text: str, rng: random.Random, strength: float = 0.5) -> str:
