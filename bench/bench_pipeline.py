@@ -47,6 +47,17 @@ def service_memory(run_dir: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
+def post_with_backpressure(client: httpx.Client, body: bytes) -> None:
+    """Post one NDJSON batch, waiting out 503 + Retry-After the way a well-behaved client does."""
+    while True:
+        r = client.post("/v1/documents/batch", content=body)
+        if r.status_code == 503:
+            time.sleep(float(r.headers.get("Retry-After", "1")))
+            continue
+        r.raise_for_status()
+        return
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=5000, help="reviews for the throughput run")
@@ -72,8 +83,7 @@ def main() -> None:
     started = time.perf_counter()
     for i in range(0, len(items), args.batch):
         body = b"\n".join(orjson.dumps(x) for x in items[i:i + args.batch])
-        r = client.post("/v1/documents/batch", content=body)
-        r.raise_for_status()
+        post_with_backpressure(client, body)
     posted = time.perf_counter()
     while indexed(source) < args.n:
         time.sleep(0.25)

@@ -54,10 +54,12 @@ def test_heads_with_right_sha_give_probs_wrong_sha_skipped(model_copy, backend, 
     assert res[0].heads["paid_review"] == pytest.approx(1 / (1 + np.exp(-z)), abs=1e-5)
 
 
-def test_no_heads_dir_means_empty_heads():
+def test_no_heads_dir_means_empty_heads(tmp_path):
     from trustscope.sentiment import load_classifier
 
-    clf = load_classifier(str(DEFAULT_MODEL_DIR), threads=1)
+    bare = tmp_path / "bare"
+    shutil.copytree(DEFAULT_MODEL_DIR, bare, ignore=shutil.ignore_patterns("heads"))
+    clf = load_classifier(str(bare), threads=1)
     assert all(r.heads == {} for r in clf.classify(TEXTS))
 
 
