@@ -63,6 +63,8 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=5000, help="reviews for the throughput run")
     ap.add_argument("--latency-samples", type=int, default=20)
     ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--stall-timeout", type=float, default=120.0,
+                    help="give up when the indexed count has not grown for this many seconds")
     ap.add_argument("--ingest-url", default="http://127.0.0.1:8001")
     ap.add_argument("--es-url", default=os.environ.get("TS_ES_URL", "http://127.0.0.1:9200"))
     ap.add_argument("--index", default=os.environ.get("TS_ES_INDEX_PREFIX", "trustscope") + "-docs")
@@ -85,7 +87,14 @@ def main() -> None:
         body = b"\n".join(orjson.dumps(x) for x in items[i:i + args.batch])
         post_with_backpressure(client, body)
     posted = time.perf_counter()
-    while indexed(source) < args.n:
+    count, last_growth = 0, time.perf_counter()
+    while count < args.n:
+        now_count = indexed(source)
+        if now_count > count:
+            count, last_growth = now_count, time.perf_counter()
+        elif time.perf_counter() - last_growth > args.stall_timeout:
+            raise SystemExit(f"stalled: {count}/{args.n} indexed and no growth for {args.stall_timeout:.0f} s; "
+                             "see GET /v1/admin/dead-letters and the service logs (make logs)")
         time.sleep(0.25)
     done = time.perf_counter()
     total_s = done - started
