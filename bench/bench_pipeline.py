@@ -15,7 +15,7 @@ import os
 import statistics
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -47,15 +47,21 @@ def service_memory(run_dir: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def post_with_backpressure(client: httpx.Client, body: bytes) -> None:
-    """Post one NDJSON batch, waiting out 503 + Retry-After the way a well-behaved client does."""
+def post_with_backpressure(client: httpx.Client, body: bytes) -> int:
+    """Post one NDJSON batch, waiting out 503 + Retry-After the way a well-behaved client does.
+
+    Returns the number of lines accepted; a rejected line stops the benchmark (it would never be
+    indexed and the run would wait for it forever)."""
     while True:
         r = client.post("/v1/documents/batch", content=body)
         if r.status_code == 503:
             time.sleep(float(r.headers.get("Retry-After", "1")))
             continue
         r.raise_for_status()
-        return
+        summary = r.json()
+        if summary["rejected"]:
+            raise SystemExit(f"ingest rejected {summary['rejected']} lines, first: {summary['errors'][0]}")
+        return int(summary["accepted"]) + int(summary["updated"])
 
 
 def main() -> None:
@@ -73,7 +79,10 @@ def main() -> None:
     args = ap.parse_args()
 
     source = f"bench-{uuid.uuid4().hex[:8]}"
-    items = reviews(args.n, seed=int(time.time()), source=source, base=datetime.now(timezone.utc))
+    # samples spread reviews 37 minutes apart from ``base``; end them now (ingest refuses the future)
+    now = datetime.now(timezone.utc)
+    items = reviews(args.n, seed=int(time.time()), source=source,
+                    base=now - timedelta(minutes=37 * args.n + 60))
     es = Elasticsearch(args.es_url, request_timeout=30)
     client = httpx.Client(base_url=args.ingest_url, headers={"Authorization": f"Bearer {args.api_key}"},
                           timeout=120)
@@ -103,8 +112,8 @@ def main() -> None:
 
     latencies = []
     lat_source = source + "-lat"
-    for j, item in enumerate(reviews(args.latency_samples, seed=99, source=lat_source,
-                                     base=datetime.now(timezone.utc))):
+    for item in reviews(args.latency_samples, seed=99, source=lat_source,
+                        base=datetime.now(timezone.utc) - timedelta(minutes=37 * args.latency_samples + 60)):
         t0 = time.perf_counter()
         client.post("/v1/documents", json=item).raise_for_status()
         while True:
