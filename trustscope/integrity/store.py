@@ -165,6 +165,7 @@ class Pipe(Protocol):
     def group_add(self, name: str, field: str, review_id: str, ttl: int = 0, mode: str = "keep") -> None: ...
     def group_members(self, name: str, field: str) -> None: ...
     def set_verdicts(self, items: list[tuple[str, str, float]]) -> None: ...
+    def queued(self) -> int: ...
     def execute(self) -> list[Any]: ...
 
 
@@ -181,6 +182,7 @@ class RedisPipe:
         self._s = store
         self._p = store.client.pipeline(transaction=False)
         self._post: list[Any] = []
+        self._skips = 0  # group_members queues two commands ("skip" + "members") for one result
 
     def _k(self, name: str, field: Field) -> str:
         return key_of(self._s.prefix, name, field)
@@ -245,6 +247,7 @@ class RedisPipe:
         _, f_key, m_key = self._group_keys(name, field)
         self._p.hget(f_key, field)
         self._post.append("skip")
+        self._skips += 1
         self._p.lrange(m_key, 0, -1)
         self._post.append("members")
 
@@ -257,6 +260,10 @@ class RedisPipe:
             args += [rid, VERDICT_CHAR[verdict], round(prob * 1000)]
         self._p.evalsha(self._s.sha["verdicts"], len(items), *[self._k("rec", rid) for rid, _, _ in items], *args)
         self._post.append(lambda vs: [int(v) for v in vs])
+
+    def queued(self) -> int:
+        """Results ``execute()`` will return for what is queued so far (its index of the next op)."""
+        return len(self._post) - self._skips
 
     def execute(self) -> list[Any]:
         raw = self._p.execute() if len(self._p) else []
@@ -337,6 +344,9 @@ class MemoryPipe:
 
     def set_verdicts(self, items: list[tuple[str, str, float]]) -> None:
         self._ops.append(("set_verdicts", (items,)))
+
+    def queued(self) -> int:
+        return len(self._ops)
 
     def _get(self, name: str, field: Field) -> Any:
         v = self._s.h[name].get(field)
