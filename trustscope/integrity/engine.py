@@ -6,6 +6,8 @@ Flow of ``process(batch)``:
    delivery): text skeleton -> MinHash -> LSH bands -> near-duplicate cluster; daily burst group;
    lockstep pairs with the author's recent items; registration cohort; the static per-review
    evidence (account age, rapid posting, rating-text mismatch) goes into the review's record.
+   The whole batch takes three round trips (claim + reads, cluster representatives, writes), in
+   batch order (see ``_ingest_batch``).
 2. Whenever a group's score moves to another level (a cluster reaching 3, 4, 5 members; a burst
    growing; a lockstep pair densifying), all of the group's members are marked for re-judging: this
    is how a campaign's first 19 reviews are revised when its 20th arrives. Levels are coarse, so each
