@@ -85,3 +85,57 @@ def test_shared_data_splits_are_fixed():
     d = domain_split(reviews, "food_delivery")
     assert all(r.domain == "food_delivery" for r in d.test)
     assert not any(r.domain == "food_delivery" for r in d.train + d.val)
+
+
+@pytest.mark.slow
+def test_resume_pretraining_continues_an_mlm_checkpoint(tmp_path):
+    """--resume-pretraining keeps the checkpoint's tokenizer and size, starts from its weights, runs
+    --pretrain-steps more MLM steps into WORK_DIR/mlm and records the cumulative steps and source."""
+    import torch
+    from safetensors.torch import load_file
+
+    reviews, weibo = _write_corpus(tmp_path)
+    common = ["--reviews", str(reviews), "--weibo", str(weibo), "--no-baselines", "--threads", "1",
+              "--holdout-domain", ""]
+    # --tiny fixes 5 MLM steps; the continuations spell out the same tiny settings with their own steps
+    small = [*common, "--pretrain-batch", "8", "--pretrain-seq-len", "32", "--epochs", "1",
+             "--batch-size", "8", "--eval-every", "5"]
+    first = CliRunner().invoke(app, ["model", "train", "--tiny", *common, "--output-dir", str(tmp_path / "m1"),
+                                     "--work-dir", str(tmp_path / "w1")])
+    assert first.exit_code == 0, first.output
+    src = tmp_path / "w1" / "mlm"
+    before = load_file(str(src / "model.safetensors"))
+
+    second = CliRunner().invoke(app, ["model", "train", *small, "--output-dir", str(tmp_path / "m2"),
+                                      "--work-dir", str(tmp_path / "w2"), "--resume-pretraining", str(src),
+                                      "--pretrain-steps", "3", "--hidden", "64"])  # size comes from src
+    assert second.exit_code == 0, second.output
+    mlm = tmp_path / "w2" / "mlm"
+    meta = json.loads((mlm / "pretrain_meta.json").read_text())
+    assert meta["step"] == 3 and meta["previous_steps"] == 5 and meta["total_steps"] == 8
+    assert meta["resumed_from"] == str(src) and meta["size"]["hidden"] == 32
+    assert meta["total_tokens_seen"] == meta["previous"]["tokens_seen"] + meta["tokens_seen"]
+    assert (mlm / "vocab.txt").read_text() == (src / "vocab.txt").read_text()
+    after = load_file(str(mlm / "model.safetensors"))
+    key = "bert.embeddings.word_embeddings.weight"
+    assert after[key].shape == before[key].shape and not torch.equal(after[key], before[key])
+    metrics = json.loads((tmp_path / "m2" / "metrics.json").read_text())
+    assert metrics["pretrain"]["total_steps"] == 8 and metrics["options"]["size"]["hidden"] == 32
+
+    # chained: a second continuation counts from the cumulative total
+    third = CliRunner().invoke(app, ["model", "train", *small, "--output-dir", str(tmp_path / "m3"),
+                                     "--work-dir", str(tmp_path / "w3"), "--resume-pretraining", str(mlm),
+                                     "--pretrain-steps", "2"])
+    assert third.exit_code == 0, third.output
+    meta3 = json.loads((tmp_path / "w3" / "mlm" / "pretrain_meta.json").read_text())
+    assert meta3["previous_steps"] == 8 and meta3["total_steps"] == 10
+
+
+def test_resume_pretraining_refuses_bad_sources(tmp_path):
+    reviews, weibo = _write_corpus(tmp_path)
+    base = ["model", "train", "--tiny", "--reviews", str(reviews), "--weibo", str(weibo),
+            "--output-dir", str(tmp_path / "o"), "--work-dir", str(tmp_path / "w")]
+    missing = CliRunner().invoke(app, [*base, "--resume-pretraining", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "not found" in missing.output
+    both = CliRunner().invoke(app, [*base, "--resume-pretraining", str(tmp_path), "--pretrained", str(tmp_path)])
+    assert both.exit_code == 2 and "exclude each other" in both.output

@@ -49,6 +49,9 @@ def train(
     pretrain_lr: float = typer.Option(1e-3),
     pretrain_minutes: float = typer.Option(None, help="stop pre-training early after this wall time"),
     pretrained: Path = typer.Option(None, help="reuse this MLM checkpoint; skips tokenizer + pre-training"),
+    resume_pretraining: Path = typer.Option(
+        None, help="continue MLM pre-training from this checkpoint (its tokenizer and size; fresh "
+                   "schedule over --pretrain-steps / --pretrain-minutes) into WORK_DIR/mlm"),
     epochs: float = typer.Option(3.0, help="fine-tuning epochs (early stopping may end sooner)"),
     batch_size: int = typer.Option(32),
     lr: float = typer.Option(2e-4),
@@ -86,13 +89,14 @@ def train(
                                 eval_every=eval_every, patience=patience, seed=seed,
                                 max_minutes=finetune_minutes),
         holdout_domain=holdout_domain or None, holdout_epochs=holdout_epochs, pretrained_dir=pretrained,
+        resume_pretraining=resume_pretraining,
         baselines=baselines, only_holdout=only_holdout, seed=seed, device=device,
         threads=threads if threads is not None else get_settings().torch_threads,
         command=_command_line(ctx),
     )
     try:
         metrics = run(opts)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(json.dumps({"random_split": metrics.get("random_split", {}).get("bert", {}).get("all"),

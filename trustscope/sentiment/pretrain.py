@@ -118,26 +118,57 @@ def _mask_batch(batch, tok, mask_prob: float, gen):
     return inputs, labels
 
 
+def size_of(config) -> ModelSize:
+    """The ``ModelSize`` of a loaded BERT config."""
+    return ModelSize(hidden=config.hidden_size, layers=config.num_hidden_layers,
+                     heads=config.num_attention_heads, intermediate=config.intermediate_size,
+                     max_position=config.max_position_embeddings)
+
+
 def pretrain(texts: list[str], tokenizer, out_dir: str | Path, size: ModelSize,
-             cfg: PretrainConfig, device: str = "cpu", log=print) -> dict:
-    """Run MLM pre-training; saves ``out_dir`` (model + tokenizer) at checkpoints and at the end."""
+             cfg: PretrainConfig, device: str = "cpu", log=print,
+             init_dir: str | Path | None = None) -> dict:
+    """Run MLM pre-training; saves ``out_dir`` (model + tokenizer) at checkpoints and at the end.
+
+    ``init_dir``: continue from this MLM checkpoint (its weights; ``size`` is taken from its config
+    and ``tokenizer`` must be its tokenizer) with a fresh optimizer and warmup + decay schedule over
+    ``cfg.steps`` / ``cfg.max_minutes``. The meta then also records the source checkpoint and the
+    cumulative steps and tokens (``total_steps``, ``total_tokens_seen``).
+    """
     import torch
     from transformers import BertForMaskedLM
 
     out = Path(out_dir)
+    prior: dict | None = None
+    if init_dir is not None:
+        src = Path(init_dir)
+        if src.resolve() == out.resolve():
+            raise ValueError(f"continued pre-training must write to a new directory, not {src}")
+        meta_path = src / "pretrain_meta.json"
+        prior = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
-    random.seed(cfg.seed)
+    # a continued run must not replay the first run's packing, order and masks: offset the seed
+    data_seed = cfg.seed + (prior.get("total_steps", prior.get("step", 0)) if prior else 0)
+    torch.manual_seed(data_seed)
+    random.seed(data_seed)
     t0 = time.time()
     enc = tokenizer(texts, add_special_tokens=False, return_attention_mask=False,
                     return_token_type_ids=False)["input_ids"]
-    seqs = pack_sequences(enc, cfg.seq_len, tokenizer.cls_token_id, tokenizer.sep_token_id, cfg.seed)
+    seqs = pack_sequences(enc, cfg.seq_len, tokenizer.cls_token_id, tokenizer.sep_token_id, data_seed)
     n_tokens = sum(len(s) for s in seqs)
     log(f"pretrain corpus: {len(texts)} texts, {len(seqs)} packed sequences, {n_tokens} tokens "
         f"(tokenized in {time.time() - t0:.0f}s)")
 
-    config = build_config(size, len(tokenizer), tokenizer.pad_token_id)
-    model = BertForMaskedLM(config).to(device)
+    if init_dir is not None:
+        model = BertForMaskedLM.from_pretrained(str(init_dir), local_files_only=True).to(device)
+        if model.config.vocab_size != len(tokenizer):
+            raise ValueError(f"{init_dir}: vocabulary {model.config.vocab_size} != tokenizer {len(tokenizer)}")
+        size = size_of(model.config)
+        log(f"continuing MLM pre-training from {init_dir} "
+            f"(after {prior.get('total_steps', prior.get('step', 0))} steps)")
+    else:
+        config = build_config(size, len(tokenizer), tokenizer.pad_token_id)
+        model = BertForMaskedLM(config).to(device)
     model.train()
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
@@ -149,7 +180,7 @@ def pretrain(texts: list[str], tokenizer, out_dir: str | Path, size: ModelSize,
     opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
     clock = TrainClock(cfg.steps, cfg.max_minutes)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, clock.lr_factor(cfg.warmup_frac))
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(data_seed)
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def save(step: int, loss: float) -> None:
@@ -158,6 +189,13 @@ def pretrain(texts: list[str], tokenizer, out_dir: str | Path, size: ModelSize,
         meta = {"step": step, "planned_steps": cfg.steps, "loss": loss, "minutes": (time.time() - t0) / 60,
                 "size": asdict(size), "config": asdict(cfg), "tokens_seen": step * cfg.batch_size * cfg.seq_len,
                 "corpus_texts": len(texts), "corpus_tokens": n_tokens}
+        if prior is not None:
+            prev_steps = prior.get("total_steps", prior.get("step", 0))
+            prev_tokens = prior.get("total_tokens_seen", prior.get("tokens_seen", 0))
+            meta.update({"resumed_from": str(init_dir), "data_seed": data_seed, "previous_steps": prev_steps,
+                         "previous_loss": prior.get("loss"), "total_steps": prev_steps + step,
+                         "total_tokens_seen": prev_tokens + meta["tokens_seen"],
+                         "previous": prior})
         (out / "pretrain_meta.json").write_text(json.dumps(meta, indent=2))
 
     order: list[int] = []

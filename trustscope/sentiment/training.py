@@ -42,6 +42,7 @@ class TrainOptions:
     holdout_domain: str | None = "food_delivery"
     holdout_epochs: float | None = None  # None = same as finetune.epochs
     pretrained_dir: Path | None = None  # reuse an MLM checkpoint instead of pre-training
+    resume_pretraining: Path | None = None  # continue MLM from this checkpoint into work_dir/mlm
     baselines: bool = True
     only_holdout: bool = False  # skip the random-split model (re-measure the held-out domain only)
     seed: int = 13
@@ -111,6 +112,10 @@ def run(opts: TrainOptions) -> dict:
     metrics: dict = {"command": opts.command or " ".join(sys.argv), "options": _jsonable(asdict(opts)),
                      "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
+    if opts.pretrained_dir and opts.resume_pretraining:
+        raise ValueError("--pretrained and --resume-pretraining exclude each other")
+    if opts.resume_pretraining and not (Path(opts.resume_pretraining) / "config.json").exists():
+        raise FileNotFoundError(f"MLM checkpoint not found: {opts.resume_pretraining}")
     reviews = load_reviews(opts.reviews_path)
     weibo = load_weibo_texts(opts.weibo_path)
     texts = pretraining_texts(reviews, weibo)
@@ -118,7 +123,15 @@ def run(opts: TrainOptions) -> dict:
                        "pretrain_chars": sum(map(len, texts))}
     log(f"data: {metrics['data']}")
 
-    if opts.pretrained_dir:
+    if opts.resume_pretraining:
+        src = Path(opts.resume_pretraining)
+        tok = AutoTokenizer.from_pretrained(str(src), local_files_only=True)  # keep its vocabulary
+        mlm_dir = work / "mlm"
+        metrics["pretrain"] = pretrain(texts, tok, mlm_dir, opts.size, opts.pretrain, device, log,
+                                       init_dir=src)
+        metrics["options"]["size"] = metrics["pretrain"]["size"]
+        metrics["options"]["vocab_size"] = len(tok)
+    elif opts.pretrained_dir:
         mlm_dir = Path(opts.pretrained_dir)
         tok = AutoTokenizer.from_pretrained(str(mlm_dir), local_files_only=True)
         log(f"reusing MLM checkpoint {mlm_dir}")
