@@ -74,3 +74,35 @@ def test_redelivered_batches_are_not_counted_twice(client):
             for u in engine.process(events[i:i + 50]):
                 twice[u.id] = u
     assert {k: (v.verdict, v.signals) for k, v in twice.items()} == {k: (v.verdict, v.signals) for k, v in once.items()}
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_a_crash_between_claim_and_write_is_recovered_on_redelivery(client, monkeypatch):
+    """A consumer dies after claiming a batch's reviews but before writing their records: the
+    redelivered batch (XAUTOCLAIM, after the stale-claim time) is ingested and judged in full."""
+    import trustscope.integrity.engine as engine_mod
+
+    c, prefixes = client
+    sim = simulate(SIM)
+    events = sim.events[:300]
+    reference = _final([IntegrityEngine.from_redis(c, prefix=_prefix(prefixes))], events, batch=100)
+
+    engine = IntegrityEngine.from_redis(c, prefix=_prefix(prefixes))
+    latest = {u.id: u for u in engine.process(events[:100])}
+
+    def crash(self, *a, **kw):
+        raise _Crash
+    with monkeypatch.context() as m:
+        m.setattr(engine_mod.IntegrityEngine, "_queue_writes", crash)
+        with pytest.raises(_Crash):
+            engine.process(events[100:200])
+    # a redelivery before the claims are stale is skipped (another consumer may be writing them)
+    assert engine.process(events[100:200]) == []
+    engine.claim_stale_s = 0  # as if CLAIM_STALE_S had passed
+    for i in (100, 200):
+        latest.update({u.id: u for u in engine.process(events[i:i + 100])})
+    assert {k: v.verdict for k, v in latest.items()} == {k: v.verdict for k, v in reference.items()}
+    assert len(latest) == len(events)

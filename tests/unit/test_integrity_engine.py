@@ -113,3 +113,20 @@ def test_a_batch_is_ingested_as_if_one_review_at_a_time():
     assert max(int(n) for n in a["cl:n"].values()) >= 10  # campaigns formed clusters within batches
 
 
+
+
+def test_stale_claims_are_taken_over_fresh_ones_and_records_are_not():
+    from trustscope.integrity.store import MemoryStore
+
+    store = MemoryStore()
+    p = store.pipe()
+    p.claim("a", 10)
+    p.claim("a", 10)  # claimed a moment ago (maybe by another consumer): not taken
+    assert p.execute() == [True, False]
+    store.h["rec"]["old"] = "0"  # a claim written before claims carried their time
+    store.h["rec"]["done"] = "p1\tu1\t5\t0\t\t\t0\t1\t\t\t\t-"
+    p = store.pipe()
+    p.claim("a", 0)
+    p.claim("old", 10)
+    p.claim("done", 0)
+    assert p.execute() == [True, True, False]

@@ -42,7 +42,13 @@ from trustscope.integrity.detectors import (
 from trustscope.integrity.models import ReviewEvent, VerdictUpdate
 from trustscope.integrity.paid_head import NAME as PAID_HEAD
 from trustscope.integrity.paid_head import heads_of
-from trustscope.integrity.store import MemoryStore, RedisStore, Store
+from trustscope.integrity.store import (
+    CLAIM_STALE_S,
+    MemoryStore,
+    RedisStore,
+    Store,
+    is_claim,
+)
 
 DAY = 86_400
 GROUP_TTL = 60 * DAY  # time-bucketed groups expire after this long (bounded memory)
@@ -119,6 +125,7 @@ class IntegrityEngine:
         self.sentiment = sentiment
         self.paid = paid  # text -> paid-review head probability, for reviews that arrive without one
         self.paid_threshold = paid_threshold
+        self.claim_stale_s = CLAIM_STALE_S  # a claim older than this was left by a crashed consumer
         self._baselines: OrderedDict[tuple[str, int, str], float | None] = OrderedDict()
 
     @classmethod
@@ -180,14 +187,16 @@ class IntegrityEngine:
         overlays, and the writes run in one pipeline in batch order, so every counter a review
         reads back (cluster size, burst count, lockstep pairs) is exactly what it was one by one.
         """
-        # 1. claim each review and read its LSH bands and author state
+        # 1. claim each review and read its LSH bands and author state (a claim left by a consumer
+        #    that crashed before step 3 is taken over after store.CLAIM_STALE_S, so a redelivered
+        #    batch is ingested, while a review whose record is written is never counted twice)
         prepared: list[tuple[ReviewEvent, Any, list[str]]] = []
         p = self.store.pipe()
         for ev in batch:
             skel = duplicate.skeleton(ev.text)
             sig = duplicate.signature(skel) if len(skel) >= duplicate.MIN_SKELETON else None
             bands = duplicate.band_keys(sig, ev.platform) if sig is not None else []
-            p.hsetnx("rec", ev.id, "0")
+            p.claim(ev.id, self.claim_stale_s)
             p.hmget_multi([("lsh", b) for b in bands] + [("au", ev.author_id)])
             prepared.append((ev, sig, bands))
         looked = p.execute() if prepared else []
@@ -405,7 +414,7 @@ class IntegrityEngine:
         member_ids = sorted({rid for name, f, _ in pairs for rid in pair_members.get((name, f), [])})
         p = self.store.pipe()
         p.hmget_multi([("rec", rid) for rid in member_ids])
-        recs = {rid: unpack_record(r) for rid, r in zip(member_ids, p.execute()[0]) if r and r != "0"}
+        recs = {rid: unpack_record(r) for rid, r in zip(member_ids, p.execute()[0]) if r and not is_claim(r)}
         item_best: dict[str, float] = {}
         author_pairs: list[tuple[str, str]] = []
         for name, f, s in pairs:
@@ -460,7 +469,7 @@ class IntegrityEngine:
         p = self.store.pipe()
         p.hmget_multi([("rec", rid) for rid in ids])
         raw = p.execute()[0]
-        recs = [(rid, unpack_record(r)) for rid, r in zip(ids, raw) if r is not None and r != "0"]
+        recs = [(rid, unpack_record(r)) for rid, r in zip(ids, raw) if r is not None and not is_claim(r)]
         lookups: list[tuple[str, str]] = []
         for _, rec in recs:
             platform, author, rating, t, cid = rec[:5]

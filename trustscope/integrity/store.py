@@ -20,6 +20,7 @@ of commands is what bounds throughput). Memory-frugal layout (target: < 1 GB for
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections import defaultdict
 from typing import Any, Protocol
@@ -127,6 +128,29 @@ if v > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return v end
 return cur
 """
 
+# KEYS: the review's record hash; ARGV: review id, seconds after which a claim is stale.
+# A claim is "~<server time>" until the review's record replaces it; a claim left by a consumer that
+# crashed between claiming and writing is taken over once stale (pre-timestamp claims are "0").
+_CLAIM = """
+local now = tonumber(redis.call('TIME')[1])
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  if cur ~= '0' and (string.sub(cur, 1, 1) ~= '~' or now - tonumber(string.sub(cur, 2)) < tonumber(ARGV[2])) then
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], '~' .. now)
+return 1
+"""
+
+CLAIM_STALE_S = 10  # a batch writes its records within a second of claiming them
+
+
+def is_claim(value: str | None) -> bool:
+    """A review claimed for ingestion whose record is not written yet (no verdict possible)."""
+    return value is not None and (value == "0" or value.startswith("~"))
+
+
 VERDICT_CHAR = {"verified": "v", "suspicious": "s", "fake": "f"}
 Field = str | bytes
 
@@ -158,6 +182,7 @@ class Pipe(Protocol):
     def hget_raw(self, name: str, field: Field) -> None: ...
     def hmget_multi(self, pairs: list[tuple[str, Field]]) -> None: ...
     def hsetnx(self, name: str, field: Field, value: str | bytes) -> None: ...
+    def claim(self, review_id: str, stale_s: int = CLAIM_STALE_S) -> None: ...
     def hsetnx_multi(self, triples: list[tuple[str, Field, str | bytes]]) -> None: ...
     def hset(self, name: str, field: Field, value: str | bytes) -> None: ...
     def hincrby(self, name: str, field: Field, amount: int = 1, ttl: int = 0) -> None: ...
@@ -206,6 +231,10 @@ class RedisPipe:
 
     def hsetnx(self, name: str, field: Field, value: str | bytes) -> None:
         self._p.hsetnx(self._k(name, field), field, value)
+        self._post.append(bool)
+
+    def claim(self, review_id: str, stale_s: int = CLAIM_STALE_S) -> None:
+        self._p.evalsha(self._s.sha["claim"], 1, self._k("rec", review_id), review_id, stale_s)
         self._post.append(bool)
 
     def hsetnx_multi(self, triples: list[tuple[str, Field, str | bytes]]) -> None:
@@ -299,7 +328,7 @@ class RedisStore:
         self.prefix = prefix
         self.sha = {name: client.script_load(src) for name, src in (
             ("group", _GROUP_ADD), ("verdicts", _SET_VERDICTS), ("hmget", _HMGET_MULTI),
-            ("hsetnx", _HSETNX_MULTI), ("hincrby", _HINCRBY_TTL), ("hmax", _HMAX))}
+            ("hsetnx", _HSETNX_MULTI), ("hincrby", _HINCRBY_TTL), ("hmax", _HMAX), ("claim", _CLAIM))}
 
     def pipe(self) -> RedisPipe:
         return RedisPipe(self)
@@ -323,6 +352,9 @@ class MemoryPipe:
 
     def hsetnx(self, name: str, field: Field, value: str | bytes) -> None:
         self._ops.append(("hsetnx", (name, field, value)))
+
+    def claim(self, review_id: str, stale_s: int = CLAIM_STALE_S) -> None:
+        self._ops.append(("claim", (review_id, stale_s)))
 
     def hsetnx_multi(self, triples: list[tuple[str, Field, str | bytes]]) -> None:
         self._ops.append(("hsetnx_multi", (triples,)))
@@ -366,6 +398,13 @@ class MemoryPipe:
                 h = s.h[a[0]]
                 out.append(a[1] not in h)
                 h.setdefault(a[1], a[2])
+            elif op == "claim":
+                recs, now = s.h["rec"], int(time.time())
+                cur = _dec(recs.get(a[0]))
+                take = cur is None or cur == "0" or (cur.startswith("~") and now - int(cur[1:]) >= a[1])
+                if take:
+                    recs[a[0]] = f"~{now}"
+                out.append(take)
             elif op == "hsetnx_multi":
                 n = 0
                 for name, f, v in a[0]:
