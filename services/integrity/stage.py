@@ -88,5 +88,7 @@ def build(settings: Any, client: Any) -> IntegrityStage:
     # the head's operating threshold travels in its file; the probability itself comes in the document
     path = head_path(settings.sentiment_model_dir)
     threshold = HeadFile.load(path).threshold if path.exists() else THRESHOLD
-    return IntegrityStage(IntegrityEngine.from_redis(client, prefix=f"{settings.stream_prefix}:int",
-                                                     paid_threshold=threshold))
+    engine = IntegrityEngine.from_redis(client, prefix=f"{settings.stream_prefix}:int", paid_threshold=threshold)
+    # a crashed consumer's claims must be stale by the time XAUTOCLAIM hands its batch to another
+    engine.claim_stale_s = max(1, min(engine.claim_stale_s, settings.claim_idle_ms // 2000))
+    return IntegrityStage(engine)
