@@ -15,7 +15,7 @@ import os
 import statistics
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -79,10 +79,7 @@ def main() -> None:
     args = ap.parse_args()
 
     source = f"bench-{uuid.uuid4().hex[:8]}"
-    # samples spread reviews 37 minutes apart from ``base``; end them now (ingest refuses the future)
-    now = datetime.now(timezone.utc)
-    items = reviews(args.n, seed=int(time.time()), source=source,
-                    base=now - timedelta(minutes=37 * args.n + 60))
+    items = reviews(args.n, seed=int(time.time()), source=source, end=datetime.now(timezone.utc))
     es = Elasticsearch(args.es_url, request_timeout=30)
     client = httpx.Client(base_url=args.ingest_url, headers={"Authorization": f"Bearer {args.api_key}"},
                           timeout=120)
@@ -112,8 +109,7 @@ def main() -> None:
 
     latencies = []
     lat_source = source + "-lat"
-    for item in reviews(args.latency_samples, seed=99, source=lat_source,
-                        base=datetime.now(timezone.utc) - timedelta(minutes=37 * args.latency_samples + 60)):
+    for item in reviews(args.latency_samples, seed=99, source=lat_source, end=datetime.now(timezone.utc)):
         t0 = time.perf_counter()
         client.post("/v1/documents", json=item).raise_for_status()
         while True:

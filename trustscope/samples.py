@@ -14,6 +14,7 @@ NEGATIVE = ["客服一直联系不上，很失望", "提现困难，钱一直不
             "隐藏费用太多，利息算下来很高", "系统老是出错，还款失败还被算逾期", "额度莫名其妙被降了",
             "注销账户特别麻烦", "审核拖了一个星期都没有结果"]
 OPENERS = ["", "说实话，", "第一次用，", "朋友推荐的，", "用了半年，", "总的来说，"]
+SPACING_MINUTES = 37  # review i is created about i * 37 minutes after ``base``
 DETAILS = ["", "借了三千块。", "这次借款一万。", "主要用来还信用卡。", "周末也能处理。", "晚上十点提交的。"]
 
 
@@ -32,11 +33,15 @@ def review(i: int, rng: random.Random, base: datetime | None = None, source: str
                    "created_at": (base - timedelta(days=rng.randrange(30, 2000))).isoformat()},
         "rating": rating,
         "text": text,
-        "created_at": (base + timedelta(minutes=37 * i + rng.randrange(30))).isoformat(),
+        "created_at": (base + timedelta(minutes=SPACING_MINUTES * i + rng.randrange(30))).isoformat(),
     }
 
 
 def reviews(n: int, seed: int = 7, source: str = "test-app-store",
-            base: datetime | None = None) -> list[dict[str, Any]]:
+            base: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
+    """``n`` reviews from ``base`` on, or, given ``end``, all created before ``end`` (the ingest API
+    refuses reviews from the future, so live demos and benchmarks pass ``end=now``)."""
+    if end is not None:
+        base = end - timedelta(minutes=SPACING_MINUTES * n + 30)
     rng = random.Random(seed)
     return [review(i, rng, base, source) for i in range(n)]

@@ -84,11 +84,12 @@ def build(settings: Any, client: Any) -> IntegrityStage:
     from trustscope.integrity import IntegrityEngine
     from trustscope.integrity.detectors.paid_text import THRESHOLD
     from trustscope.integrity.paid_head import HeadFile, head_path
+    from trustscope.integrity.store import CLAIM_STALE_S
 
     # the head's operating threshold travels in its file; the probability itself comes in the document
     path = head_path(settings.sentiment_model_dir)
     threshold = HeadFile.load(path).threshold if path.exists() else THRESHOLD
-    engine = IntegrityEngine.from_redis(client, prefix=f"{settings.stream_prefix}:int", paid_threshold=threshold)
     # a crashed consumer's claims must be stale by the time XAUTOCLAIM hands its batch to another
-    engine.claim_stale_s = max(1, min(engine.claim_stale_s, settings.claim_idle_ms // 2000))
-    return IntegrityStage(engine)
+    stale_s = max(1, min(CLAIM_STALE_S, settings.claim_idle_ms // 2000))
+    return IntegrityStage(IntegrityEngine.from_redis(client, prefix=f"{settings.stream_prefix}:int",
+                                                     paid_threshold=threshold, claim_stale_s=stale_s))

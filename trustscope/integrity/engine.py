@@ -89,7 +89,6 @@ class _Queued:
     day: int
     grid_pairs: list[tuple[int, int, str, list[tuple[str, str]]]]
     week: int | None
-    t: float
     author: list[Any]
 
 
@@ -120,12 +119,12 @@ class IntegrityEngine:
     """Fake and coordinated review detection over a shared store."""
 
     def __init__(self, store: Store, sentiment: SentimentFn | None = None, paid: PaidFn | None = None,
-                 paid_threshold: float = paid_text.THRESHOLD) -> None:
+                 paid_threshold: float = paid_text.THRESHOLD, claim_stale_s: int = CLAIM_STALE_S) -> None:
         self.store = store
         self.sentiment = sentiment
         self.paid = paid  # text -> paid-review head probability, for reviews that arrive without one
         self.paid_threshold = paid_threshold
-        self.claim_stale_s = CLAIM_STALE_S  # a claim older than this was left by a crashed consumer
+        self.claim_stale_s = claim_stale_s  # a claim older than this was left by a crashed consumer
         self._baselines: OrderedDict[tuple[str, int, str], float | None] = OrderedDict()
 
     @classmethod
@@ -258,7 +257,7 @@ class IntegrityEngine:
             if not cid:
                 cid = duplicate.cluster_id(ev.id)
                 founded = True
-                reps[cid] = [duplicate.compact(sig), None]
+                reps[cid] = [duplicate.compact(sig), None]  # also this review's stored representative
             elif new_extra:
                 reps[cid] = [reps[cid][0], new_extra]
 
@@ -302,7 +301,7 @@ class IntegrityEngine:
         if sig is not None:
             p.hsetnx_multi([("lsh", b, cid) for b in bands])
             if founded:
-                p.hset("rep", cid, duplicate.compact(sig))
+                p.hset("rep", cid, reps[cid][0])
                 p.hset("clf", cid, ev.id)
             else:
                 if new_extra:
@@ -325,7 +324,7 @@ class IntegrityEngine:
         recent.append([int(t), ev.platform, ev.id if polar else ""])  # only polar ones form pairs
         state = [seen_before + 1, recent[-RECENT_KEEP:]]
         p.hset("au", ev.author_id, orjson.dumps(state))
-        return _Queued(ev, cid, founded, bool(new_extra), sig is not None, rc, day, grid_pairs, week, t, state)
+        return _Queued(ev, cid, founded, bool(new_extra), sig is not None, rc, day, grid_pairs, week, state)
 
     def _read_counters(self, q: _Queued, res: list[Any], triggers: list[tuple[str, str]],
                        pairs: list[tuple[str, str, float]]) -> None:
@@ -364,7 +363,7 @@ class IntegrityEngine:
         if q.week is not None:
             c = res[pos]
             if 4 <= c <= 10:  # the cohort score's ramp; beyond it the level no longer changes
-                triggers.append((f"t/co/{lockstep.window_of(q.t, 0)}", f"{ev.platform}|{q.week}"))
+                triggers.append((f"t/co/{lockstep.window_of(ev.created_at, 0)}", f"{ev.platform}|{q.week}"))
 
     def _baseline(self, platform: str, day: int, rc: str) -> float | None:
         key = (platform, day, rc)

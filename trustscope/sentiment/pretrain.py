@@ -146,9 +146,10 @@ def pretrain(texts: list[str], tokenizer, out_dir: str | Path, size: ModelSize,
             raise ValueError(f"continued pre-training must write to a new directory, not {src}")
         meta_path = src / "pretrain_meta.json"
         prior = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    prev_steps = prior.get("total_steps", prior.get("step", 0)) if prior else 0
     out.mkdir(parents=True, exist_ok=True)
     # a continued run must not replay the first run's packing, order and masks: offset the seed
-    data_seed = cfg.seed + (prior.get("total_steps", prior.get("step", 0)) if prior else 0)
+    data_seed = cfg.seed + prev_steps
     torch.manual_seed(data_seed)
     random.seed(data_seed)
     t0 = time.time()
@@ -165,7 +166,7 @@ def pretrain(texts: list[str], tokenizer, out_dir: str | Path, size: ModelSize,
             raise ValueError(f"{init_dir}: vocabulary {model.config.vocab_size} != tokenizer {len(tokenizer)}")
         size = size_of(model.config)
         log(f"continuing MLM pre-training from {init_dir} "
-            f"(after {prior.get('total_steps', prior.get('step', 0))} steps)")
+            f"(after {prev_steps} steps)")
     else:
         config = build_config(size, len(tokenizer), tokenizer.pad_token_id)
         model = BertForMaskedLM(config).to(device)
@@ -190,7 +191,6 @@ def pretrain(texts: list[str], tokenizer, out_dir: str | Path, size: ModelSize,
                 "size": asdict(size), "config": asdict(cfg), "tokens_seen": step * cfg.batch_size * cfg.seq_len,
                 "corpus_texts": len(texts), "corpus_tokens": n_tokens}
         if prior is not None:
-            prev_steps = prior.get("total_steps", prior.get("step", 0))
             prev_tokens = prior.get("total_tokens_seen", prior.get("tokens_seen", 0))
             meta.update({"resumed_from": str(init_dir), "data_seed": data_seed, "previous_steps": prev_steps,
                          "previous_loss": prior.get("loss"), "total_steps": prev_steps + step,
