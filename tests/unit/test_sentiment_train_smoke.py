@@ -139,3 +139,36 @@ def test_resume_pretraining_refuses_bad_sources(tmp_path):
     assert missing.exit_code == 2 and "not found" in missing.output
     both = CliRunner().invoke(app, [*base, "--resume-pretraining", str(tmp_path), "--pretrained", str(tmp_path)])
     assert both.exit_code == 2 and "exclude each other" in both.output
+
+
+@pytest.mark.slow
+def test_review_only_pretraining_and_frozen_embeddings(tmp_path):
+    """--pretrain-corpus reviews never reads the Weibo corpus; --freeze-embeddings leaves the
+    fine-tuned model's token embeddings exactly as pre-training left them (the rest trains)."""
+    import torch
+    from safetensors.torch import load_file
+
+    reviews, _ = _write_corpus(tmp_path)
+    out, work = tmp_path / "model", tmp_path / "work"
+    result = CliRunner().invoke(app, [
+        "model", "train", "--tiny", "--reviews", str(reviews), "--weibo", str(tmp_path / "absent.gz"),
+        "--pretrain-corpus", "reviews", "--freeze-embeddings", "--output-dir", str(out),
+        "--work-dir", str(work), "--no-baselines", "--threads", "1",
+    ])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["pretrain_corpus"] == "reviews" and metrics["data"]["weibo_texts"] == 0
+    card = (out / "README.md").read_text()
+    assert "MLM phase 1 (review texts only)" in card and "Weibo" not in card.split("## Training")[0]
+    mlm = load_file(str(work / "mlm" / "model.safetensors"))
+    tuned = load_file(str(out / "model.safetensors"))
+    key = "bert.embeddings.word_embeddings.weight"
+    assert torch.equal(mlm[key], tuned[key])
+    layer = "bert.encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(mlm[layer], tuned[layer])
+    assert (work / "ft_heldout" / "model.safetensors").exists()  # the held-out model is kept too
+
+    bad = CliRunner().invoke(app, ["model", "train", "--tiny", "--reviews", str(reviews),
+                                   "--pretrain-corpus", "news", "--output-dir", str(tmp_path / "o"),
+                                   "--work-dir", str(tmp_path / "w")])
+    assert bad.exit_code == 2 and "pretrain corpus" in bad.output

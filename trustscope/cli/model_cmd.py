@@ -52,6 +52,8 @@ def train(
     resume_pretraining: Path = typer.Option(
         None, help="continue MLM pre-training from this checkpoint (its tokenizer and size; fresh "
                    "schedule over --pretrain-steps / --pretrain-minutes) into WORK_DIR/mlm"),
+    pretrain_corpus: str = typer.Option(
+        "all", help="MLM text: 'all' (reviews + Weibo) or 'reviews' (task-adaptive: review texts only)"),
     epochs: float = typer.Option(3.0, help="fine-tuning epochs (early stopping may end sooner)"),
     batch_size: int = typer.Option(32),
     lr: float = typer.Option(2e-4),
@@ -59,6 +61,7 @@ def train(
     eval_every: int = typer.Option(400),
     patience: int = typer.Option(4),
     finetune_minutes: float = typer.Option(None, help="stop each fine-tuning early after this wall time"),
+    freeze_embeddings: bool = typer.Option(False, help="keep the pre-trained token embeddings fixed while fine-tuning"),
     holdout_domain: str = typer.Option("food_delivery", help="domain held out for the cross-domain test; '' = skip"),
     holdout_epochs: float = typer.Option(None, help="epochs of the held-out-domain run (default: --epochs)"),
     baselines: bool = typer.Option(True, help="also score TF-IDF+LR and SnowNLP on the same test texts"),
@@ -84,10 +87,11 @@ def train(
         reviews_path=reviews, weibo_path=weibo, output_dir=output_dir, work_dir=work_dir,
         vocab_size=vocab_size, size=size,
         pretrain=PretrainConfig(steps=pretrain_steps, batch_size=pretrain_batch, seq_len=pretrain_seq_len,
-                                lr=pretrain_lr, seed=seed, max_minutes=pretrain_minutes),
+                                lr=pretrain_lr, seed=seed, max_minutes=pretrain_minutes,
+                                corpus=pretrain_corpus),
         finetune=FinetuneConfig(epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length,
                                 eval_every=eval_every, patience=patience, seed=seed,
-                                max_minutes=finetune_minutes),
+                                max_minutes=finetune_minutes, freeze_embeddings=freeze_embeddings),
         holdout_domain=holdout_domain or None, holdout_epochs=holdout_epochs, pretrained_dir=pretrained,
         resume_pretraining=resume_pretraining,
         baselines=baselines, only_holdout=only_holdout, seed=seed, device=device,

@@ -33,6 +33,9 @@ class FinetuneConfig:
     patience: int = 4  # evaluations without improvement before stopping
     seed: int = 13
     max_minutes: float | None = None
+    # keep the pre-trained token embeddings fixed: characters that never occur in the labelled
+    # domains keep their place relative to those that do, which is what transfers to a new domain
+    freeze_embeddings: bool = False
 
 
 def _bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -67,11 +70,13 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
     model = BertForSequenceClassification.from_pretrained(
         str(init_dir), num_labels=2, id2label=ID2LABEL, label2id=LABEL2ID, local_files_only=True
     ).to(device)
+    if cfg.freeze_embeddings:
+        model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     seqs = encode_batch(tokenizer, [r.text for r in train], cfg.max_length)
     labels = [r.label for r in train]
     steps_per_epoch = (len(seqs) + cfg.batch_size - 1) // cfg.batch_size
     total = max(1, int(steps_per_epoch * cfg.epochs))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
     clock = TrainClock(total, cfg.max_minutes)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, clock.lr_factor(cfg.warmup_frac))
     t0 = time.time()

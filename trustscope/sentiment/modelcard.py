@@ -43,13 +43,57 @@ def _kept_section(card: Path, heading: str) -> list[str]:
     return [*section, ""]
 
 
+def pretrain_phases(meta: dict) -> list[dict]:
+    """The MLM runs behind a checkpoint, oldest first: each continued run's meta nests the one
+    before it under ``previous``; a run's text is ``config.corpus`` ("all" when not recorded)."""
+    chain = []
+    while meta:
+        chain.append(meta)
+        meta = meta.get("previous") or {}
+    return chain[::-1]
+
+
+def _corpus(phase: dict) -> str:
+    return phase.get("config", {}).get("corpus", "all")
+
+
+def _data_line(data: dict, phases: list[dict]) -> str:
+    parts = []
+    for corpus in ("all", "reviews"):
+        runs = [p for p in phases if _corpus(p) == corpus]
+        n = runs[0].get("corpus_texts") if runs else None
+        if n is None and runs:
+            n = data.get("pretrain_texts")
+        if runs and corpus == "all":
+            parts.append(f"{n} deduplicated texts: every review text of `sentiment_reviews.jsonl.gz` and "
+                         "every Weibo post and repost of `rumour_ced_train.jsonl.gz`")
+        elif runs:
+            parts.append(f"{'then ' if parts else ''}task-adaptive MLM on the review texts alone ({n} "
+                         "deduplicated texts)")
+    what = "; ".join(parts) or f"{data.get('pretrain_texts')} deduplicated texts"
+    return (f"- MLM pre-training (labels unused): {what}. Pre-training therefore saw the *text* (never the "
+            "labels) of the test reviews and of the held-out domain.")
+
+
+def _phase_lines(phases: list[dict]) -> list[str]:
+    lines = []
+    for i, p in enumerate(phases, 1):
+        cfg = p.get("config", {})
+        what = {"all": "reviews + Weibo", "reviews": "review texts only"}.get(_corpus(p), _corpus(p))
+        lines.append(f"- MLM phase {i} ({what}{', continued from phase ' + str(i - 1) if i > 1 else ''}): "
+                     f"{p.get('step')} steps × {cfg.get('batch_size')} packed sequences of {cfg.get('seq_len')} "
+                     f"tokens, lr {cfg.get('lr')}, final MLM loss {p.get('loss', 0):.3f}, "
+                     f"{p.get('minutes', 0):.0f} min.")
+    return lines
+
+
 def write_model_card(outdir: str | Path, metrics: dict) -> None:
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     opts = metrics.get("options", {})
     size = opts.get("size", {})
-    pre = metrics.get("pretrain", {})
+    phases = pretrain_phases(metrics.get("pretrain", {}))
     data = metrics.get("data", {})
     rs = metrics.get("random_split", {})
     band = rs.get("neutral_band", {})
@@ -73,20 +117,14 @@ def write_model_card(outdir: str | Path, metrics: dict) -> None:
         "",
         "## Data",
         "",
-        (f"- MLM pre-training: {data.get('pretrain_texts')} deduplicated unlabelled texts "
-        f"({data.get('pretrain_chars')} characters): every review text of `sentiment_reviews.jsonl.gz` "
-        f"({data.get('reviews')}) and every Weibo post and repost of `rumour_ced_train.jsonl.gz` "
-        f"({data.get('weibo_texts')} before dedup), labels unused. Pre-training therefore saw the *text* "
-        "(never the labels) of the test reviews and of the held-out domain."),
+        _data_line(data, phases),
         ("- Fine-tuning: the labelled reviews (food_delivery + 9 shopping categories), random split with "
         f"seed {opts.get('seed')}: 85% train, 5% validation (early stopping, neutral-band calibration), "
         "10% test (reported below, never used for any choice)."),
         "",
         "## Training",
         "",
-        (f"- MLM: {pre.get('step')} steps × {pre.get('config', {}).get('batch_size')} packed sequences of "
-        f"{pre.get('config', {}).get('seq_len')} tokens, lr {pre.get('config', {}).get('lr')}, "
-        f"final MLM loss {pre.get('loss', 0):.3f}, {pre.get('minutes', 0):.0f} min."),
+        *_phase_lines(phases),
     ]
     if rs.get("finetune"):
         f = rs["finetune"]

@@ -117,9 +117,12 @@ def run(opts: TrainOptions) -> dict:
     if opts.resume_pretraining and not (Path(opts.resume_pretraining) / "config.json").exists():
         raise FileNotFoundError(f"MLM checkpoint not found: {opts.resume_pretraining}")
     reviews = load_reviews(opts.reviews_path)
-    weibo = load_weibo_texts(opts.weibo_path)
+    if opts.pretrain.corpus not in ("all", "reviews"):
+        raise ValueError(f"pretrain corpus must be 'all' or 'reviews', not {opts.pretrain.corpus!r}")
+    weibo = load_weibo_texts(opts.weibo_path) if opts.pretrain.corpus == "all" else []
     texts = pretraining_texts(reviews, weibo)
-    metrics["data"] = {"reviews": len(reviews), "weibo_texts": len(weibo), "pretrain_texts": len(texts),
+    metrics["data"] = {"pretrain_corpus": opts.pretrain.corpus, "reviews": len(reviews),
+                       "weibo_texts": len(weibo), "pretrain_texts": len(texts),
                        "pretrain_chars": sum(map(len, texts))}
     log(f"data: {metrics['data']}")
 
@@ -155,7 +158,8 @@ def run(opts: TrainOptions) -> dict:
         log(f"held-out domain {opts.holdout_domain}: train {len(ds.train)} test {len(ds.test)}")
         hcfg = FinetuneConfig(**{**asdict(opts.finetune),
                                  "epochs": opts.holdout_epochs or opts.finetune.epochs})
-        hmodel, hinfo = finetune(mlm_dir, tok, ds.train, ds.val, None, hcfg, device, log)
+        hmodel, hinfo = finetune(mlm_dir, tok, ds.train, ds.val, Path(opts.work_dir) / "ft_heldout",
+                                 hcfg, device, log)
         hm, _ = _evaluate(hmodel, tok, ds.test, ml, device)
         metrics["heldout_domain"] = {"domain": opts.holdout_domain, "finetune": hinfo, "bert": hm}
         log(f"held-out {opts.holdout_domain}: acc {hm['all']['accuracy']:.4f}")
