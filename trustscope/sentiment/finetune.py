@@ -33,8 +33,9 @@ class FinetuneConfig:
     patience: int = 4  # evaluations without improvement before stopping
     seed: int = 13
     max_minutes: float | None = None
-    # keep the pre-trained token embeddings fixed: characters that never occur in the labelled
-    # domains keep their place relative to those that do, which is what transfers to a new domain
+    # keep the pre-trained token embeddings fixed, so characters never seen in the labelled domains
+    # keep their pre-trained relation to those that are (measured: better on a held-out domain,
+    # worse in-domain fit; docs/benchmarks.md, sentiment accuracy)
     freeze_embeddings: bool = False
 
 
