@@ -20,6 +20,10 @@ from trustscope.settings import REPO_DIR
 REVIEWS_FILE = "sentiment_reviews.jsonl.gz"
 WEIBO_FILE = "rumour_ced_train.jsonl.gz"
 
+# the texts MLM pre-training can run on (``trustscope model train --pretrain-corpus``), and how the
+# model card names them; "reviews" is task-adaptive pre-training on the review texts alone
+PRETRAIN_CORPORA = {"all": "reviews + Weibo", "reviews": "review texts only"}
+
 _URL_RE = re.compile(r"https?://\S+")
 _WS_RE = re.compile(r"\s+")
 

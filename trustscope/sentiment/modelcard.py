@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from trustscope.sentiment.data import PRETRAIN_CORPORA
+
 
 def _pct(x) -> str:
     return "—" if x is None else f"{100 * x:.2f}%"
@@ -58,18 +60,15 @@ def _corpus(phase: dict) -> str:
 
 
 def _data_line(data: dict, phases: list[dict]) -> str:
+    general = next((p for p in phases if _corpus(p) == "all"), None)
+    tapt = next((p for p in phases if _corpus(p) == "reviews"), None)
     parts = []
-    for corpus in ("all", "reviews"):
-        runs = [p for p in phases if _corpus(p) == corpus]
-        n = runs[0].get("corpus_texts") if runs else None
-        if n is None and runs:
-            n = data.get("pretrain_texts")
-        if runs and corpus == "all":
-            parts.append(f"{n} deduplicated texts: every review text of `sentiment_reviews.jsonl.gz` and "
-                         "every Weibo post and repost of `rumour_ced_train.jsonl.gz`")
-        elif runs:
-            parts.append(f"{'then ' if parts else ''}task-adaptive MLM on the review texts alone ({n} "
-                         "deduplicated texts)")
+    if general:
+        parts.append(f"{general.get('corpus_texts')} deduplicated texts: every review text of "
+                     "`sentiment_reviews.jsonl.gz` and every Weibo post and repost of `rumour_ced_train.jsonl.gz`")
+    if tapt:
+        parts.append(f"{'then ' if parts else ''}task-adaptive MLM on the review texts alone "
+                     f"({tapt.get('corpus_texts')} deduplicated texts)")
     what = "; ".join(parts) or f"{data.get('pretrain_texts')} deduplicated texts"
     return (f"- MLM pre-training (labels unused): {what}. Pre-training therefore saw the *text* (never the "
             "labels) of the test reviews and of the held-out domain.")
@@ -79,7 +78,7 @@ def _phase_lines(phases: list[dict]) -> list[str]:
     lines = []
     for i, p in enumerate(phases, 1):
         cfg = p.get("config", {})
-        what = {"all": "reviews + Weibo", "reviews": "review texts only"}.get(_corpus(p), _corpus(p))
+        what = PRETRAIN_CORPORA.get(_corpus(p), _corpus(p))
         lines.append(f"- MLM phase {i} ({what}{', continued from phase ' + str(i - 1) if i > 1 else ''}): "
                      f"{p.get('step')} steps × {cfg.get('batch_size')} packed sequences of {cfg.get('seq_len')} "
                      f"tokens, lr {cfg.get('lr')}, final MLM loss {p.get('loss', 0):.3f}, "

@@ -69,9 +69,7 @@ class PretrainConfig:
     seed: int = 13
     checkpoint_every: int = 500
     max_minutes: float | None = None  # stop early (saving) when the wall budget runs out
-    # "all": reviews + Weibo; "reviews": the review texts alone (task-adaptive pre-training: the
-    # cheap way to move a general checkpoint towards review language, held-out domain's text included)
-    corpus: str = "all"
+    corpus: str = "all"  # a key of trustscope.sentiment.data.PRETRAIN_CORPORA
 
 
 def pack_sequences(token_ids: list[list[int]], seq_len: int, cls_id: int, sep_id: int,

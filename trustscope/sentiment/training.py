@@ -16,6 +16,7 @@ from pathlib import Path
 
 from trustscope.sentiment.calibration import fit_neutral_band, save_band
 from trustscope.sentiment.data import (
+    PRETRAIN_CORPORA,
     Review,
     domain_split,
     load_reviews,
@@ -116,9 +117,10 @@ def run(opts: TrainOptions) -> dict:
         raise ValueError("--pretrained and --resume-pretraining exclude each other")
     if opts.resume_pretraining and not (Path(opts.resume_pretraining) / "config.json").exists():
         raise FileNotFoundError(f"MLM checkpoint not found: {opts.resume_pretraining}")
+    if opts.pretrain.corpus not in PRETRAIN_CORPORA:
+        raise ValueError(f"pretrain corpus must be {' or '.join(map(repr, PRETRAIN_CORPORA))}, "
+                         f"not {opts.pretrain.corpus!r}")
     reviews = load_reviews(opts.reviews_path)
-    if opts.pretrain.corpus not in ("all", "reviews"):
-        raise ValueError(f"pretrain corpus must be 'all' or 'reviews', not {opts.pretrain.corpus!r}")
     weibo = load_weibo_texts(opts.weibo_path) if opts.pretrain.corpus == "all" else []
     texts = pretraining_texts(reviews, weibo)
     metrics["data"] = {"pretrain_corpus": opts.pretrain.corpus, "reviews": len(reviews),
