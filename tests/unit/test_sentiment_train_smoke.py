@@ -144,7 +144,8 @@ def test_resume_pretraining_refuses_bad_sources(tmp_path):
 @pytest.mark.slow
 def test_review_only_pretraining_and_frozen_embeddings(tmp_path):
     """--pretrain-corpus reviews never reads the Weibo corpus; --freeze-embeddings leaves the
-    fine-tuned model's token embeddings exactly as pre-training left them (the rest trains)."""
+    fine-tuned model's token embeddings exactly as pre-training left them (the rest trains, also
+    after a linear-probe phase and with token dropout)."""
     import torch
     from safetensors.torch import load_file
 
@@ -154,10 +155,13 @@ def test_review_only_pretraining_and_frozen_embeddings(tmp_path):
         "model", "train", "--tiny", "--reviews", str(reviews), "--weibo", str(tmp_path / "absent.gz"),
         "--pretrain-corpus", "reviews", "--freeze-embeddings", "--output-dir", str(out),
         "--work-dir", str(work), "--no-baselines", "--threads", "1",
+        "--token-mask-prob", "0.2", "--probe-epochs", "0.5",
     ])
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"]["pretrain_corpus"] == "reviews" and metrics["data"]["weibo_texts"] == 0
+    assert metrics["options"]["finetune"]["token_mask_prob"] == 0.2
+    assert metrics["options"]["finetune"]["probe_epochs"] == 0.5
     card = (out / "README.md").read_text()
     assert "MLM phase 1 (review texts only)" in card and "Weibo" not in card.split("## Training")[0]
     mlm = load_file(str(work / "mlm" / "model.safetensors"))

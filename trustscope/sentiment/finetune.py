@@ -37,6 +37,14 @@ class FinetuneConfig:
     # keep their pre-trained relation to those that are (measured: better on a held-out domain,
     # worse in-domain fit; docs/benchmarks.md, sentiment accuracy)
     freeze_embeddings: bool = False
+    # replace this share of the text's tokens by [MASK] in every training batch (token dropout), so
+    # the classifier cannot lean on a few domain-specific characters (e.g. product names)
+    token_mask_prob: float = 0.0
+    # epochs of "linear probing" first: only the freshly initialised pooler + classifier train on
+    # the frozen encoder, then everything trains (LP-FT: a random head's early gradients otherwise
+    # distort the pre-trained features, which costs accuracy on unseen domains)
+    probe_epochs: float = 0.0
+    probe_lr: float = 1e-3
 
 
 def _bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -50,6 +58,51 @@ def _bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random) -
         batches.extend(part[j:j + batch_size] for j in range(0, len(part), batch_size))
     rng.shuffle(batches)
     return batches
+
+
+def mask_tokens(ids, mask, prob: float, mask_id: int, generator):
+    """Token dropout: each real token except [CLS]/[SEP] becomes ``mask_id`` with ``prob``."""
+    import torch
+
+    if prob <= 0:
+        return ids
+    inner = mask.clone()
+    inner[:, 0] = 0  # [CLS]
+    inner[torch.arange(ids.shape[0]), mask.sum(1) - 1] = 0  # [SEP] is each row's last real token
+    hit = (torch.rand(ids.shape, generator=generator) < prob) & inner.bool()
+    return ids.masked_fill(hit, mask_id)
+
+
+def _linear_probe(model, seqs, labels, cfg: FinetuneConfig, rng: random.Random, pad_id: int,
+                  device: str, log) -> None:
+    """Train only the head (pooler + classifier) on the frozen encoder for ``cfg.probe_epochs``."""
+    import torch
+
+    frozen = [p for n, p in model.named_parameters()
+              if not n.startswith(("bert.pooler", "classifier")) and p.requires_grad]
+    for p in frozen:  # no gradient flows past the pooler, so the encoder costs a forward pass only
+        p.requires_grad_(False)
+    head = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(head, lr=cfg.probe_lr, weight_decay=cfg.weight_decay)
+    steps = max(1, int((len(seqs) + cfg.batch_size - 1) // cfg.batch_size * cfg.probe_epochs))
+    step, ema = 0, None
+    with progress_bar("linear probe", total=steps) as bar:
+        while step < steps:
+            for b in _bucketed_batches([len(s) for s in seqs], cfg.batch_size, rng):
+                ids, mask = pad_batch([seqs[i] for i in b], pad_id)
+                y = torch.tensor([labels[i] for i in b], dtype=torch.long, device=device)
+                loss = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=y).loss
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+                bar.update(1, loss=ema)
+                if step >= steps:
+                    break
+    for p in frozen:
+        p.requires_grad_(True)
+    log(f"linear probe: {steps} steps, loss {ema:.4f}")
 
 
 def accuracy(model, tokenizer, reviews: list[Review], max_length: int, device: str) -> float:
@@ -75,6 +128,9 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
         model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     seqs = encode_batch(tokenizer, [r.text for r in train], cfg.max_length)
     labels = [r.label for r in train]
+    if cfg.probe_epochs > 0:
+        _linear_probe(model, seqs, labels, cfg, rng, tokenizer.pad_token_id, device, log)
+    gen = torch.Generator().manual_seed(cfg.seed)
     steps_per_epoch = (len(seqs) + cfg.batch_size - 1) // cfg.batch_size
     total = max(1, int(steps_per_epoch * cfg.epochs))
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -89,6 +145,7 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
         while step < total and not stop:
             for b in _bucketed_batches([len(s) for s in seqs], cfg.batch_size, rng):
                 ids, mask = pad_batch([seqs[i] for i in b], tokenizer.pad_token_id)
+                ids = mask_tokens(ids, mask, cfg.token_mask_prob, tokenizer.mask_token_id, gen)
                 y = torch.tensor([labels[i] for i in b], dtype=torch.long)
                 out = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=y.to(device))
                 opt.zero_grad(set_to_none=True)
