@@ -62,6 +62,30 @@ def _bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random) -
     return batches
 
 
+def _steps(n_examples: int, batch_size: int, epochs: float) -> int:
+    """Optimizer steps in ``epochs`` passes over ``n_examples`` (at least one)."""
+    return max(1, int((n_examples + batch_size - 1) // batch_size * epochs))
+
+
+def _training_batches(seqs: list[list[int]], labels: list[int], batch_size: int, rng: random.Random,
+                      steps: int, pad_id: int):
+    """Yield ``steps`` padded batches (ids, mask, labels), epoch after epoch of bucketed batches.
+
+    One epoch's order is drawn from ``rng`` only when a batch of it is needed, so the linear probe
+    and the fine-tuning after it share one reproducible stream of shuffles.
+    """
+    import torch
+
+    done = 0
+    while done < steps:
+        for b in _bucketed_batches([len(s) for s in seqs], batch_size, rng):
+            ids, mask = pad_batch([seqs[i] for i in b], pad_id)
+            yield ids, mask, torch.tensor([labels[i] for i in b], dtype=torch.long)
+            done += 1
+            if done >= steps:
+                return
+
+
 def mask_tokens(ids, mask, prob: float, mask_id: int, generator):
     """Token dropout: each real token except [CLS]/[SEP] becomes ``mask_id`` with ``prob``."""
     import torch
@@ -86,22 +110,16 @@ def _linear_probe(model, seqs, labels, cfg: FinetuneConfig, rng: random.Random, 
         p.requires_grad_(False)
     head = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(head, lr=cfg.probe_lr, weight_decay=cfg.weight_decay)
-    steps = max(1, int((len(seqs) + cfg.batch_size - 1) // cfg.batch_size * cfg.probe_epochs))
-    step, ema = 0, None
+    steps = _steps(len(seqs), cfg.batch_size, cfg.probe_epochs)
+    ema = None
     with progress_bar("linear probe", total=steps) as bar:
-        while step < steps:
-            for b in _bucketed_batches([len(s) for s in seqs], cfg.batch_size, rng):
-                ids, mask = pad_batch([seqs[i] for i in b], pad_id)
-                y = torch.tensor([labels[i] for i in b], dtype=torch.long, device=device)
-                loss = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=y).loss
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
-                bar.update(1, loss=ema)
-                if step >= steps:
-                    break
+        for ids, mask, y in _training_batches(seqs, labels, cfg.batch_size, rng, steps, pad_id):
+            loss = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=y.to(device)).loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+            bar.update(1, loss=ema)
     for p in frozen:
         p.requires_grad_(True)
     log(f"linear probe: {steps} steps, loss {ema:.4f}")
@@ -133,8 +151,7 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
     if cfg.probe_epochs > 0:
         _linear_probe(model, seqs, labels, cfg, rng, tokenizer.pad_token_id, device, log)
     gen = torch.Generator().manual_seed(cfg.seed)
-    steps_per_epoch = (len(seqs) + cfg.batch_size - 1) // cfg.batch_size
-    total = max(1, int(steps_per_epoch * cfg.epochs))
+    total = _steps(len(seqs), cfg.batch_size, cfg.epochs)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
     clock = TrainClock(total, cfg.max_minutes)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, clock.lr_factor(cfg.warmup_frac))
@@ -142,40 +159,35 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
     best_acc, best_state, best_step, bad, step, ema = -1.0, None, 0, 0, 0, None
     history = []
     model.train()
-    stop = False
     with progress_bar("fine-tuning", total=total) as bar:
-        while step < total and not stop:
-            for b in _bucketed_batches([len(s) for s in seqs], cfg.batch_size, rng):
-                ids, mask = pad_batch([seqs[i] for i in b], tokenizer.pad_token_id)
-                ids = mask_tokens(ids, mask, cfg.token_mask_prob, tokenizer.mask_token_id, gen)
-                y = torch.tensor([labels[i] for i in b], dtype=torch.long)
-                out = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=y.to(device))
-                opt.zero_grad(set_to_none=True)
-                out.loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                sched.step()
-                step += 1
-                clock.step = step
-                ema = out.loss.item() if ema is None else 0.98 * ema + 0.02 * out.loss.item()
-                bar.update(1, loss=ema)
-                last = clock.done()
-                if step % cfg.eval_every == 0 or last:
-                    acc = accuracy(model, tokenizer, val, cfg.max_length, device)
-                    history.append({"step": step, "val_accuracy": acc, "train_loss": ema})
-                    log(f"finetune step {step}/{total} loss {ema:.4f} val_acc {acc:.4f} "
-                        f"{(time.time() - t0) / 60:.1f} min")
-                    if acc > best_acc:
-                        best_acc, best_step, bad = acc, step, 0
-                        best_state = copy.deepcopy(model.state_dict())
-                    else:
-                        bad += 1
-                        if bad >= cfg.patience:
-                            log(f"early stop at step {step} (best {best_acc:.4f} at {best_step})")
-                            stop = True
-                if last or stop:
-                    stop = True
-                    break
+        for ids, mask, y in _training_batches(seqs, labels, cfg.batch_size, rng, total, tokenizer.pad_token_id):
+            ids = mask_tokens(ids, mask, cfg.token_mask_prob, tokenizer.mask_token_id, gen)
+            out = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=y.to(device))
+            opt.zero_grad(set_to_none=True)
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            clock.step = step
+            ema = out.loss.item() if ema is None else 0.98 * ema + 0.02 * out.loss.item()
+            bar.update(1, loss=ema)
+            last, stop = clock.done(), False
+            if step % cfg.eval_every == 0 or last:
+                acc = accuracy(model, tokenizer, val, cfg.max_length, device)
+                history.append({"step": step, "val_accuracy": acc, "train_loss": ema})
+                log(f"finetune step {step}/{total} loss {ema:.4f} val_acc {acc:.4f} "
+                    f"{(time.time() - t0) / 60:.1f} min")
+                if acc > best_acc:
+                    best_acc, best_step, bad = acc, step, 0
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    bad += 1
+                    if bad >= cfg.patience:
+                        log(f"early stop at step {step} (best {best_acc:.4f} at {best_step})")
+                        stop = True
+            if last or stop:
+                break
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
