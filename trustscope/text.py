@@ -22,7 +22,13 @@ _LATIN = re.compile(r"[A-Za-z]")
 
 
 def normalize_text(text: str) -> str:
-    """NFKC, invisible characters removed, runs of spaces folded, ends trimmed."""
+    """NFKC, invisible characters removed, runs of spaces folded, ends trimmed.
+
+    Idempotent (normalising twice changes nothing; a property test checks it): invisible characters
+    go *before* NFKC too, since one between a letter and a combining mark would otherwise keep them
+    apart until a second pass composed them.
+    """
+    text = _INVISIBLE.sub("", text)
     text = unicodedata.normalize("NFKC", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _INVISIBLE.sub("", text)

@@ -81,7 +81,7 @@ def test_platforms_from_config_and_items_are_merged():
 
 
 def test_html_flag_off_keeps_markup_and_bad_bodies_raise():
-    body = orjson.dumps({"data": {"items": [{"id": 1, "content": "<b>原样</b>", "published": 1, "stars": 3}]}})
+    body = orjson.dumps({"data": {"items": [{"id": 1, "content": "<b>原样</b>", "published": 1764547200, "stars": 3}]}})
     assert parse_json(body, json_source(html=False)).items[0].text == "<b>原样</b>"
     with pytest.raises(MappingError, match="not JSON"):
         parse_json(b"<html>error page</html>", json_source())
@@ -90,7 +90,7 @@ def test_html_flag_off_keeps_markup_and_bad_bodies_raise():
 
 
 def test_items_of_wrong_type_are_skipped_not_fatal():
-    body = orjson.dumps({"data": {"items": ["just a string", {"id": 2, "content": "正文", "published": 1,
+    body = orjson.dumps({"data": {"items": ["just a string", {"id": 2, "content": "正文", "published": 1764547200,
                                                                "stars": 3}]}})
     parsed = parse_json(body, json_source())
     assert [i.source_id for i in parsed.items] == ["2"]

@@ -77,6 +77,8 @@ def _coerce(target: str, value: Any) -> Any:
         return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
     if target == "rating" and isinstance(value, float) and value.is_integer():
         return int(value)
+    if target in ("rating", "author.review_count") and isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())  # the API is strict (no string as a number); feeds say "2"
     if target == "platforms" and isinstance(value, str):
         return [p for p in (s.strip() for s in value.split(",")) if p]
     return value
