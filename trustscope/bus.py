@@ -52,10 +52,25 @@ class DeadLetter:
     deliveries: int
     failed_at: float
     extra: dict[str, str] = field(default_factory=dict)
+    reason: str = "error"  # a short code to filter on ("mapper_parsing_exception", "ValueError", ...)
+
+
+@dataclass(slots=True)
+class Rejection:
+    """A message refused for its own sake (mapping refusal, poison payload): dead-lettered at once."""
+
+    message: Message
+    reason: str  # short code, a metrics label and the dead letter's filter key
+    detail: str
 
 
 def _decode(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _id_key(mid: str) -> tuple[int, int]:
+    ms, _, seq = mid.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _decode_fields(raw: Mapping[Any, Any]) -> dict[str, str]:
@@ -162,23 +177,79 @@ class StreamBus:
             pipe.hdel(self._failures_key(stream), *ids)
         pipe.execute()
 
+    def commit(self, stream: str, group: str, done: Sequence[Message], dest: str | None,
+               outputs: Sequence[Mapping[str, str]], rejected: Sequence[Rejection] = ()) -> None:
+        """``forward`` plus dead letters, all in one transaction: a retry after a lost reply can
+        tell from the pending list whether it ran (``still_pending``)."""
+        if not rejected:
+            self.forward(stream, group, done, dest, outputs)
+            return
+        key = self.key(stream)
+        pipe = self.client.pipeline(transaction=True)
+        if dest is not None:
+            for fields in outputs:
+                pipe.xadd(self.key(dest), dict(fields))
+        for r in rejected:
+            pipe.xadd(self.key(DEAD_LETTER), self._dead_entry(group, r.message, r.detail,
+                                                              r.message.deliveries, r.reason))
+        ids = [m.id for m in done] + [r.message.id for r in rejected]
+        pipe.xack(key, group, *ids)
+        pipe.xdel(key, *ids)
+        pipe.hdel(self._failures_key(stream), *ids)
+        pipe.execute()
+
+    def still_pending(self, stream: str, group: str, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are still unacknowledged in ``group``."""
+        if not ids:
+            return set()
+        ordered = sorted(ids, key=_id_key)
+        pending = self.client.xpending_range(self.key(stream), group, min=ordered[0], max=ordered[-1],
+                                             count=len(ids) * 4 + 16)
+        wanted = set(ids)
+        return {m for m in (_decode(p["message_id"]) for p in pending) if m in wanted}
+
+    def touch(self, stream: str, group: str, consumer: str, ids: Sequence[str]) -> None:
+        """Reset the idle time of messages this consumer holds (XCLAIM JUSTID: the delivery count
+        does not grow), so a worker waiting out an outage keeps its batch instead of having the
+        claim timer hand it around and count deliveries."""
+        if ids:
+            self.client.xclaim(self.key(stream), group, consumer, 0, list(ids), justid=True)
+
+    def group_info(self, stream: str, group: str) -> dict[str, int]:
+        """lag (entries not yet read by the group), pending (read, not acknowledged), length."""
+        key = self.key(stream)
+        length = int(self.client.xlen(key))
+        for g in self.client.xinfo_groups(key):
+            if _decode(g["name"]) == group:
+                lag = g.get("lag")
+                pending = int(g.get("pending") or 0)
+                return {"lag": int(lag) if lag is not None else max(0, length - pending),
+                        "pending": pending, "length": length}
+        return {"lag": length, "pending": 0, "length": length}
+
     def record_failure(self, message: Message) -> int:
         """Count a processing failure; returns failures so far (crashes count via deliveries)."""
         failures = int(self.client.hincrby(self._failures_key(message.stream), message.id, 1))
         return max(failures, message.deliveries)
 
-    def dead_letter(self, group: str, message: Message, error: str, deliveries: int) -> None:
-        """Move a message that keeps failing out of the way, keeping everything needed to replay it."""
-        key = self.key(message.stream)
-        entry = {
+    @staticmethod
+    def _dead_entry(group: str, message: Message, error: str, deliveries: int, reason: str) -> dict[str, str]:
+        return {
             "stream": message.stream,
             "group": group,
             "original_id": message.id,
             "fields": orjson.dumps(message.fields).decode(),
             "error": error[:2000],
+            "reason": reason[:100],
             "deliveries": str(deliveries),
             "failed_at": f"{time.time():.3f}",
         }
+
+    def dead_letter(self, group: str, message: Message, error: str, deliveries: int,
+                    reason: str = "error") -> None:
+        """Move a message that keeps failing out of the way, keeping everything needed to replay it."""
+        key = self.key(message.stream)
+        entry = self._dead_entry(group, message, error, deliveries, reason)
         pipe = self.client.pipeline(transaction=True)
         pipe.xadd(self.key(DEAD_LETTER), entry)
         pipe.xack(key, group, message.id)
@@ -197,7 +268,7 @@ class StreamBus:
                 id=_decode(mid), stream=f.get("stream", ""), group=f.get("group", ""),
                 original_id=f.get("original_id", ""), fields=orjson.loads(f.get("fields", "{}")),
                 error=f.get("error", ""), deliveries=int(f.get("deliveries", "0")),
-                failed_at=float(f.get("failed_at", "0")),
+                failed_at=float(f.get("failed_at", "0")), reason=f.get("reason", "error"),
             ))
         return out
 
@@ -215,3 +286,17 @@ class StreamBus:
 
     def delete_dead_letter(self, dead_id: str) -> bool:
         return bool(self.client.xdel(self.key(DEAD_LETTER), dead_id))
+
+
+def redis_from_settings(settings: Any) -> Any:
+    """The Redis client the workers use: one node, or a Redis Cluster (``TS_REDIS_CLUSTER``).
+
+    On a cluster every key a transaction or script touches must hash to one slot: give the stream
+    prefix a hash tag (``TS_STREAM_PREFIX={ts}``), so all ``{ts}:...`` keys live together.
+    """
+    if getattr(settings, "redis_cluster", False):
+        from redis.cluster import RedisCluster
+
+        return RedisCluster.from_url(settings.redis_url, decode_responses=False)
+    return redis.Redis.from_url(settings.redis_url, decode_responses=False, health_check_interval=30,
+                                socket_timeout=30, socket_connect_timeout=5)

@@ -7,6 +7,7 @@ Logs are JSON lines (one event, key=value context) so they can be shipped as the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 import sys
 
 import structlog
@@ -23,6 +24,19 @@ INGEST_DOCUMENTS = Counter("trustscope_ingest_documents_total", "Documents offer
                            ["outcome"])
 INDEXED_DOCUMENTS = Counter("trustscope_indexed_documents_total", "Documents written to Elasticsearch",
                             ["op"])
+STREAM_LAG = Gauge("trustscope_stream_lag", "Entries a stage's consumer group has not read yet", ["stage"])
+STREAM_PENDING = Gauge("trustscope_stream_pending", "Entries read by a stage but not acknowledged", ["stage"])
+DEAD_LETTERS = Counter("trustscope_dead_letters_total", "Messages a stage moved to the dead-letter stream",
+                       ["stage", "reason"])
+DEPENDENCY_UP = Gauge("trustscope_dependency_up", "1 while a stage can reach a dependency, 0 in an outage",
+                      ["stage", "dependency"])
+OUTAGE_RETRIES = Counter("trustscope_outage_retries_total", "Backoff waits of a stage during outages",
+                         ["stage", "dependency"])
+WORKER_READY = Gauge("trustscope_worker_ready", "1 while the worker takes work", ["stage"])
+BULK_ITEM_ERRORS = Counter("trustscope_bulk_item_errors_total", "Bulk items Elasticsearch refused",
+                           ["kind"])  # kind: retried (429/5xx), rejected (mapping etc.)
+MODEL_SECONDS = Histogram("trustscope_model_seconds", "Model inference time per micro-batch", ["model"],
+                          buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
 
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
@@ -47,3 +61,51 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     return structlog.get_logger(name)  # type: ignore[no-any-return]
+
+
+class WorkerHTTP:
+    """A worker's HTTP side on ``TS_METRICS_PORT``: ``/metrics``, ``/healthz`` (alive) and ``/readyz``.
+
+    Why not prometheus_client.start_http_server alone: it answers 200 on every path, so nothing
+    could tell a worker waiting out an outage (or still loading its model) from one taking work.
+    ``/readyz`` is 200 only while the loop takes work, 503 with the dependency that is down otherwise.
+    """
+
+    def __init__(self, port: int, host: str = "0.0.0.0") -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        self.status: Callable[[], dict[str, object]] = lambda: {"ready": False, "starting": True}
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                path = self.path.split("?", 1)[0]
+                if path == "/healthz":
+                    code, body, ctype = 200, b'{"status":"ok"}', "application/json"
+                elif path == "/readyz":
+                    status = outer.status()
+                    code = 200 if status.get("ready") else 503
+                    body, ctype = json.dumps(status).encode(), "application/json"
+                else:
+                    code, body, ctype = 200, generate_latest(), CONTENT_TYPE_LATEST
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: object) -> None:  # no access log lines per scrape
+                return
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="worker-http")
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

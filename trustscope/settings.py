@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     batch_size: int = Field(256, description="messages a worker reads at once")
     batch_wait_ms: int = Field(200, description="longest a worker waits to fill a micro-batch")
     consumer_name: str | None = Field(None, description="consumer name; defaults to host-pid")
+    outage_backoff_base_ms: int = Field(500, description="first wait when Redis/Elasticsearch is unreachable")
+    outage_backoff_max_ms: int = Field(30_000, description="longest wait between outage retries")
+    redis_cluster: bool = Field(False, description="TS_REDIS_URL names a Redis Cluster node (use a "
+                                "hash-tagged TS_STREAM_PREFIX such as '{ts}', see docs/scaling.md)")
 
     # --- HTTP --------------------------------------------------------------------------------
     api_keys: SecretStr = Field(

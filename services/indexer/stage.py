@@ -8,16 +8,20 @@ refused by Elasticsearch with a version conflict, which here means "already newe
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import Elasticsearch
 
 from trustscope.bus import Message
 from trustscope.es import DocIndices
-from trustscope.observability import INDEXED_DOCUMENTS, get_logger
+from trustscope.observability import BULK_ITEM_ERRORS, INDEXED_DOCUMENTS, get_logger
+from trustscope.resilience import ELASTICSEARCH, REDIS, TRANSIENT_STATUSES, DependencyDown
 from trustscope.schemas import utcnow
+from trustscope.worker import BatchResult
 
 SOURCE = "verified"
 
@@ -40,17 +44,26 @@ class IndexerStage:
     name = "indexer"
     source = SOURCE
     dest = None
+    dependencies = (REDIS, ELASTICSEARCH)
 
-    def __init__(self, es: Elasticsearch, indices: DocIndices) -> None:
+    def __init__(self, es: Elasticsearch, indices: DocIndices, item_retries: int = 3,
+                 item_backoff_s: float = 0.25) -> None:
         self.es = es
         self.indices = indices
+        self.item_retries = item_retries
+        self.item_backoff_s = item_backoff_s
+        # (id, version) written by a batch that then failed on other items: skipped on its retry,
+        # so a 429 on some items re-sends only those
+        self._written: set[tuple[str, int]] = set()
 
-    def process(self, messages: Sequence[Message]) -> list[dict[str, str]]:
+    def process(self, messages: Sequence[Message]) -> BatchResult:
         now = utcnow().isoformat().replace("+00:00", "Z")
         full: dict[str, dict[str, Any]] = {}
         revisions: dict[str, dict[str, Any]] = {}
+        owners: dict[str, list[str]] = {}  # document id -> the messages that carry it
         for m in messages:
             doc = orjson.loads(m.fields["doc"])
+            owners.setdefault(doc["id"], []).append(m.id)
             if m.fields.get("op") == "revise":
                 prev = revisions.get(doc["id"])
                 if prev is None or _version(doc) >= _version(prev):
@@ -66,8 +79,10 @@ class IndexerStage:
                 full[rid]["integrity"] = revisions.pop(rid)["integrity"]
         if revisions:
             self._merge_revisions(revisions, full)
-        self._bulk(full.values())
-        return []
+        refused = self._bulk(list(full.values()))
+        self._written.clear()
+        rejected = {mid: refusal for doc_id, refusal in refused.items() for mid in owners.get(doc_id, [])}
+        return BatchResult([], rejected)
 
     def _merge_revisions(self, revisions: dict[str, dict[str, Any]], full: dict[str, dict[str, Any]]) -> None:
         found = self.es.mget(index=self.indices.read_alias, ids=list(revisions))
@@ -84,29 +99,66 @@ class IndexerStage:
         if missing:
             raise RevisionTargetMissing(f"{len(missing)} revised documents not indexed yet: {missing[:3]}")
 
-    def _bulk(self, docs: Any) -> None:
-        actions = [
-            {"_op_type": "index", "_index": self.indices.write_alias, "_id": d["id"],
-             "version": _version(d), "version_type": "external_gte", "_source": d}
-            for d in docs
-        ]
-        if not actions:
-            return
-        _ok, errors = helpers.bulk(self.es, actions, raise_on_error=False, stats_only=False,
-                                   max_retries=3, initial_backoff=1)
-        failed = [e for e in errors if e.get("index", {}).get("status") != 409]  # type: ignore[union-attr]
-        stale = len(errors) - len(failed)  # type: ignore[arg-type]
-        INDEXED_DOCUMENTS.labels("index").inc(len(actions) - len(errors))  # type: ignore[arg-type]
+    def _bulk(self, docs: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
+        """Write ``docs``; returns the refused ones (id -> (reason, detail)).
+
+        Per item: 2xx and 409 (already newer) are done; 429 and 5xx are retried alone with a short
+        backoff, and if they keep failing the batch is handed back as an outage (DependencyDown);
+        any other status (a mapping refusal) is this document's own fault and returned at once.
+        Connection errors and timeouts of the whole request propagate (the worker waits them out).
+        """
+        todo = [d for d in docs if (d["id"], _version(d)) not in self._written]
+        refused: dict[str, tuple[str, str]] = {}
+        stale = written = 0
+        for attempt in range(self.item_retries + 1):
+            if not todo:
+                break
+            if attempt:
+                time.sleep(self.item_backoff_s * (2 ** (attempt - 1)) * (1 + random.random()))
+            operations: list[dict[str, Any]] = []
+            for d in todo:
+                operations.append({"index": {"_index": self.indices.write_alias, "_id": d["id"],
+                                             "version": _version(d), "version_type": "external_gte"}})
+                operations.append(d)
+            resp = self.es.bulk(operations=operations)
+            retry = []
+            for d, item in zip(todo, resp["items"], strict=True):
+                res = item.get("index") or next(iter(item.values()))
+                status = int(res.get("status", 500))
+                if status < 300 or status == 409:
+                    stale += status == 409
+                    written += status < 300
+                    self._written.add((d["id"], _version(d)))
+                elif status in TRANSIENT_STATUSES:
+                    retry.append(d)
+                else:
+                    err = res.get("error") or {}
+                    reason = str(err.get("type", f"http_{status}")) if isinstance(err, dict) else f"http_{status}"
+                    detail = str(err.get("reason", err))[:500] if isinstance(err, dict) else str(err)[:500]
+                    caused = err.get("caused_by", {}) if isinstance(err, dict) else {}
+                    if isinstance(caused, dict) and caused.get("reason"):
+                        detail += f" (caused by: {str(caused['reason'])[:300]})"
+                    refused[d["id"]] = (reason, f"{status} {reason}: {detail}")
+            if retry:
+                BULK_ITEM_ERRORS.labels("retried").inc(len(retry))
+            todo = retry
+        if refused:
+            BULK_ITEM_ERRORS.labels("rejected").inc(len(refused))
+        INDEXED_DOCUMENTS.labels("index").inc(written)
         if stale:
             INDEXED_DOCUMENTS.labels("stale_skipped").inc(stale)
-        if failed:
-            raise IndexingError(f"{len(failed)} of {len(actions)} documents failed: {failed[:2]}")
+        if todo:
+            raise DependencyDown(ELASTICSEARCH, f"{len(todo)} of {len(docs)} bulk items still refused "
+                                                f"with 429/5xx after {self.item_retries} retries")
+        return refused
 
 
 def build(settings: Any, _client: Any) -> IndexerStage:
     from trustscope.es import make_client
 
-    es = make_client(settings)
+    # the worker does the waiting: no transport-level retries of 429/5xx (they would come back
+    # at once, a busy loop against an overloaded node); connection errors still try other nodes
+    es = make_client(settings).options(retry_on_status=())
     indices = DocIndices(settings.es_index_prefix)
     indices.migrate(es)
     return IndexerStage(es, indices)

@@ -40,6 +40,9 @@ class IntegrityStage:
     def __init__(self, engine: Any, engine_name: str = "integrity-v1") -> None:
         self.engine = engine
         self.engine_name = engine_name
+        # a batch redone after a Redis outage must find its own claims stale, or the engine takes
+        # them for another consumer's and skips the reviews
+        self.min_retry_s = float(getattr(engine, "claim_stale_s", 0)) + 0.5
 
     def process(self, messages: Sequence[Message]) -> list[dict[str, str]]:
         from trustscope.integrity import ReviewEvent

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 from trustscope.bus import Message
+from trustscope.observability import MODEL_SECONDS
 from trustscope.schemas import Document, SentimentField, utcnow
 
 SOURCE = "ingest"
@@ -29,7 +31,9 @@ class SentimentStage:
     def process(self, messages: Sequence[Message]) -> list[dict[str, str]]:
         docs = [Document.model_validate_json(m.fields["doc"]) for m in messages]
         texts = [f"{d.title}。{d.text}" if d.title and d.kind != "review" else d.text for d in docs]
+        started = time.perf_counter()
         results = self.classifier.classify(texts)
+        MODEL_SECONDS.labels(self.classifier.model_name).observe(time.perf_counter() - started)
         now = utcnow()
         out = []
         for doc, res in zip(docs, results, strict=True):

@@ -225,8 +225,8 @@ class RedisPipe:
             self._post.append(("const", []))
             return
         p = self._s.prefix
-        self._p.evalsha(self._s.sha["hmget"], len(pairs), *[key_of(p, n, f) for n, f in pairs],
-                        *[f for _, f in pairs])
+        self._s.call(self._p, "hmget", len(pairs), *[key_of(p, n, f) for n, f in pairs],
+                     *[f for _, f in pairs])
         self._post.append(lambda vs: [_dec(v) for v in vs])
 
     def hsetnx(self, name: str, field: Field, value: str | bytes) -> None:
@@ -234,7 +234,7 @@ class RedisPipe:
         self._post.append(bool)
 
     def claim(self, review_id: str, stale_s: int = CLAIM_STALE_S) -> None:
-        self._p.evalsha(self._s.sha["claim"], 1, self._k("rec", review_id), review_id, stale_s)
+        self._s.call(self._p, "claim", 1, self._k("rec", review_id), review_id, stale_s)
         self._post.append(bool)
 
     def hsetnx_multi(self, triples: list[tuple[str, Field, str | bytes]]) -> None:
@@ -245,7 +245,7 @@ class RedisPipe:
         args: list[Any] = []
         for _, f, v in triples:
             args += [f, v]
-        self._p.evalsha(self._s.sha["hsetnx"], len(triples), *[key_of(p, n, f) for n, f, _ in triples], *args)
+        self._s.call(self._p, "hsetnx", len(triples), *[key_of(p, n, f) for n, f, _ in triples], *args)
         self._post.append(int)
 
     def hset(self, name: str, field: Field, value: str | bytes) -> None:
@@ -254,13 +254,13 @@ class RedisPipe:
 
     def hincrby(self, name: str, field: Field, amount: int = 1, ttl: int = 0) -> None:
         if ttl:
-            self._p.evalsha(self._s.sha["hincrby"], 1, self._k(name, field), field, amount, ttl)
+            self._s.call(self._p, "hincrby", 1, self._k(name, field), field, amount, ttl)
         else:
             self._p.hincrby(self._k(name, field), field, amount)
         self._post.append(int)
 
     def hmax(self, name: str, field: Field, value: int) -> None:
-        self._p.evalsha(self._s.sha["hmax"], 1, self._k(name, field), field, value)
+        self._s.call(self._p, "hmax", 1, self._k(name, field), field, value)
         self._post.append(int)
 
     def _group_keys(self, name: str, field: str) -> list[str]:
@@ -269,7 +269,7 @@ class RedisPipe:
         return [key_of(p, f"{name}:n", field), first, f"{p}:{name}:m:{field}"]
 
     def group_add(self, name: str, field: str, review_id: str, ttl: int = 0, mode: str = "keep") -> None:
-        self._p.evalsha(self._s.sha["group"], 3, *self._group_keys(name, field), field, review_id, ttl, mode)
+        self._s.call(self._p, "group", 3, *self._group_keys(name, field), field, review_id, ttl, mode)
         self._post.append(int)
 
     def group_members(self, name: str, field: str) -> None:
@@ -287,7 +287,7 @@ class RedisPipe:
         args: list[Any] = []
         for rid, verdict, prob in items:
             args += [rid, VERDICT_CHAR[verdict], round(prob * 1000)]
-        self._p.evalsha(self._s.sha["verdicts"], len(items), *[self._k("rec", rid) for rid, _, _ in items], *args)
+        self._s.call(self._p, "verdicts", len(items), *[self._k("rec", rid) for rid, _, _ in items], *args)
         self._post.append(lambda vs: [int(v) for v in vs])
 
     def queued(self) -> int:
@@ -326,9 +326,14 @@ class RedisStore:
     def __init__(self, client: Any, prefix: str = "ts:int") -> None:
         self.client = client
         self.prefix = prefix
-        self.sha = {name: client.script_load(src) for name, src in (
+        # Script objects: a pipeline checks SCRIPT EXISTS and reloads before it runs, so the scripts
+        # survive a Redis restart or SCRIPT FLUSH (a sha loaded once at start does not).
+        self.scripts = {name: client.register_script(src) for name, src in (
             ("group", _GROUP_ADD), ("verdicts", _SET_VERDICTS), ("hmget", _HMGET_MULTI),
             ("hsetnx", _HSETNX_MULTI), ("hincrby", _HINCRBY_TTL), ("hmax", _HMAX), ("claim", _CLAIM))}
+
+    def call(self, pipe: Any, name: str, numkeys: int, *keys_and_args: Any) -> None:
+        self.scripts[name](keys=keys_and_args[:numkeys], args=keys_and_args[numkeys:], client=pipe)
 
     def pipe(self) -> RedisPipe:
         return RedisPipe(self)
