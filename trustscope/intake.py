@@ -4,22 +4,44 @@ Shared by the ingest HTTP API and the pollers. De-duplication and publishing hap
 script per document, so a document is marked as seen *only* if it was also put on the stream: a
 crash between the two can never make a retry look like a duplicate and lose the document. A re-post
 whose content changed (an edited review) is published again as an update.
+
+Honest acknowledgements: ``submit_lines`` reports every line's fate on its own (published, or why
+not), so an unexpected error in one line never loses or hides the others; a Redis outage is
+``Unavailable`` (the API answers 503 with Retry-After), and back-pressure looks at the largest
+backlog of *every* stage's input stream, not only the first.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import redis
 
 from trustscope.bus import StreamBus
+from trustscope.observability import get_logger
 from trustscope.platforms import PlatformRegistry
 from trustscope.schemas import Document, DocumentIn
 from trustscope.settings import Settings
 
+log = get_logger("trustscope.intake")
+
 INGEST_STREAM = "ingest"
+#: The input stream of every pipeline stage (sentiment reads ingest, integrity scored, the indexer
+#: verified): a full stream anywhere means the pipeline is behind.
+STAGE_STREAMS: tuple[str, ...] = ("ingest", "scored", "verified")
+#: Lines published per MULTI/EXEC round trip.
+PUBLISH_CHUNK = 500
+
+#: Redis errors that mean "Redis cannot take this now", not "this document is wrong".
+REDIS_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.BusyLoadingError,
+    redis.exceptions.ReadOnlyError, redis.exceptions.TryAgainError, redis.exceptions.ClusterDownError,
+    redis.exceptions.MasterDownError, redis.exceptions.OutOfMemoryError,
+)
 
 Status = Literal["accepted", "duplicate", "updated"]
 
@@ -37,10 +59,23 @@ _STATUS: dict[int, Status] = {0: "duplicate", 1: "accepted", 2: "updated"}
 class Backpressure(Exception):
     """The pipeline is behind; the client should retry after ``retry_after`` seconds."""
 
-    def __init__(self, backlog: int, limit: int, retry_after: int) -> None:
-        super().__init__(f"pipeline backlog {backlog} exceeds {limit}")
+    def __init__(self, stream: str, backlog: int, limit: int, retry_after: int) -> None:
+        super().__init__(f"the {stream} stream holds {backlog} messages, over the limit of {limit}")
+        self.stream = stream
         self.backlog = backlog
         self.limit = limit
+        self.retry_after = retry_after
+
+
+class Unavailable(redis.exceptions.ConnectionError):
+    """Redis cannot be reached (or refuses writes); the client should retry after ``retry_after``.
+
+    A ``redis.ConnectionError`` so callers that already treat Redis errors as transient (the
+    pollers) keep doing so.
+    """
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("the pipeline store is unavailable")
         self.retry_after = retry_after
 
 
@@ -49,6 +84,21 @@ class Outcome:
     id: str
     status: Status
     platforms: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class LineFailure:
+    """A line that was not published, and whether resending it later can succeed."""
+
+    line: int
+    reason: str
+    retry: bool
+
+
+@dataclass(slots=True)
+class LinesResult:
+    published: list[tuple[int, Outcome]] = field(default_factory=list)
+    failed: list[LineFailure] = field(default_factory=list)
 
 
 class Intake:
@@ -60,31 +110,108 @@ class Intake:
         self.registry = registry or PlatformRegistry(client, settings.stream_prefix)
         self.dedupe_ttl_s = dedupe_ttl_s
         self._script = client.register_script(_DEDUPE_AND_PUBLISH)
+        self._backlogs: dict[str, int] = {}
+        self._backlogs_at = float("-inf")
+        self._lock = threading.Lock()
+
+    # --- back-pressure ---------------------------------------------------------------------
+    def backlogs(self) -> dict[str, int]:
+        """XLEN of every stage stream, read at most once per ``backlog_check_s`` (one round trip)."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._backlogs_at < self.settings.backlog_check_s:
+                return dict(self._backlogs)
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for stream in STAGE_STREAMS:
+                pipe.xlen(self.bus.key(stream))
+            lengths = [int(n) for n in pipe.execute()]
+        except REDIS_UNAVAILABLE as exc:
+            raise Unavailable(self.settings.retry_after_s) from exc
+        with self._lock:
+            self._backlogs = dict(zip(STAGE_STREAMS, lengths, strict=True))
+            self._backlogs_at = time.monotonic()
+            return dict(self._backlogs)
 
     def check_backpressure(self) -> None:
-        backlog = self.bus.backlog(INGEST_STREAM)
-        if backlog > self.settings.max_backlog:
-            raise Backpressure(backlog, self.settings.max_backlog, retry_after=5)
+        """Raise ``Backpressure`` when the largest stage backlog is over ``max_backlog``."""
+        backlogs = self.backlogs()
+        stream = max(backlogs, key=lambda s: backlogs[s])
+        if backlogs[stream] > self.settings.max_backlog:
+            raise Backpressure(stream, backlogs[stream], self.settings.max_backlog,
+                               retry_after=self.settings.retry_after_s)
 
+    # --- publishing ------------------------------------------------------------------------
     def prepare(self, item: DocumentIn) -> Document:
         """Link the document to platforms and build the pipeline document."""
-        linker = self.registry.linker()
+        try:
+            linker = self.registry.linker()
+        except REDIS_UNAVAILABLE as exc:
+            raise Unavailable(self.settings.retry_after_s) from exc
         platforms = linker.link(item.platforms, str(item.url) if item.url else None, item.title, item.text)
         return item.to_document(platforms)
 
+    def _queue(self, pipe: redis.client.Pipeline, doc: Document) -> None:
+        seen_key = f"{self.settings.stream_prefix}:seen:{doc.id}"
+        self._script(keys=[seen_key, self.bus.key(INGEST_STREAM)],
+                     args=[doc.content_hash, self.dedupe_ttl_s, doc.to_json()], client=pipe)
+
     def submit(self, items: Sequence[DocumentIn]) -> list[Outcome]:
-        """Publish new or changed documents; report each one's fate, in order."""
+        """Publish new or changed documents; report each one's fate, in order (all or ``Unavailable``)."""
         docs = [self.prepare(item) for item in items]
         if not docs:
             return []
-        stream_key = self.bus.key(INGEST_STREAM)
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self.client.pipeline(transaction=True)
         for doc in docs:
-            seen_key = f"{self.settings.stream_prefix}:seen:{doc.id}"
-            self._script(keys=[seen_key, stream_key], args=[doc.content_hash, self.dedupe_ttl_s,
-                                                             doc.to_json()], client=pipe)
-        codes = pipe.execute()
+            self._queue(pipe, doc)
+        try:
+            codes = pipe.execute()
+        except REDIS_UNAVAILABLE as exc:
+            raise Unavailable(self.settings.retry_after_s) from exc
         return [Outcome(d.id, _STATUS[int(c)], d.platforms) for d, c in zip(docs, codes, strict=True)]
+
+    def submit_lines(self, items: Sequence[tuple[int, DocumentIn]]) -> LinesResult:
+        """Publish numbered documents, reporting each line on its own.
+
+        A line that cannot be prepared (an unexpected error) is reported and the rest go on. Lines
+        are published ``PUBLISH_CHUNK`` at a time, each chunk in one MULTI/EXEC whose per-command
+        results are read one by one; once Redis is unreachable the remaining lines are reported as
+        not published (``retry``: resending them is safe, a re-sent published line is a duplicate).
+        """
+        result = LinesResult()
+        prepared: list[tuple[int, Document]] = []
+        for line, item in items:
+            try:
+                prepared.append((line, self.prepare(item)))
+            except Unavailable:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one line's bug must not sink the batch
+                log.error("intake.prepare_failed", line=line, error_type=type(exc).__name__, exc_info=True)
+                result.failed.append(LineFailure(line, "internal error while preparing this line", False))
+        for start in range(0, len(prepared), PUBLISH_CHUNK):
+            chunk = prepared[start:start + PUBLISH_CHUNK]
+            pipe = self.client.pipeline(transaction=True)
+            for _, doc in chunk:
+                self._queue(pipe, doc)
+            try:
+                codes = pipe.execute(raise_on_error=False)
+            except REDIS_UNAVAILABLE:
+                if not result.published:
+                    raise Unavailable(self.settings.retry_after_s) from None
+                log.warning("intake.redis_unavailable_mid_batch", published=len(result.published),
+                            unpublished=len(prepared) - start)
+                result.failed.extend(LineFailure(line, "not published: the pipeline store became "
+                                                       "unavailable; resend this line", True)
+                                     for line, _ in prepared[start:])
+                break
+            for (line, doc), code in zip(chunk, codes, strict=True):
+                if isinstance(code, Exception):
+                    result.failed.append(LineFailure(line, "not published: the pipeline store refused it; "
+                                                           "resend this line", True))
+                else:
+                    result.published.append((line, Outcome(doc.id, _STATUS[int(code)], doc.platforms)))
+        result.failed.sort(key=lambda f: f.line)
+        return result
 
 
 def redis_client(settings: Settings) -> redis.Redis:

@@ -35,7 +35,10 @@ class Settings(BaseSettings):
 
     # --- streams -----------------------------------------------------------------------------
     stream_prefix: str = Field("ts", description="prefix of every Redis key the pipeline owns")
-    max_backlog: int = Field(200_000, description="ingest answers 503 when the first stream holds more")
+    max_backlog: int = Field(200_000, description="ingest answers 503 when any stage stream (ingest, "
+                             "scored, verified) holds more")
+    backlog_check_s: float = Field(1.0, description="how long ingest reuses one reading of the stage backlogs")
+    retry_after_s: int = Field(5, description="Retry-After ingest sends with a 503 (pipeline full or Redis down)")
     max_deliveries: int = Field(5, description="deliveries before a message goes to the dead-letter stream")
     claim_idle_ms: int = Field(30_000, description="pending messages idle this long are claimed by others")
     batch_size: int = Field(256, description="messages a worker reads at once")
@@ -52,6 +55,7 @@ class Settings(BaseSettings):
         description="comma-separated key:role[+role] pairs, e.g. 'k1:ingest,k2:reader+admin'",
     )
     max_body_bytes: int = Field(32 * 1024 * 1024, description="largest request body accepted")
+    max_batch_lines: int = Field(10_000, description="most lines one NDJSON batch may hold (413 beyond)")
     cors_origins: str = Field("*", description="origins allowed to embed widgets and call public endpoints")
 
     # --- models ------------------------------------------------------------------------------

@@ -1,26 +1,61 @@
-"""What every HTTP service shares: JSON errors, API-key roles, body limits, metrics and health.
+"""What every HTTP service shares: JSON errors, request ids, API-key roles, body limits, metrics, health.
 
-Every error leaves as ``{"error": code, "message": text, ...}`` with a 4xx/5xx status, and validation
-errors name each field and the reason, so a client can fix its request without reading our code.
+Every error leaves as ``{"error": code, "message": text, "request_id": id, ...}`` with a 4xx/5xx
+status (docs/api-errors.md), 5xx included: an unexpected exception becomes a JSON 500 that names
+only the request id, never the exception text, a host or a port; the traceback goes to the log
+line carrying the same id. Validation errors add ``"errors": [{"field", "reason"}]``, so a client
+can fix its request without reading our code. Every response carries ``X-Request-ID`` (the
+client's, when it sent a sane one, else a fresh one).
 """
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trustscope.auth import KeyRing, Principal
+from trustscope.observability import get_logger
+
+log = get_logger("trustscope.web")
 
 HTTP_REQUESTS = Counter("trustscope_http_requests_total", "HTTP requests", ["service", "route", "status"])
 HTTP_LATENCY = Histogram("trustscope_http_request_seconds", "HTTP request latency", ["service", "route"])
+
+#: The request-id header: accepted from the client when sane, always set on the response.
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+request_id_var: ContextVar[str] = ContextVar("trustscope_request_id", default="-")
+
+
+class FieldError(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of every TrustScope HTTP service (extra members per error code)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    message: str
+    request_id: str
+    errors: list[FieldError] | None = None
 
 
 class ApiError(HTTPException):
@@ -33,6 +68,21 @@ class ApiError(HTTPException):
         self.extra = extra
 
 
+def request_id_of(request: Request | None = None) -> str:
+    if request is not None:
+        rid = request.scope.get("state", {}).get("request_id")
+        if rid:
+            return str(rid)
+    return request_id_var.get()
+
+
+def error_response(request: Request | None, status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    rid = request_id_of(request)
+    body = {"error": code, "message": message, "request_id": rid, **extra}
+    return JSONResponse(body, status_code=status, headers={**(headers or {}), REQUEST_ID_HEADER: rid})
+
+
 def validation_errors(exc: ValidationError | RequestValidationError) -> list[dict[str, str]]:
     """Pydantic errors as ``[{"field": "author.id", "reason": "..."}]``."""
     out = []
@@ -42,31 +92,165 @@ def validation_errors(exc: ValidationError | RequestValidationError) -> list[dic
     return out
 
 
+class RequestIdMiddleware:
+    """Outermost guard: a request id for every request, and a JSON 500 for any unexpected error.
+
+    Pure ASGI (not BaseHTTPMiddleware) so it sees exceptions from every layer inside it, and can
+    still answer when nothing has been sent yet.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        presented = ""
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id":
+                presented = value.decode("latin-1")
+                break
+        rid = presented if _SANE_REQUEST_ID.match(presented) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+        token = request_id_var.set(rid)
+        structlog.contextvars.bind_contextvars(request_id=rid)
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                if REQUEST_ID_HEADER not in headers:
+                    headers[REQUEST_ID_HEADER] = rid
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: log it, answer JSON
+            log.error("http.unhandled_error", method=scope.get("method"), path=scope.get("path"),
+                      error_type=type(exc).__name__, exc_info=True)
+            if started:
+                raise
+            body = {"error": "internal_error", "request_id": rid,
+                    "message": "an unexpected error occurred; quote the request id when reporting it"}
+            await JSONResponse(body, status_code=500, headers={REQUEST_ID_HEADER: rid})(scope, receive, send)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+            request_id_var.reset(token)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    """JSON errors with a request id for every failure, and the error responses in the OpenAPI."""
+    app.add_middleware(RequestIdMiddleware)
+
     @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        body = {"error": exc.code, "message": exc.detail, **exc.extra}
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(request, exc.status_code, exc.code, str(exc.detail), exc.headers, **exc.extra)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse({"error": code, "message": str(exc.detail)}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return error_response(request, exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = validation_errors(exc)
         message = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-        return JSONResponse({"error": "validation_error", "message": message, "errors": errors},
-                            status_code=422)
+        return error_response(request, 422, "validation_error", message, errors=errors)
+
+    document_errors(app)
+
+
+# --- OpenAPI: the error responses every operation can give ---------------------------------------
+_ALWAYS = {"400": "bad request (a parameter or the body is malformed)",
+           "404": "not found", "422": "validation error: `errors` names each field and the reason",
+           "500": "unexpected error (JSON, with the request id)",
+           "503": "a dependency is unavailable or the pipeline is full; see Retry-After"}
+_SECURED = {"401": "no or unknown API key", "403": "the key lacks the required role"}
+_WITH_BODY = {"413": "request body over the size limit"}
+
+
+def _roles_of(route: APIRoute) -> set[str]:
+    found: set[str] = set()
+    stack = [route.dependant]
+    while stack:
+        dep = stack.pop()
+        role = getattr(dep.call, "trustscope_role", None)
+        if role:
+            found.add(role)
+        stack.extend(dep.dependencies)
+    return found
+
+
+def openapi_models(app: FastAPI, *models: type[BaseModel]) -> None:
+    """Put ``models`` in the OpenAPI components, for request bodies an endpoint reads itself
+    (``openapi_extra`` refers to them as ``#/components/schemas/<Name>``)."""
+    registered: list[type[BaseModel]] = getattr(app.state, "openapi_models", [])
+    registered.extend(models)
+    app.state.openapi_models = registered
+
+
+def document_errors(app: FastAPI) -> None:
+    """Add the shared error responses (and bearer security) to every operation of ``app.openapi()``.
+
+    Lazy: routes are added after this runs, and the schema is built on first use.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        error_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(error_schema.pop("$defs", {}))
+        schemas["ErrorBody"] = error_schema
+        for model in getattr(app.state, "openapi_models", []):
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(model_schema.pop("$defs", {}))
+            schemas[model.__name__] = model_schema
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        components.setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http", "scheme": "bearer", "description": "an API key (also accepted as X-API-Key)"}
+        secured = {(r.path, m.lower()) for r in app.routes if isinstance(r, APIRoute) and _roles_of(r)
+                   for m in r.methods}
+        error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        for path, item in schema.get("paths", {}).items():
+            for method, op in item.items():
+                if not isinstance(op, dict) or "responses" not in op:
+                    continue
+                codes = dict(_ALWAYS)
+                if (path, method) in secured:
+                    codes.update(_SECURED)
+                    op["security"] = [{"bearer": []}]
+                if "requestBody" in op:
+                    codes.update(_WITH_BODY)
+                for code, description in codes.items():
+                    existing = op["responses"].get(code)
+                    if existing is None or code == "422":  # FastAPI's default 422 is not our shape
+                        op["responses"][code] = {"description": description, "content": error_ref}
+                    elif "content" not in existing:
+                        existing["content"] = error_ref
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install_metrics(app: FastAPI, service: str) -> None:
     @app.middleware("http")
     async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:
+            route = request.scope.get("route")
+            HTTP_REQUESTS.labels(service, getattr(route, "path", "unmatched"), "500").inc()
+            raise
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         HTTP_REQUESTS.labels(service, path, str(response.status_code)).inc()
@@ -97,6 +281,7 @@ def role_dependency(keyring_of: Callable[[Request], KeyRing], role: str) -> Call
             raise ApiError(403, "forbidden", f"this key lacks the '{role}' role")
         return principal
 
+    _require.trustscope_role = role  # type: ignore[attr-defined]  # read by document_errors
     return _require
 
 
@@ -111,19 +296,35 @@ def check_content_length(request: Request, limit: int) -> None:
             raise ApiError(413, "payload_too_large", f"request body is {size} bytes; the limit is {limit}")
 
 
+_last_readiness: dict[str, str] = {}
+
+
 def readiness(redis_client: Any, es: Any) -> JSONResponse:
-    """200 when Redis answers and Elasticsearch is yellow or green, else 503 naming what is not."""
+    """200 when Redis answers and Elasticsearch is yellow or green, else 503.
+
+    The body says only ``ok`` or ``degraded`` per dependency: exception text names hosts and ports,
+    so it goes to the log (one line per change of state), never to the public response.
+    """
     checks: dict[str, str] = {}
+    reasons: dict[str, str] = {}
     try:
         redis_client.ping()
         checks["redis"] = "ok"
     except Exception as exc:  # noqa: BLE001
-        checks["redis"] = str(exc)
+        checks["redis"], reasons["redis"] = "degraded", f"{type(exc).__name__}: {exc}"
     try:
         health = es.cluster.health(timeout="2s")
-        checks["elasticsearch"] = "ok" if health["status"] in ("green", "yellow") else health["status"]
+        status = health["status"]
+        checks["elasticsearch"] = "ok" if status in ("green", "yellow") else "degraded"
+        if status not in ("green", "yellow"):
+            reasons["elasticsearch"] = f"cluster status {status}"
     except Exception as exc:  # noqa: BLE001
-        checks["elasticsearch"] = str(exc)
+        checks["elasticsearch"], reasons["elasticsearch"] = "degraded", f"{type(exc).__name__}: {exc}"
+    for name, state in checks.items():
+        if _last_readiness.get(name) != state:
+            _last_readiness[name] = state
+            (log.warning if state != "ok" else log.info)("readiness.changed", dependency=name, state=state,
+                                                         reason=reasons.get(name, "")[:300])
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ready" if ready else "not_ready", **checks},
                         status_code=200 if ready else 503)

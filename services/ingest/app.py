@@ -1,25 +1,26 @@
 """Ingest HTTP API: one document or an NDJSON batch in, onto the pipeline's first stream.
 
 Run: ``uvicorn services.ingest.app:app --port 8001``. Every write endpoint needs a key with the
-``ingest`` role. When the pipeline's backlog passes ``TS_MAX_BACKLOG`` the API answers 503 with
-Retry-After instead of letting Redis grow without bound.
+``ingest`` role. A 202 means the document will be searchable: validation matches the index
+mapping (trustscope/schemas.py). When the largest backlog of any stage passes ``TS_MAX_BACKLOG``,
+or Redis cannot be reached, the API answers 503 with Retry-After. Errors: docs/api-errors.md.
 """
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from trustscope import __version__
 from trustscope.auth import KeyRing
 from trustscope.es import make_client
-from trustscope.intake import Backpressure, Intake, redis_client
+from trustscope.intake import Backpressure, Intake, LinesResult, Unavailable, redis_client
 from trustscope.observability import INGEST_DOCUMENTS, configure_logging, get_logger
 from trustscope.platforms import PlatformRegistry
 from trustscope.schemas import DocumentIn
@@ -29,13 +30,63 @@ from trustscope.web import (
     check_content_length,
     install_error_handlers,
     install_metrics,
+    openapi_models,
     readiness,
     role_dependency,
     validation_errors,
 )
 
 log = get_logger("trustscope.ingest")
-BATCH_CHUNK = 500  # lines validated and published together
+NDJSON = "application/x-ndjson"
+
+
+# --- response bodies (documented in the OpenAPI) -------------------------------------------------
+class DocumentAccepted(BaseModel):
+    id: str = Field(..., description="the document id (stable for the same source and source_id)")
+    status: Literal["accepted", "updated", "duplicate"]
+    platforms: list[str]
+
+
+class LineError(BaseModel):
+    line: int = Field(..., description="1-based line number in the request body")
+    reason: str
+    errors: list[dict[str, str]] | None = Field(None, description="[{field, reason}] for validation errors")
+    retry: bool = Field(False, description="true: the line was valid but not published; resend it")
+
+
+class LineResult(BaseModel):
+    line: int
+    id: str
+    status: Literal["accepted", "updated", "duplicate"]
+
+
+class BatchSummary(BaseModel):
+    lines: int = Field(..., description="lines read, blank ones included")
+    accepted: int
+    updated: int
+    duplicates: int
+    rejected: int = Field(..., description="lines refused for their content (see errors)")
+    unpublished: int = Field(..., description="valid lines not published (Redis went away): resend them")
+    results: list[LineResult] = Field(..., description="every published line, in order")
+    errors: list[LineError] = Field(..., description="every line not published, in order")
+    ids: list[str] = Field(..., description="ids of the published lines, in order (same as results)")
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    redis: Literal["ok", "degraded"]
+    elasticsearch: Literal["ok", "degraded"]
+
+
+def _document_body() -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/DocumentIn"}}}}
+
+
+def _batch_body() -> dict[str, Any]:
+    return {"required": True, "description": "NDJSON: one DocumentIn JSON object per line (the array "
+                                             "items below, each serialised on its own line)",
+            "content": {NDJSON: {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/DocumentIn"}}}}}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             registry.seed_defaults()
         except Exception as exc:  # noqa: BLE001 - Redis may come up later; readiness reports it
-            log.warning("ingest.seed_failed", error=str(exc))
+            log.warning("ingest.seed_failed", error_type=type(exc).__name__)
         app.state.redis = client
         app.state.es = make_client(settings)
         app.state.intake = Intake(client, settings, registry)
@@ -64,34 +115,55 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="TrustScope ingest", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
     install_metrics(app, "ingest")
+    openapi_models(app, DocumentIn)
     require_ingest = role_dependency(lambda r: r.app.state.keyring, "ingest")
 
     def intake_of(request: Request) -> Intake:
         return request.app.state.intake  # type: ignore[no-any-return]
+
+    def unavailable(exc: Unavailable) -> ApiError:
+        return ApiError(503, "unavailable", "the pipeline store is unavailable; nothing was published, "
+                        "retry later", headers={"Retry-After": str(exc.retry_after)})
 
     def backpressure(intake: Intake) -> None:
         try:
             intake.check_backpressure()
         except Backpressure as exc:
             raise ApiError(503, "backlog_full", str(exc) + "; retry later",
-                           headers={"Retry-After": str(exc.retry_after)}, backlog=exc.backlog) from exc
+                           headers={"Retry-After": str(exc.retry_after)}, backlog=exc.backlog,
+                           stream=exc.stream) from exc
+        except Unavailable as exc:
+            raise unavailable(exc) from exc
+
+    async def read_body(request: Request) -> bytes:
+        """The whole body, refused with 413 (before anything is published) once over the limit."""
+        check_content_length(request, settings.max_body_bytes)
+        chunks: list[bytes] = []
+        received = 0
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > settings.max_body_bytes:
+                raise ApiError(413, "payload_too_large", f"request body is over the limit of "
+                               f"{settings.max_body_bytes} bytes; nothing was published")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": "ingest", "version": __version__}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={200: {"model": Readiness}, 503: {"model": Readiness}})
     def readyz(request: Request) -> JSONResponse:
         """Ready when Redis and Elasticsearch answer (without ES the pipeline only backs up)."""
         return readiness(request.app.state.redis, request.app.state.es)
 
-    @app.post("/v1/documents", status_code=202, dependencies=[Depends(require_ingest)])
+    @app.post("/v1/documents", status_code=202, dependencies=[Depends(require_ingest)],
+              openapi_extra={"requestBody": _document_body()},
+              responses={202: {"model": DocumentAccepted, "description": "published: it will be searchable"},
+                         200: {"model": DocumentAccepted, "description": "an unchanged duplicate"}})
     async def post_document(request: Request) -> JSONResponse:
         """One review, news item or post (JSON). 202 with its id and whether it was new."""
-        check_content_length(request, settings.max_body_bytes)
-        body = await request.body()
-        if len(body) > settings.max_body_bytes:
-            raise ApiError(413, "payload_too_large", f"the limit is {settings.max_body_bytes} bytes")
+        body = await read_body(request)
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -108,94 +180,94 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            "; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors) from exc
         intake = intake_of(request)
         await run_in_threadpool(backpressure, intake)
-        outcome = (await run_in_threadpool(intake.submit, [item]))[0]
+        try:
+            outcome = (await run_in_threadpool(intake.submit, [item]))[0]
+        except Unavailable as exc:
+            raise unavailable(exc) from exc
         INGEST_DOCUMENTS.labels(outcome.status).inc()
         status = 202 if outcome.status != "duplicate" else 200
         return JSONResponse({"id": outcome.id, "status": outcome.status, "platforms": outcome.platforms},
                             status_code=status)
 
-    @app.post("/v1/documents/batch", dependencies=[Depends(require_ingest)])
-    async def post_batch(request: Request) -> dict[str, Any]:
-        """NDJSON, one document per line, streamed. Good lines are kept; bad ones are reported by line
-        number with the reason. A body over the size limit stops at the limit: what came before is
-        kept and the response says where it stopped."""
-        check_content_length(request, settings.max_body_bytes)
+    @app.post("/v1/documents/batch", dependencies=[Depends(require_ingest)],
+              openapi_extra={"requestBody": _batch_body()},
+              responses={200: {"model": BatchSummary, "description": "every line's fate"}})
+    async def post_batch(request: Request) -> JSONResponse:
+        """NDJSON, one document per line. Every line is validated before any is published; each is
+        then published or reported with its line number and reason (``results`` and ``errors``
+        together name every non-blank line). A body over the size or line limit is refused whole
+        (413) and nothing is published."""
         intake = intake_of(request)
         await run_in_threadpool(backpressure, intake)
-        summary: dict[str, Any] = {"lines": 0, "accepted": 0, "updated": 0, "duplicates": 0,
-                                   "rejected": 0, "errors": [], "ids": []}
-        pending: list[tuple[int, DocumentIn]] = []
-
-        async def flush() -> None:
-            if not pending:
-                return
-            outcomes = await run_in_threadpool(intake.submit, [item for _, item in pending])
-            for outcome in outcomes:
-                key = "duplicates" if outcome.status == "duplicate" else outcome.status
-                summary[key] += 1
-                summary["ids"].append(outcome.id)
-                INGEST_DOCUMENTS.labels(outcome.status).inc()
-            pending.clear()
-
-        def reject(line_no: int, reason: str, errors: list[dict[str, str]] | None = None) -> None:
-            summary["rejected"] += 1
-            INGEST_DOCUMENTS.labels("rejected").inc()
-            if len(summary["errors"]) < 1000:
-                entry: dict[str, Any] = {"line": line_no, "reason": reason}
-                if errors:
-                    entry["errors"] = errors
-                summary["errors"].append(entry)
-
-        line_no = 0
-        received = 0
-        buffer = b""
-        truncated = False
-        async for chunk in request.stream():
-            received += len(chunk)
-            if received > settings.max_body_bytes:
-                truncated = True
-                break
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for raw in lines:
-                line_no += 1
-                handle_line(line_no, raw, pending, reject)
-            if len(pending) >= BATCH_CHUNK:
-                await flush()
-        if buffer.strip() and not truncated:
-            line_no += 1
-            handle_line(line_no, buffer, pending, reject)
-        await flush()
-        summary["lines"] = line_no
-        if truncated:
-            summary["truncated"] = True
-            summary["message"] = (f"body exceeded {settings.max_body_bytes} bytes; lines after "
-                                  f"{line_no} were not read")
-        if len(summary["ids"]) > 10_000:
-            summary["ids"] = summary["ids"][:10_000]
-            summary["ids_truncated"] = True
-        return summary
+        body = await read_body(request)
+        lines, valid, errors = await run_in_threadpool(parse_lines, body, settings.max_batch_lines)
+        try:
+            published: LinesResult = await run_in_threadpool(intake.submit_lines, valid)
+        except Unavailable as exc:
+            raise unavailable(exc) from exc
+        summary = summarise(lines, published, errors)
+        headers = {"Retry-After": str(settings.retry_after_s)} if summary["unpublished"] else None
+        return JSONResponse(summary, headers=headers)
 
     return app
 
 
-def handle_line(line_no: int, raw: bytes, pending: list[tuple[int, DocumentIn]], reject: Any) -> None:
-    raw = raw.strip()
-    if not raw:
-        return  # blank lines (e.g. a trailing newline) are not documents
+def parse_lines(body: bytes, max_lines: int) -> tuple[int, list[tuple[int, DocumentIn]], list[dict[str, Any]]]:
+    """(lines read, valid numbered documents, errors of the others); 413 beyond ``max_lines``."""
+    raw_lines = body.split(b"\n")
+    if raw_lines and not raw_lines[-1].strip():
+        raw_lines.pop()  # the trailing newline does not start a line
+    documents = sum(1 for raw in raw_lines if raw.strip())
+    if documents > max_lines:
+        raise ApiError(413, "too_many_lines", f"batch has {documents} documents; the limit is {max_lines} "
+                       "per request; nothing was published")
+    valid: list[tuple[int, DocumentIn]] = []
+    errors: list[dict[str, Any]] = []
+    for line_no, raw in enumerate(raw_lines, start=1):
+        if not raw.strip():
+            continue  # blank lines are not documents
+        try:
+            item, error = validate_line(raw)
+        except Exception as exc:  # noqa: BLE001 - a validator bug must not sink the other lines
+            log.error("ingest.line_failed", line=line_no, error_type=type(exc).__name__, exc_info=True)
+            item, error = None, {"reason": "internal error while validating this line"}
+        if item is not None:
+            valid.append((line_no, item))
+        else:
+            errors.append({"line": line_no, **(error or {"reason": "invalid"})})
+    return len(raw_lines), valid, errors
+
+
+def validate_line(raw: bytes) -> tuple[DocumentIn | None, dict[str, Any] | None]:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        reject(line_no, f"invalid JSON: {exc}")
-        return
+        return None, {"reason": f"invalid JSON: {exc}"}
     if not isinstance(data, dict):
-        reject(line_no, "each line must be a JSON object")
-        return
+        return None, {"reason": "each line must be a JSON object"}
     try:
-        pending.append((line_no, DocumentIn.model_validate(data)))
+        return DocumentIn.model_validate(data), None
     except ValidationError as exc:
         errors = validation_errors(exc)
-        reject(line_no, "; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors)
+        return None, {"reason": "; ".join(f"{e['field']}: {e['reason']}" for e in errors), "errors": errors}
+
+
+def summarise(lines: int, published: LinesResult, invalid: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = {"accepted": 0, "updated": 0, "duplicate": 0}
+    results = []
+    for line, outcome in published.published:
+        counts[outcome.status] += 1
+        INGEST_DOCUMENTS.labels(outcome.status).inc()
+        results.append({"line": line, "id": outcome.id, "status": outcome.status})
+    errors = list(invalid) + [{"line": f.line, "reason": f.reason, "retry": f.retry} for f in published.failed]
+    errors.sort(key=lambda e: e["line"])
+    unpublished = sum(1 for f in published.failed if f.retry)
+    rejected = len(errors) - unpublished
+    if rejected:
+        INGEST_DOCUMENTS.labels("rejected").inc(rejected)
+    return {"lines": lines, "accepted": counts["accepted"], "updated": counts["updated"],
+            "duplicates": counts["duplicate"], "rejected": rejected, "unpublished": unpublished,
+            "results": results, "errors": errors, "ids": [r["id"] for r in results]}
 
 
 app = create_app()

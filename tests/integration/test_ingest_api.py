@@ -68,7 +68,7 @@ def test_batch_keeps_good_lines_and_reports_bad_ones(ingest, bus):
 
 
 def test_backpressure_answers_503_with_retry_after(settings, rclient, live_server):
-    limited = settings.model_copy(update={"max_backlog": 3})
+    limited = settings.model_copy(update={"max_backlog": 3, "backlog_check_s": 0})
     with live_server(create_app(limited)) as server, httpx.Client(base_url=server.url) as client:
         items = reviews(6)
         codes = [client.post("/v1/documents", json=i, headers=INGEST).status_code for i in items]
