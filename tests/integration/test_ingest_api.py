@@ -94,3 +94,131 @@ def test_platform_linking_from_text_and_url(ingest):
     r = ingest.post("/v1/documents", json=item, headers=INGEST)
     assert r.status_code == 202, r.text
     assert r.json()["platforms"] == ["huabei", "jd-finance", "lufax"]
+
+
+# --- a 202 means it will be searchable; batches are atomic per line ---------------------------------
+def test_unindexable_values_are_422_naming_the_field(ingest, bus):
+    base = reviews(1)[0]
+    cases = {"created_at": [1e300, "inf", -1e20, "0001-01-01T00:00:00+08:00", "9999-12-31T23:59:59-10:00"],
+             "rating": [True, "4", 4.5], "source_id": ["a\x00b", "a\nb"], "platforms.0": ["p" * 40_000],
+             "author.review_count": [3_000_000_000]}
+    for field, values in cases.items():
+        for value in values:
+            item = dict(base)
+            if field == "platforms.0":
+                item["platforms"] = [value]
+            elif field.startswith("author."):
+                item["author"] = {**base["author"], "review_count": value}
+            else:
+                item[field] = value
+            r = ingest.post("/v1/documents", json=item, headers=INGEST)
+            assert r.status_code == 422, (field, value, r.text)
+            body = r.json()
+            assert body["error"] == "validation_error" and body["request_id"] == r.headers["x-request-id"]
+            assert field in {e["field"] for e in body["errors"]}, (field, body)
+    assert bus.backlog("ingest") == 0
+
+
+def test_a_bad_line_at_601_of_602_loses_nothing_else(ingest, bus):
+    items = reviews(602, seed=5)
+    lines = [orjson.dumps(i) for i in items]
+    lines[600] = orjson.dumps({**items[600], "created_at": 1e300})
+    r = ingest.post("/v1/documents/batch", content=b"\n".join(lines) + b"\n",
+                    headers={**INGEST, "Content-Type": "application/x-ndjson"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["lines"] == 602 and body["accepted"] == 601 and body["rejected"] == 1
+    assert body["unpublished"] == 0
+    assert [e["line"] for e in body["errors"]] == [601]
+    assert body["errors"][0]["errors"][0]["field"] == "created_at"
+    assert [x["line"] for x in body["results"]] == [n for n in range(1, 603) if n != 601]
+    assert bus.backlog("ingest") == 601
+
+
+def test_an_unexpected_error_in_one_line_is_reported_and_the_others_published(ingest, bus, monkeypatch):
+    from trustscope.schemas import DocumentIn
+
+    original = DocumentIn.to_document
+
+    def flaky(self, platforms):
+        if self.source_id == "boom":
+            raise RuntimeError("secret internals at redis://10.0.0.7:6379")
+        return original(self, platforms)
+
+    monkeypatch.setattr(DocumentIn, "to_document", flaky)
+    items = reviews(3, seed=8)
+    items[1] = {**items[1], "source_id": "boom"}
+    r = ingest.post("/v1/documents/batch", content=b"\n".join(orjson.dumps(i) for i in items), headers=INGEST)
+    body = r.json()
+    assert r.status_code == 200 and body["accepted"] == 2
+    assert [e["line"] for e in body["errors"]] == [2] and "10.0.0.7" not in r.text
+    assert bus.backlog("ingest") == 2
+    # the same bug on the single-document path is a JSON 500 with the request id and no internals
+    r = ingest.post("/v1/documents", json=items[1], headers={**INGEST, "X-Request-ID": "trace-42"})
+    assert r.status_code == 500 and r.headers["x-request-id"] == "trace-42"
+    assert r.json() == {"error": "internal_error", "request_id": "trace-42", "message": r.json()["message"]}
+    assert "10.0.0.7" not in r.text and "RuntimeError" not in r.text
+
+
+def test_too_many_lines_or_bytes_publish_nothing(settings, rclient, live_server, bus):
+    small = settings.model_copy(update={"max_batch_lines": 5, "max_body_bytes": 20_000})
+    with live_server(create_app(small)) as server, httpx.Client(base_url=server.url) as client:
+        items = [orjson.dumps(i) for i in reviews(6)]
+        r = client.post("/v1/documents/batch", content=b"\n".join(items), headers=INGEST)
+        assert r.status_code == 413 and r.json()["error"] == "too_many_lines"
+
+        def chunks():  # no Content-Length: the limit is enforced while reading
+            for _ in range(200):
+                yield items[0] + b"\n"
+
+        r = client.post("/v1/documents/batch", content=chunks(), headers=INGEST)
+        assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
+    assert bus.backlog("ingest") == 0
+
+
+# --- back-pressure over the whole pipeline, and a Redis outage -----------------------------------
+def test_backpressure_looks_at_every_stage_stream(settings, rclient, live_server, bus):
+    limited = settings.model_copy(update={"max_backlog": 3, "backlog_check_s": 0})
+    bus.publish("verified", [{"doc": "{}"}] * 4)
+    with live_server(create_app(limited)) as server, httpx.Client(base_url=server.url) as client:
+        r = client.post("/v1/documents", json=reviews(1)[0], headers=INGEST)
+        assert r.status_code == 503 and r.headers["retry-after"]
+        assert r.json()["error"] == "backlog_full" and r.json()["stream"] == "verified"
+
+
+def test_backlog_reading_is_cached(settings, rclient, live_server, bus):
+    cached = settings.model_copy(update={"max_backlog": 3, "backlog_check_s": 60})
+    with live_server(create_app(cached)) as server, httpx.Client(base_url=server.url) as client:
+        codes = [client.post("/v1/documents", json=i, headers=INGEST).status_code for i in reviews(6)]
+    assert codes == [202] * 6  # one reading (empty streams) served all six requests
+    assert bus.backlog("ingest") == 6
+
+
+def test_redis_outage_is_a_json_503_with_retry_after(settings, live_server):
+    from tests.integration.helpers import free_port
+
+    port = free_port()
+    down = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{port}/0",
+                                       "es_url": f"http://127.0.0.1:{free_port()}"})
+    with live_server(create_app(down)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        item = reviews(1)[0]
+        for r in (client.post("/v1/documents", json=item, headers=INGEST),
+                  client.post("/v1/documents/batch", content=orjson.dumps(item), headers=INGEST)):
+            assert r.status_code == 503, r.text
+            assert r.headers["retry-after"] == str(down.retry_after_s)
+            assert r.json()["error"] == "unavailable" and r.json()["request_id"]
+            assert str(port) not in r.text
+        r = client.get("/readyz")
+        assert r.status_code == 503
+        assert r.json() == {"status": "not_ready", "redis": "degraded", "elasticsearch": "degraded"}
+
+
+def test_request_ids(ingest):
+    r = ingest.get("/nope", headers={"X-Request-ID": "abc-123"})
+    assert r.status_code == 404 and r.headers["x-request-id"] == "abc-123"
+    assert r.json()["request_id"] == "abc-123" and r.json()["error"] == "not_found"
+    for hostile in (b"a b", b"x" * 500, b"<script>", "a\u200bb".encode()):
+        r = ingest.get("/healthz", headers={"X-Request-ID": hostile})
+        assert r.status_code == 200 and r.headers["x-request-id"].encode() != hostile
+        assert len(r.headers["x-request-id"]) == 32
+    assert ingest.get("/healthz").headers["x-request-id"]
