@@ -77,7 +77,12 @@ def map_record(record: dict[str, Any], mapping: dict[str, str], constants: dict[
             try:
                 _set_path(out, dotted, cast(value.strip()))
             except ValueError:
-                pass  # left as is: the server names the field and the reason
+                try:  # "4.0" from a spreadsheet is the integer 4; anything else the server names
+                    number = float(value.strip())
+                    if number.is_integer():
+                        _set_path(out, dotted, int(number))
+                except (ValueError, OverflowError):
+                    pass  # left as is: the server names the field and the reason
     for key in [k for k, v in out.items() if v == ""]:
         del out[key]  # empty CSV cells mean "absent"
     return out
@@ -128,7 +133,10 @@ def send_batch(client: httpx.Client, lines: list[bytes], max_wait_s: float = 300
 
 def import_file(path: Path, client: httpx.Client, fmt: str = "jsonl", mapping: dict[str, str] | None = None,
                 constants: dict[str, str] | None = None, batch_size: int = 500,
-                progress: Callable[[int], None] | None = None) -> ImportSummary:
+                progress: Callable[[int], None] | None = None, max_wait_s: float = 300,
+                retry_delay_s: float = 5) -> ImportSummary:
+    """Send ``path`` in batches; lines the server could not publish for now are resent (up to
+    ``max_wait_s``), lines it refused are reported with their line number in the file."""
     summary = ImportSummary()
     batch: list[bytes] = []
     numbers: list[int] = []
@@ -136,12 +144,24 @@ def import_file(path: Path, client: httpx.Client, fmt: str = "jsonl", mapping: d
     def flush() -> None:
         if not batch:
             return
-        result = send_batch(client, batch)
-        summary.accepted += result["accepted"]
-        summary.updated += result["updated"]
-        summary.duplicates += result["duplicates"]
-        for err in result["errors"]:
-            summary.rejected.append((numbers[err["line"] - 1], err["reason"]))
+        pending = list(range(len(batch)))  # indices into batch of the lines still to send
+        waited = 0.0
+        while pending:
+            result = send_batch(client, [batch[i] for i in pending])
+            summary.accepted += result["accepted"]
+            summary.updated += result["updated"]
+            summary.duplicates += result["duplicates"]
+            again: list[int] = []
+            for err in result["errors"]:
+                index = pending[err["line"] - 1]
+                if err.get("retry") and waited < max_wait_s:
+                    again.append(index)  # valid but not published (Redis went away): resend it
+                else:
+                    summary.rejected.append((numbers[index], err["reason"]))
+            if again:
+                time.sleep(retry_delay_s)
+                waited += retry_delay_s
+            pending = again
         if progress:
             progress(len(batch))
         batch.clear()
