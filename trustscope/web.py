@@ -170,6 +170,7 @@ _ALWAYS = {"400": "bad request (a parameter or the body is malformed)",
            "503": "a dependency is unavailable or the pipeline is full; see Retry-After"}
 _SECURED = {"401": "no or unknown API key", "403": "the key lacks the required role"}
 _WITH_BODY = {"413": "request body over the size limit"}
+_WRITES = {"409": "conflict with the current state (e.g. the resource already exists)"}
 
 
 def _roles_of(route: APIRoute) -> set[str]:
@@ -229,6 +230,8 @@ def document_errors(app: FastAPI) -> None:
                     op["security"] = [{"bearer": []}]
                 if "requestBody" in op:
                     codes.update(_WITH_BODY)
+                if method in ("post", "put", "patch", "delete"):
+                    codes.update(_WRITES)
                 for code, description in codes.items():
                     existing = op["responses"].get(code)
                     if existing is None or code == "422":  # FastAPI's default 422 is not our shape
