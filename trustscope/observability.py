@@ -42,8 +42,11 @@ MODEL_SECONDS = Histogram("trustscope_model_seconds", "Model inference time per 
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
     """Route stdlib and structlog logging to stderr as JSON (or console) lines."""
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s")
-    for noisy in ("elastic_transport.transport", "httpx", "urllib3"):
+    for noisy in ("httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # the client logs every failed attempt (with a traceback) during an outage; the worker logs
+    # the outage itself, once
+    logging.getLogger("elastic_transport").setLevel(logging.ERROR)
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[

@@ -16,6 +16,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 from elastic_transport import ConnectionError as TransportConnectionError
@@ -96,8 +97,9 @@ class Backoff:
 class DependencyHealth:
     """Up/down state of each dependency of one stage: one log line and one gauge per change."""
 
-    def __init__(self, stage: str, dependencies: tuple[str, ...] = (REDIS,)) -> None:
+    def __init__(self, stage: str, dependencies: tuple[str, ...] = (REDIS,), logger: Any = None) -> None:
         self.stage = stage
+        self.log = logger or log
         self._lock = threading.Lock()
         self._down: dict[str, tuple[float, str, int]] = {}  # name -> (since, reason, attempts)
         for name in dependencies:
@@ -111,7 +113,7 @@ class DependencyHealth:
                 return
             self._down[dependency] = (time.monotonic(), reason, 1)
         DEPENDENCY_UP.labels(self.stage, dependency).set(0)
-        log.warning("dependency.degraded", stage=self.stage, dependency=dependency, reason=reason)
+        self.log.warning("dependency.degraded", stage=self.stage, dependency=dependency, reason=reason)
 
     def up(self, dependency: str) -> None:
         with self._lock:
@@ -120,7 +122,7 @@ class DependencyHealth:
             return
         since, _reason, attempts = state
         DEPENDENCY_UP.labels(self.stage, dependency).set(1)
-        log.warning("dependency.recovered", stage=self.stage, dependency=dependency,
+        self.log.warning("dependency.recovered", stage=self.stage, dependency=dependency,
                     down_s=round(time.monotonic() - since, 1), failed_attempts=attempts)
 
     def all_up(self) -> None:
