@@ -83,12 +83,12 @@ start_one() {
 }
 
 # worker_started NAME: a worker serves /metrics before its stage is built (model load, ES
-# migration); it is ready once its loop logged "worker.started" (trustscope/worker.py).
+# migration); /readyz answers 200 only once its loop takes work (and 503 while it waits out a
+# Redis or Elasticsearch outage), see trustscope/worker.py. (This used to read the log with
+# `tail | grep -q`, which under pipefail fails with 141 once the log is large.)
 worker_started() {
     case "$1" in gateway | ingest | poller) return 0 ;; esac
-    local offset
-    offset="$(cat "$SDIR/$1.offset" 2>/dev/null || echo 0)"
-    tail -c +"$((offset + 1))" "$SDIR/$1.log" 2>/dev/null | grep -q 'worker\.started'
+    ts_http_get "http://127.0.0.1:$(svc_metrics_port "$1")/readyz" 3 >/dev/null 2>&1
 }
 
 wait_healthy() {

@@ -53,6 +53,11 @@ def test_two_replicas_per_stage_no_loss_no_duplicates(redis_url, es_url, prefix,
     for stream, group in (("ingest", "sentiment"), ("scored", "integrity"), ("verified", "indexer")):
         consumers = client.xinfo_consumers(bus.key(stream), group)
         assert len(consumers) == 2
+    # a verdict revision that reached one indexer replica before the other indexed its document is
+    # retried after the claim timer: wait for those, then nothing may be left anywhere
+    wait_until(lambda: all(client.xpending(bus.key(s), g)["pending"] == 0 and client.xlen(bus.key(s)) == 0
+                           for s, g in (("ingest", "sentiment"), ("scored", "integrity"), ("verified", "indexer"))),
+               timeout=60, interval=0.5)
     assert_pipeline_drained(client, bus)
     es.close()
     client.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from trustscope.cli import admin_cmd, import_cmd, integrity_cmd, model_cmd, poll_cmd, sentiment_cmd
+from trustscope.cli import admin_cmd, import_cmd, integrity_cmd, model_cmd, pipeline_cmd, poll_cmd, sentiment_cmd
 
 app = typer.Typer(help="TrustScope: trustworthy signals about Chinese internet-finance platforms.",
                   no_args_is_help=True)
@@ -17,6 +17,7 @@ app.add_typer(model_cmd.app, name="model")
 app.add_typer(integrity_cmd.app, name="integrity")
 app.add_typer(admin_cmd.es_app, name="es")
 app.add_typer(admin_cmd.platforms_app, name="platforms")
+app.add_typer(pipeline_cmd.app, name="pipeline")
 app.command("import")(import_cmd.import_command)
 app.command("poll")(poll_cmd.poll)
 
