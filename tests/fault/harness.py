@@ -88,13 +88,15 @@ class PrivateES:
 class WorkerProcess:
     """``python -m services.<name>`` with its own env, log file and metrics port."""
 
-    def __init__(self, name: str, settings: Settings, log_dir: Path, extra: dict[str, str] | None = None) -> None:
+    def __init__(self, name: str, settings: Settings, log_dir: Path, extra: dict[str, str] | None = None,
+                 code_dir: Path = REPO) -> None:
         self.name = name
+        self.code_dir = code_dir
         self.metrics_port = free_port()
         self.log_path = log_dir / f"{name}-{self.metrics_port}.log"
         self.env = {
             **os.environ,
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": str(code_dir),
             "TS_REDIS_URL": settings.redis_url, "TS_ES_URL": settings.es_url,
             "TS_STREAM_PREFIX": settings.stream_prefix, "TS_ES_INDEX_PREFIX": settings.es_index_prefix,
             "TS_CLAIM_IDLE_MS": str(settings.claim_idle_ms), "TS_MAX_DELIVERIES": str(settings.max_deliveries),
@@ -108,7 +110,7 @@ class WorkerProcess:
 
     def start(self) -> WorkerProcess:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", f"services.{self.name}"], cwd=REPO, env=self.env,
+        self.proc = subprocess.Popen([sys.executable, "-m", f"services.{self.name}"], cwd=self.code_dir, env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
         return self
@@ -205,7 +207,7 @@ class FaultProxy:
     """A tiny asyncio TCP proxy in front of Elasticsearch that can delay or answer 429.
 
     mode "pass": forward bytes; "429": answer every request with HTTP 429 without forwarding;
-    "slow": forward after ``delay_s``. Counts the requests it saw, so a test can tell backoff
+    "slow": forward after ``delay_s``; "down": close every connection at once (a stopped node). Counts the requests it saw, so a test can tell backoff
     (a handful of requests) from a busy loop (hundreds).
     """
 
@@ -260,10 +262,16 @@ class FaultProxy:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        if self.mode == "down":
+            self.refused += 1
+            writer.close()
+            return
         try:
             while True:
                 request = await self._read_request(reader)
                 self.requests += 1
+                if self.mode == "down":
+                    return
                 if self.mode == "429":
                     self.refused += 1
                     body = b'{"error":{"type":"es_rejected_execution_exception","reason":"proxy"},"status":429}'
