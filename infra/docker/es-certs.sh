@@ -15,7 +15,7 @@ if [ ! -f "$dir/elasticsearch/elasticsearch.crt" ]; then
     cat >"$dir/instances.yml" <<YML
 instances:
   - name: elasticsearch
-    dns: [elasticsearch, localhost]
+    dns: [elasticsearch, es02, es03, localhost]
     ip: [127.0.0.1]
 YML
     bin/elasticsearch-certutil cert --silent --pem --in "$dir/instances.yml" --out "$dir/certs.zip" \
