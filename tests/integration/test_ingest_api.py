@@ -222,3 +222,41 @@ def test_request_ids(ingest):
         assert r.status_code == 200 and r.headers["x-request-id"].encode() != hostile
         assert len(r.headers["x-request-id"]) == 32
     assert ingest.get("/healthz").headers["x-request-id"]
+
+
+def test_every_value_at_the_limits_is_accepted_and_indexable(ingest, bus, settings, es):
+    """What intake accepts at the edge of every limit, the real index mapping takes (a 202 is honest)."""
+    from trustscope.es import DocIndices
+    from trustscope.schemas import (
+        EARLIEST_TIME,
+        MAX_AUTHOR_ID_CHARS,
+        MAX_AUTHOR_NAME_CHARS,
+        MAX_INT32,
+        MAX_PLATFORM_ID_CHARS,
+        MAX_SOURCE_ID_CHARS,
+        MAX_TEXT_CHARS,
+        MAX_TITLE_CHARS,
+        MAX_URL_CHARS,
+    )
+
+    wide = "\U00020000"  # a 4-byte UTF-8 character (CJK extension B): the worst case for term bytes
+    edge = {"kind": "review", "source": "s" * 100, "source_id": wide * MAX_SOURCE_ID_CHARS, "rating": 5,
+            "text": "评" * MAX_TEXT_CHARS, "title": "标" * MAX_TITLE_CHARS, "language": "zh-Hans-CN",
+            "url": "https://example.com/" + "a" * (MAX_URL_CHARS - 20),
+            "platforms": [f"p{i}-" + "x" * (MAX_PLATFORM_ID_CHARS - 4) for i in range(20)],
+            "author": {"id": wide * MAX_AUTHOR_ID_CHARS, "name": wide * MAX_AUTHOR_NAME_CHARS,
+                       "review_count": MAX_INT32, "created_at": EARLIEST_TIME.isoformat()},
+            "created_at": EARLIEST_TIME.isoformat()}
+    low = {**edge, "source_id": "low", "rating": 1, "author": {"id": "u", "review_count": 0}}
+    for item in (edge, low):
+        r = ingest.post("/v1/documents", json=item, headers=INGEST)
+        assert r.status_code == 202, r.text[:500]
+    indices = DocIndices(settings.es_index_prefix)
+    indices.migrate(es)
+    for _id, fields in bus.client.xrange(bus.key("ingest")):
+        doc = orjson.loads(fields[b"doc"])
+        es.index(index=indices.write_alias, id=doc["id"], document=doc)  # raises on a mapping refusal
+    es.indices.refresh(index=indices.read_alias)
+    assert es.count(index=indices.read_alias)["count"] == 2
+    hit = es.search(index=indices.read_alias, query={"term": {"author_review_count": MAX_INT32}})
+    assert hit["hits"]["total"]["value"] == 1
