@@ -3,7 +3,8 @@
 Every error leaves as ``{"error": code, "message": text, "request_id": id, ...}`` with a 4xx/5xx
 status (docs/api-errors.md), 5xx included: an unexpected exception becomes a JSON 500 that names
 only the request id, never the exception text, a host or a port; the traceback goes to the log
-line carrying the same id. Validation errors add ``"errors": [{"field", "reason"}]``, so a client
+line carrying the same id. An unhandled Redis/Elasticsearch outage (``resilience.dependency_of``)
+is a 503 ``unavailable`` with Retry-After instead: the request was fine, a dependency was not. Validation errors add ``"errors": [{"field", "reason"}]``, so a client
 can fix its request without reading our code. Every response carries ``X-Request-ID`` (the
 client's, when it sent a sane one, else a fresh one).
 """
@@ -30,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trustscope.auth import KeyRing, Principal
 from trustscope.observability import get_logger
+from trustscope.resilience import dependency_of
 
 log = get_logger("trustscope.web")
 
@@ -40,6 +42,8 @@ HTTP_LATENCY = Histogram("trustscope_http_request_seconds", "HTTP request latenc
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 request_id_var: ContextVar[str] = ContextVar("trustscope_request_id", default="-")
+#: Retry-After of a 503 for an unhandled Redis/Elasticsearch outage (a handler may answer sooner).
+DEPENDENCY_RETRY_AFTER_S = 5
 
 
 class FieldError(BaseModel):
@@ -129,10 +133,21 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:  # noqa: BLE001 - the last line of defence: log it, answer JSON
-            log.error("http.unhandled_error", method=scope.get("method"), path=scope.get("path"),
-                      error_type=type(exc).__name__, exc_info=True)
+            dependency = dependency_of(exc)
+            if dependency is not None:  # an outage is not a bug: 503, one line, no traceback
+                log.warning("http.dependency_unavailable", method=scope.get("method"), path=scope.get("path"),
+                            dependency=dependency, error_type=type(exc).__name__)
+            else:
+                log.error("http.unhandled_error", method=scope.get("method"), path=scope.get("path"),
+                          error_type=type(exc).__name__, exc_info=True)
             if started:
                 raise
+            if dependency is not None:
+                body = {"error": "unavailable", "request_id": rid, "dependency": dependency,
+                        "message": f"{dependency} is unavailable; retry later"}
+                headers = {REQUEST_ID_HEADER: rid, "Retry-After": str(DEPENDENCY_RETRY_AFTER_S)}
+                await JSONResponse(body, status_code=503, headers=headers)(scope, receive, send)
+                return
             body = {"error": "internal_error", "request_id": rid,
                     "message": "an unexpected error occurred; quote the request id when reporting it"}
             await JSONResponse(body, status_code=500, headers={REQUEST_ID_HEADER: rid})(scope, receive, send)

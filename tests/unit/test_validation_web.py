@@ -4,6 +4,7 @@ importer resending lines the server could not publish for now."""
 from __future__ import annotations
 
 import httpx
+import redis
 import orjson
 import structlog
 from fastapi import Depends, FastAPI
@@ -25,6 +26,10 @@ def make_app() -> FastAPI:
     def boom() -> None:
         raise RuntimeError("password=hunter2 at 10.1.2.3:9200")
 
+    @app.get("/redis-down")
+    def redis_down() -> None:
+        raise redis.ConnectionError("Error 111 connecting to 10.9.9.9:6379. Connection refused.")
+
     @app.get("/teapot")
     def teapot() -> None:
         raise ApiError(418, "teapot", "short and stout", colour="white")
@@ -43,6 +48,13 @@ def test_unexpected_errors_are_json_500s_with_the_request_id_and_no_internals():
     assert r.json()["error"] == "internal_error" and r.json()["request_id"] == "req-1"
     assert r.headers[REQUEST_ID_HEADER] == "req-1"
     assert "hunter2" not in r.text and "10.1.2.3" not in r.text and "RuntimeError" not in r.text
+
+
+def test_an_unhandled_dependency_outage_is_a_json_503_with_retry_after():
+    r = TestClient(make_app(), raise_server_exceptions=False).get("/redis-down")
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert r.json()["error"] == "unavailable" and r.json()["dependency"] == "redis"
+    assert "10.9.9.9" not in r.text and "6379" not in r.text
 
 
 def test_the_log_line_of_a_500_carries_the_request_id():
