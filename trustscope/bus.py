@@ -147,14 +147,19 @@ class StreamBus:
         """A micro-batch bounded by ``size`` messages and by ``wait_ms`` of waiting.
 
         Stale messages of dead consumers come first, so a crash delays work but never loses it.
+        Once the first messages are in, each further read waits only a short linger (a tenth of
+        ``wait_ms``): under load the batch still fills, while a trickle is not held back a whole
+        ``wait_ms`` at every stage (that was most of the ingest-to-searchable time at 100 docs/s).
         """
         batch = self.claim_stale(stream, group, consumer, size)
         deadline = time.monotonic() + wait_ms / 1000.0
+        linger_ms = max(5, wait_ms // 10)
         while len(batch) < size:
             remaining_ms = int((deadline - time.monotonic()) * 1000)
             if remaining_ms <= 0:
                 break
-            got = self.read(stream, group, consumer, size - len(batch), remaining_ms)
+            got = self.read(stream, group, consumer, size - len(batch),
+                            min(remaining_ms, linger_ms) if batch else remaining_ms)
             if not got:
                 break
             batch.extend(got)
