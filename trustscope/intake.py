@@ -33,7 +33,7 @@ INGEST_STREAM = "ingest"
 #: The input stream of every pipeline stage (sentiment reads ingest, integrity scored, the indexer
 #: verified): a full stream anywhere means the pipeline is behind.
 STAGE_STREAMS: tuple[str, ...] = ("ingest", "scored", "verified")
-#: Lines published per MULTI/EXEC round trip.
+#: Lines published per pipelined round trip.
 PUBLISH_CHUNK = 500
 
 #: Redis errors that mean "Redis cannot take this now", not "this document is wrong".
@@ -161,7 +161,7 @@ class Intake:
         docs = [self.prepare(item) for item in items]
         if not docs:
             return []
-        pipe = self.client.pipeline(transaction=True)
+        pipe = self.client.pipeline(transaction=False)  # per-key scripts: Redis Cluster safe
         for doc in docs:
             self._queue(pipe, doc)
         try:
@@ -174,9 +174,11 @@ class Intake:
         """Publish numbered documents, reporting each line on its own.
 
         A line that cannot be prepared (an unexpected error) is reported and the rest go on. Lines
-        are published ``PUBLISH_CHUNK`` at a time, each chunk in one MULTI/EXEC whose per-command
-        results are read one by one; once Redis is unreachable the remaining lines are reported as
-        not published (``retry``: resending them is safe, a re-sent published line is a duplicate).
+        are published ``PUBLISH_CHUNK`` at a time in one pipelined round trip whose per-line results
+        are read one by one (each line is one atomic script). Once Redis is unreachable, the lines
+        of that chunk and after are reported as not published with ``retry``: some of the chunk may
+        have got through before the connection dropped, which is why resending is safe (a re-sent
+        published line is a duplicate) and a line is never reported accepted unless it was.
         """
         result = LinesResult()
         prepared: list[tuple[int, Document]] = []
@@ -190,7 +192,7 @@ class Intake:
                 result.failed.append(LineFailure(line, "internal error while preparing this line", False))
         for start in range(0, len(prepared), PUBLISH_CHUNK):
             chunk = prepared[start:start + PUBLISH_CHUNK]
-            pipe = self.client.pipeline(transaction=True)
+            pipe = self.client.pipeline(transaction=False)
             for _, doc in chunk:
                 self._queue(pipe, doc)
             try:

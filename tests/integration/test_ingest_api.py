@@ -260,3 +260,45 @@ def test_every_value_at_the_limits_is_accepted_and_indexable(ingest, bus, settin
     assert es.count(index=indices.read_alias)["count"] == 2
     hit = es.search(index=indices.read_alias, query={"term": {"author_review_count": MAX_INT32}})
     assert hit["hits"]["total"]["value"] == 1
+
+
+def test_redis_lost_mid_batch_reports_exactly_the_unpublished_lines(settings, rclient, live_server, bus,
+                                                                    monkeypatch):
+    import redis as redis_lib
+
+    import trustscope.intake as intake_module
+
+    monkeypatch.setattr(intake_module, "PUBLISH_CHUNK", 2)
+    app = create_app(settings)
+    items = reviews(5, seed=21)
+    with live_server(app) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        intake = app.state.intake
+        real_pipeline = intake.client.pipeline
+        publishes = {"n": 0}
+
+        def pipeline(*args, **kwargs):
+            pipe = real_pipeline(*args, **kwargs)
+            execute = pipe.execute
+
+            def flaky_execute(*a, **k):
+                if "raise_on_error" in k:  # the batch publishing round trips
+                    publishes["n"] += 1
+                    if publishes["n"] == 2:
+                        raise redis_lib.ConnectionError("Connection reset by peer")
+                return execute(*a, **k)
+
+            pipe.execute = flaky_execute
+            return pipe
+
+        monkeypatch.setattr(intake.client, "pipeline", pipeline)
+        r = client.post("/v1/documents/batch", content=b"\n".join(orjson.dumps(i) for i in items), headers=INGEST)
+        body = r.json()
+        assert r.status_code == 200 and r.headers["retry-after"]
+        assert [x["line"] for x in body["results"]] == [1, 2]
+        assert [(e["line"], e["retry"]) for e in body["errors"]] == [(3, True), (4, True), (5, True)]
+        assert body["unpublished"] == 3 and body["rejected"] == 0
+        assert bus.backlog("ingest") == 2
+        # resending everything is safe: the published lines are duplicates, the others accepted
+        r = client.post("/v1/documents/batch", content=b"\n".join(orjson.dumps(i) for i in items), headers=INGEST)
+        assert (r.json()["duplicates"], r.json()["accepted"]) == (2, 3)
+    assert bus.backlog("ingest") == 5
