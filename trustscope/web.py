@@ -175,6 +175,13 @@ def install_error_handlers(app: FastAPI) -> None:
         message = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
         return error_response(request, 422, "validation_error", message, errors=errors)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, _exc: Exception) -> JSONResponse:
+        # Reached only from outside RequestIdMiddleware (an error in a middleware added later,
+        # e.g. CORS): Starlette's ServerErrorMiddleware would otherwise answer plain text.
+        return error_response(request, 500, "internal_error",
+                              "an unexpected error occurred; quote the request id when reporting it")
+
     document_errors(app)
 
 

@@ -116,3 +116,14 @@ def test_importer_resends_lines_the_server_could_not_publish(tmp_path):
         summary = import_file(path, client, retry_delay_s=0)
     assert [len(b) for b in bodies] == [3, 1] and bodies[1][0]["source_id"] == "s1"
     assert summary.accepted == 2 and summary.rejected == [(3, "rating: bad")]
+
+
+def test_an_error_in_a_middleware_outside_the_guard_is_still_json():
+    app = make_app()
+
+    @app.middleware("http")
+    async def broken(_request, _call_next):  # added after install_error_handlers: outermost
+        raise RuntimeError("db password=hunter2")
+
+    r = TestClient(app, raise_server_exceptions=False).get("/teapot")
+    assert r.status_code == 500 and r.json()["error"] == "internal_error" and "hunter2" not in r.text
