@@ -23,6 +23,7 @@ import redis
 
 from trustscope.bus import StreamBus
 from trustscope.observability import get_logger
+from trustscope.pipeline_admin import STAGES
 from trustscope.platforms import PlatformRegistry
 from trustscope.schemas import Document, DocumentIn
 from trustscope.settings import Settings
@@ -31,8 +32,8 @@ log = get_logger("trustscope.intake")
 
 INGEST_STREAM = "ingest"
 #: The input stream of every pipeline stage (sentiment reads ingest, integrity scored, the indexer
-#: verified): a full stream anywhere means the pipeline is behind.
-STAGE_STREAMS: tuple[str, ...] = ("ingest", "scored", "verified")
+#: verified), from the one table of stages: a full stream anywhere means the pipeline is behind.
+STAGE_STREAMS: tuple[str, ...] = tuple(stream for stream, _group, _dest in STAGES)
 #: Lines published per pipelined round trip.
 PUBLISH_CHUNK = 500
 
