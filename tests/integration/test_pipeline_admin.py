@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from trustscope.bus import Message
 from trustscope.pipeline_admin import (
     DeadLetterFilter,
+    largest_backlog,
     pipeline_status,
     remove_dead_consumers,
     replay_dead_letters,
@@ -48,6 +49,7 @@ def test_status_replay_by_filter_and_dry_run(bus, rclient):
     done = replay_dead_letters(bus, DeadLetterFilter(stage="indexer", since=time.time() - 60), dry_run=False, limit=2)
     assert done.matched == done.replayed == 2 and done.by_reason == {"document_parsing_exception": 2}
     assert bus.backlog("verified") == 2 and bus.backlog("dead") == 3
+    assert largest_backlog(bus) == 2
     st = pipeline_status(bus)
     assert next(s for s in st.stages if s.stage == "indexer").lag == 2
     replayed = rclient.xrange(bus.key("verified"))
