@@ -45,9 +45,37 @@ ingest_schema = schemathesis.openapi.from_dict(create_ingest(Settings()).openapi
 ingest_schema.config.generation.update(max_examples=MAX_EXAMPLES)
 
 
-@pytest.fixture()
-def ingest_server(settings, rclient, live_server):
-    with live_server(create_ingest(settings)) as server:
+@pytest.fixture(scope="module")
+def module_settings(redis_url, es_url):
+    """One key/index prefix for all of a module's operations: one server, one index set-up (the
+    per-test Elasticsearch clean-up costs seconds on a busy 2-core machine)."""
+    import uuid
+
+    import redis
+    from elasticsearch import Elasticsearch
+
+    from tests.integration.helpers import API_KEYS
+
+    prefix = f"f{uuid.uuid4().hex[:10]}"
+    yield Settings(redis_url=redis_url, es_url=es_url, stream_prefix=prefix, es_index_prefix=prefix,
+                   api_keys=API_KEYS, log_json=False, log_level="WARNING")
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{prefix}:*", count=1000):
+        client.delete(key)
+    client.close()
+    es = Elasticsearch(es_url, request_timeout=60)
+    names = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True).body)
+    if names:
+        es.indices.delete(index=",".join(names), ignore_unavailable=True)
+    es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-docs")
+    es.close()
+
+
+@pytest.fixture(scope="module")
+def ingest_server(module_settings):
+    from tests.integration.helpers import LiveServer
+
+    with LiveServer(create_ingest(module_settings)) as server:
         yield server.url
 
 
@@ -76,11 +104,12 @@ def _gateway_schema() -> Any:
 gateway_schema = _gateway_schema()
 
 
-@pytest.fixture()
-def gateway_server(settings, rclient, es, live_server):
+@pytest.fixture(scope="module")
+def gateway_server(module_settings):
     from services.gateway.app import create_app as create_gateway
+    from tests.integration.helpers import LiveServer
 
-    with live_server(create_gateway(settings)) as server:
+    with LiveServer(create_gateway(module_settings)) as server:
         yield server.url
 
 
