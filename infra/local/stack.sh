@@ -125,6 +125,13 @@ cmd_status() {
             else bash "$HERE/services.sh" status ${arg#services } || rc=1; fi ;;
         esac
     done <"$STATE"
+    # Lag, pending and consumers per stage and dead letters by reason (informational: the exit
+    # code stays the processes' health). Bounded: a Redis that does not answer costs 10 s at most.
+    if [ -x "$TS_VENV/bin/python" ] && [ -f "$TS_RUN_DIR/stack.env" ]; then
+        (set -a && . "$TS_RUN_DIR/stack.env" && set +a && cd "$TS_REPO_DIR" \
+            && timeout 10 "$TS_VENV/bin/python" -m trustscope.cli.main pipeline status) 2>/dev/null \
+            || echo "pipeline status unavailable (trustscope pipeline status)"
+    fi
     return $rc
 }
 
