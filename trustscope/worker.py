@@ -21,7 +21,7 @@ from typing import Protocol
 
 import redis
 
-from trustscope.bus import Message, StreamBus
+from trustscope.bus import Message, StreamBus, parse_taps
 from trustscope.observability import (
     STAGE_BATCH_SECONDS,
     STAGE_BATCH_SIZE,
@@ -143,7 +143,8 @@ def serve(stage_factory: "StageFactory", settings: Settings | None = None) -> No
     if settings.metrics_port:
         start_http_server(settings.metrics_port)
     client = redis_client(settings)
-    bus = StreamBus(client, settings.stream_prefix, settings.max_deliveries, settings.claim_idle_ms)
+    bus = StreamBus(client, settings.stream_prefix, settings.max_deliveries, settings.claim_idle_ms,
+                    taps=parse_taps(settings.stream_taps), tap_maxlen=settings.stream_tap_maxlen)
     stage = stage_factory(settings, client)
     worker = StreamWorker(stage, bus, settings)
     worker.install_signal_handlers()

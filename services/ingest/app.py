@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from services.ingest.webhook import webhook_router
 from trustscope import __version__
 from trustscope.auth import KeyRing
 from trustscope.es import make_client
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="TrustScope ingest", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
     install_metrics(app, "ingest")
+    app.include_router(webhook_router(settings))  # signed pushed posts, no API key
     require_ingest = role_dependency(lambda r: r.app.state.keyring, "ingest")
 
     def intake_of(request: Request) -> Intake:
