@@ -1,0 +1,22 @@
+"""The gateway's routers, one module per resource, included by ``app.create_app`` in this order.
+
+Adding a router: create ``routers/<resource>.py`` exposing ``router = APIRouter(...)``, import it
+here and append it to ``ROUTERS``; then add its endpoints' rows to ``tests/authz_matrix.yaml``
+(the authorisation-matrix test fails on a route without a row).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.gateway.routers import admin, alerts, analytics, documents, health, platforms, search
+
+ROUTERS: list[APIRouter] = [
+    health.router,
+    platforms.router,
+    documents.router,
+    search.router,
+    analytics.router,
+    alerts.router,
+    admin.router,
+]
