@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(32 * 1024 * 1024, description="largest request body accepted")
     cors_origins: str = Field("*", description="origins allowed to embed widgets and call public endpoints")
+    public_base_url: str = Field("http://127.0.0.1:8000", description="public URL of the gateway; every URL "
+                                 "a widget emits starts with it (never taken from request headers)")
+    score_min_verified: int = Field(10, ge=1, description="verified reviews a platform needs before its "
+                                    "verified score is shown (below: 'not enough verified reviews yet')")
 
     # --- models ------------------------------------------------------------------------------
     sentiment_model_dir: str = Field(str(DEFAULT_MODEL_DIR), description="Hugging Face checkpoint dir")

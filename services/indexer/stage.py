@@ -41,9 +41,10 @@ class IndexerStage:
     source = SOURCE
     dest = None
 
-    def __init__(self, es: Elasticsearch, indices: DocIndices) -> None:
+    def __init__(self, es: Elasticsearch, indices: DocIndices, scores: Any = None) -> None:
         self.es = es
         self.indices = indices
+        self.scores = scores  # trustscope.scores.ScoreStore: verified scores maintained as docs land
 
     def process(self, messages: Sequence[Message]) -> list[dict[str, str]]:
         now = utcnow().isoformat().replace("+00:00", "Z")
@@ -67,6 +68,8 @@ class IndexerStage:
         if revisions:
             self._merge_revisions(revisions, full)
         self._bulk(full.values())
+        if self.scores is not None:
+            self.scores.apply_documents(full.values())
         return []
 
     def _merge_revisions(self, revisions: dict[str, dict[str, Any]], full: dict[str, dict[str, Any]]) -> None:
@@ -105,8 +108,9 @@ class IndexerStage:
 
 def build(settings: Any, _client: Any) -> IndexerStage:
     from trustscope.es import make_client
+    from trustscope.scores import ScoreStore
 
     es = make_client(settings)
     indices = DocIndices(settings.es_index_prefix)
     indices.migrate(es)
-    return IndexerStage(es, indices)
+    return IndexerStage(es, indices, ScoreStore(_client, settings.stream_prefix))
