@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(32 * 1024 * 1024, description="largest request body accepted")
     cors_origins: str = Field("*", description="origins allowed to embed widgets and call public endpoints")
+    rate_limit_per_s: float = Field(20.0, description="requests per second per API key (token bucket in Redis)")
+    rate_limit_burst: float = Field(60.0, description="requests a key may make at once before the rate applies")
+    auth_fail_per_min: float = Field(10.0, description="failed API-key attempts per minute per client address")
+    auth_fail_burst: float = Field(10.0, description="failed API-key attempts allowed at once per client address")
+    cursor_secret: SecretStr | None = Field(None, description="signs search cursors; default: derived from TS_API_KEYS")
     public_base_url: str = Field("http://127.0.0.1:8000", description="public URL of the gateway; every URL "
                                  "a widget emits starts with it (never taken from request headers)")
     score_min_verified: int = Field(10, ge=1, description="verified reviews a platform needs before its "

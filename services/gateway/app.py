@@ -21,6 +21,7 @@ from trustscope.es import DocIndices, make_client
 from trustscope.intake import redis_client
 from trustscope.observability import configure_logging, get_logger
 from trustscope.platforms import PlatformRegistry
+from trustscope.ratelimit import AuthGuard, TokenBucket
 from trustscope.settings import Settings, get_settings
 from trustscope.web import install_error_handlers, install_metrics
 
@@ -50,6 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.bus = StreamBus(client, settings.stream_prefix, settings.max_deliveries,
                                   settings.claim_idle_ms)
         app.state.keyring = KeyRing.from_settings(settings, client)
+        app.state.auth_guard = AuthGuard(TokenBucket(client, settings.stream_prefix), settings.rate_limit_per_s,
+                                         settings.rate_limit_burst, settings.auth_fail_per_min,
+                                         settings.auth_fail_burst)
         log.info("gateway.started", version=__version__)
         yield
         es.close()

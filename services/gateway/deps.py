@@ -18,7 +18,9 @@ from fastapi import Depends, Request
 from trustscope.auth import ANONYMOUS, KeyRing, Principal
 from trustscope.bus import StreamBus
 from trustscope.es import DocIndices
+from trustscope.keys import RedisKeyStore
 from trustscope.platforms import Platform, PlatformRegistry
+from trustscope.ratelimit import AuthGuard, RateLimited
 from trustscope.schemas import parse_time
 from trustscope.settings import Settings
 from trustscope.web import ApiError, presented_key
@@ -81,28 +83,46 @@ def time_param(value: str | None, name: str) -> datetime | None:
         raise ApiError(400, "bad_parameter", f"{name}: {exc}") from exc
 
 
-def _authenticate(request: Request) -> Principal | None:
-    """The caller's principal (None when no key was presented); 401 for a wrong/expired key.
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
-    The result is kept on ``request.state.principal`` so the rate limiter and audit log see it."""
+
+def _guard(request: Request) -> AuthGuard | None:
+    return getattr(request.app.state, "auth_guard", None)
+
+
+def _too_many(exc: RateLimited) -> ApiError:
+    return ApiError(429, "rate_limited", str(exc), headers={"Retry-After": str(exc.retry_after_s)},
+                    retry_after_s=exc.retry_after_s)
+
+
+def _authenticate(request: Request) -> Principal | None:
+    """The caller's principal (None when no key was presented); 401 for a wrong/expired key, 429 when
+    the key's rate limit or the address's failed-attempt limit is spent.
+
+    The result is kept on ``request.state.principal`` so later dependencies and the audit log see it
+    without a second lookup (and the rate limit is spent once per request)."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     presented = presented_key(request)
     if not presented:
         return None
-    guard = getattr(request.app.state, "auth_guard", None)
-    if guard is not None:
-        guard.before_lookup(request)
-    found = get_keyring(request).lookup(presented)
-    if found is None:
+    guard = _guard(request)
+    try:
         if guard is not None:
-            guard.failed(request)
-        raise ApiError(401, "unauthorized", "this API key is unknown, revoked or expired",
-                       headers={"WWW-Authenticate": "Bearer"})
+            guard.before_lookup(client_ip(request))
+        found = get_keyring(request).lookup(presented)
+        if found is None:
+            if guard is not None:
+                guard.failed(client_ip(request))
+            raise ApiError(401, "unauthorized", "this API key is unknown, revoked or expired",
+                           headers={"WWW-Authenticate": "Bearer"})
+        if guard is not None:
+            guard.admitted(found)
+    except RateLimited as exc:
+        raise _too_many(exc) from exc
     request.state.principal = found
-    if guard is not None:
-        guard.admitted(request, found)
     return found
 
 
@@ -152,3 +172,13 @@ def require_platform_access(principal: Principal, platform_id: str) -> None:
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def get_key_store(request: Request) -> RedisKeyStore:
+    store = get_keyring(request).store
+    if not isinstance(store, RedisKeyStore):  # only when a test builds a keyring without Redis
+        raise ApiError(503, "unavailable", "the key store is not configured")
+    return store
+
+
+KeyStore = Annotated[RedisKeyStore, Depends(get_key_store)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.gateway.routers import admin, alerts, analytics, documents, health, platforms, search
+from services.gateway.routers import admin, alerts, analytics, documents, health, keys, platforms, search
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -19,4 +19,5 @@ ROUTERS: list[APIRouter] = [
     analytics.router,
     alerts.router,
     admin.router,
+    keys.router,
 ]
