@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from services.gateway.routers import scores, widgets  # noqa: I001 - H4's routers
 from services.gateway.routers import admin, alerts, analytics, documents, health, keys, platforms, search
 
 ROUTERS: list[APIRouter] = [
@@ -20,4 +21,6 @@ ROUTERS: list[APIRouter] = [
     alerts.router,
     admin.router,
     keys.router,
+    scores.router,
+    widgets.router,
 ]
