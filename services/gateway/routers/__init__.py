@@ -10,12 +10,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.gateway.routers import scores, widgets  # noqa: I001 - H4's routers
+from services.gateway.routers import threads  # noqa: I001 - H7's router
 from services.gateway.routers import admin, alerts, analytics, documents, health, keys, platforms, search
 
 ROUTERS: list[APIRouter] = [
     health.router,
     platforms.router,
     documents.router,
+    threads.router,
     search.router,
     analytics.router,
     alerts.router,
