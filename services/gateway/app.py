@@ -7,14 +7,19 @@ listed in ``services.gateway.routers.ROUTERS`` (one module per resource; shared 
 
 from __future__ import annotations
 
+import secrets
 from contextlib import asynccontextmanager
+
+import redis
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from services.gateway.errors import install_gateway_errors
+from services.gateway.queries import CursorCodec
 from services.gateway.routers import ROUTERS
 from trustscope import __version__
+from trustscope.audit import AuditLog
 from trustscope.auth import KeyRing
 from trustscope.bus import StreamBus
 from trustscope.es import DocIndices, make_client
@@ -28,6 +33,23 @@ from trustscope.web import install_error_handlers, install_metrics
 log = get_logger("trustscope.gateway")
 
 
+def cursor_secret(settings: Settings, client: redis.Redis) -> bytes:
+    """The key that signs search cursors: ``TS_CURSOR_SECRET``, else one random secret kept in Redis
+    and shared by every gateway process (a cursor from one process works on the others)."""
+    if settings.cursor_secret is not None:
+        return settings.cursor_secret.get_secret_value().encode()
+    key = f"{settings.stream_prefix}:gateway:cursor-secret"
+    try:
+        client.set(key, secrets.token_hex(32), nx=True)
+        value = client.get(key)
+        if value:
+            return bytes(value)
+    except redis.RedisError as exc:
+        log.warning("gateway.cursor_secret_unavailable", error=type(exc).__name__)
+    # Redis down at start-up: a per-process secret (cursors then work only on this process)
+    return secrets.token_bytes(32)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -38,9 +60,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         es = make_client(settings)
         indices = DocIndices(settings.es_index_prefix)
         registry = PlatformRegistry(client, settings.stream_prefix)
+        audit = AuditLog(es, settings.es_index_prefix)
         try:
             registry.seed_defaults()
             indices.migrate(es)
+            audit.ensure()
         except Exception as exc:  # noqa: BLE001 - readiness reports it; the process must stay up
             log.warning("gateway.startup_incomplete", error=str(exc))
         app.state.settings = settings
@@ -50,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.registry = registry
         app.state.bus = StreamBus(client, settings.stream_prefix, settings.max_deliveries,
                                   settings.claim_idle_ms)
+        app.state.audit = audit
+        app.state.cursors = CursorCodec(cursor_secret(settings, client))
         app.state.keyring = KeyRing.from_settings(settings, client)
         app.state.auth_guard = AuthGuard(TokenBucket(client, settings.stream_prefix), settings.rate_limit_per_s,
                                          settings.rate_limit_burst, settings.auth_fail_per_min,

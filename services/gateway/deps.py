@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import redis
 from elasticsearch import Elasticsearch
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
+from services.gateway.queries import CursorCodec, SearchFilters
+from trustscope.audit import AuditLog
 from trustscope.auth import ANONYMOUS, KeyRing, Principal
 from trustscope.bus import StreamBus
 from trustscope.es import DocIndices
@@ -80,7 +82,7 @@ def time_param(value: str | None, name: str) -> datetime | None:
     try:
         return parse_time(value)
     except ValueError as exc:
-        raise ApiError(400, "bad_parameter", f"{name}: {exc}") from exc
+        raise ApiError(400, "bad_parameter", f"{name}: {exc}", field=name) from exc
 
 
 def client_ip(request: Request) -> str:
@@ -182,3 +184,45 @@ def get_key_store(request: Request) -> RedisKeyStore:
 
 
 KeyStore = Annotated[RedisKeyStore, Depends(get_key_store)]
+
+
+def get_cursors(request: Request) -> CursorCodec:
+    return request.app.state.cursors  # type: ignore[no-any-return]
+
+
+def get_audit(request: Request) -> AuditLog:
+    return request.app.state.audit  # type: ignore[no-any-return]
+
+
+Cursors = Annotated[CursorCodec, Depends(get_cursors)]
+Audit = Annotated[AuditLog, Depends(get_audit)]
+
+
+def search_filters(
+    q: Annotated[str | None, Query(max_length=500, description="simple query syntax over the Chinese text: "
+                                   "words (a run of Chinese characters is a phrase), \"phrases\", a | b, -not, ( )")] = None,
+    platform: Annotated[list[str], Query(description="platform id; repeat or comma-separate for several")] = [],  # noqa: B006
+    kind: Annotated[Literal["review", "news", "social"] | None, Query()] = None,
+    source: Annotated[str | None, Query(max_length=100)] = None,
+    sentiment: Annotated[Literal["positive", "negative", "neutral"] | None, Query()] = None,
+    verdict: Annotated[Literal["verified", "suspicious", "fake"] | None, Query()] = None,
+    rumour_min: Annotated[float | None, Query(ge=0, le=1)] = None,
+    rumour_max: Annotated[float | None, Query(ge=0, le=1)] = None,
+    since: Annotated[str | None, Query(description="ISO-8601 time or epoch seconds, inclusive")] = None,
+    until: Annotated[str | None, Query(description="ISO-8601 time or epoch seconds, exclusive")] = None,
+) -> SearchFilters:
+    """The regulator filters, shared by search, analytics and export."""
+    platforms = sorted({p.strip().lower() for item in platform for p in item.split(",") if p.strip()})
+    if len(platforms) > 50:
+        raise ApiError(400, "bad_parameter", "platform: at most 50 platforms", field="platform")
+    if rumour_min is not None and rumour_max is not None and rumour_min > rumour_max:
+        raise ApiError(400, "bad_parameter", "rumour_min is greater than rumour_max", field="rumour_min")
+    start, end = time_param(since, "since"), time_param(until, "until")
+    if start and end and start >= end:
+        raise ApiError(400, "bad_parameter", "since must be before until", field="since")
+    return SearchFilters(q=q.strip() if q and q.strip() else None, platforms=platforms, kind=kind, source=source,
+                         sentiment=sentiment, verdict=verdict, rumour_min=rumour_min, rumour_max=rumour_max,
+                         since=start, until=end)
+
+
+Filters = Annotated[SearchFilters, Depends(search_filters)]

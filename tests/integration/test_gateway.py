@@ -1,5 +1,5 @@
 """Gateway endpoints over a real Elasticsearch, on documents built by the real pipeline: search,
-analytics, alerts, registry admin, errors."""
+analytics, registry admin, errors. (Alerts: test_alerts_*.py; widgets and scores: their own tests.)"""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from services.gateway.app import create_app
 from tests.integration.gateway_corpus import item, pipeline_corpus
-from tests.integration.helpers import ADMIN, ALERTS, INGEST, READER
+from tests.integration.helpers import ADMIN, INGEST, READER
 
 pytestmark = pytest.mark.integration
 
@@ -72,14 +72,6 @@ def test_sentiment_over_time(gateway, corpus):
                        headers=READER).status_code == 422
     assert gateway.get("/v1/platforms/alipay/sentiment", params={"tz": "Mars/Olympus"},
                        headers=READER).status_code == 400
-
-
-def test_rumour_alerts(gateway):
-    r = gateway.get("/v1/alerts", headers=ALERTS)
-    assert r.status_code == 200
-    alerts = {a["platform"]: a for a in r.json()["alerts"]}
-    assert "ppdai" in alerts and {"跑路", "暴雷"} <= set(alerts["ppdai"]["terms"])
-    assert gateway.get("/v1/alerts", headers=READER).status_code == 403
 
 
 def test_platform_registry_admin(gateway):

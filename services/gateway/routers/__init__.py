@@ -11,7 +11,7 @@ from fastapi import APIRouter
 
 from services.gateway.routers import scores, widgets  # noqa: I001 - H4's routers
 from services.gateway.routers import threads  # noqa: I001 - H7's router
-from services.gateway.routers import admin, alerts, analytics, documents, health, keys, platforms, search
+from services.gateway.routers import admin, alerts, analytics, audit, documents, health, keys, platforms, search
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -23,6 +23,7 @@ ROUTERS: list[APIRouter] = [
     alerts.router,
     admin.router,
     keys.router,
+    audit.router,
     scores.router,
     widgets.router,
 ]

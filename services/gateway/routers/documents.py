@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from elasticsearch import NotFoundError
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from services.gateway.deps import (
     ES,
+    Audit,
+    Cursors,
     Indices,
     KnownPlatform,
     RedisDep,
@@ -17,8 +20,10 @@ from services.gateway.deps import (
     require_any,
     require_platform_access,
     require_role,
+    time_param,
 )
-from services.gateway.routers.search import KINDS, VERDICTS, run_search
+from services.gateway.queries import SearchFilters
+from services.gateway.routers.search import KINDS, VERDICTS, SortName, paged_search, record
 from trustscope.auth import PLATFORM, REGULATOR, Principal
 from trustscope.intake import Backpressure, Intake
 from trustscope.replies import ReplyIn, ReplyStore
@@ -44,13 +49,21 @@ def get_document(es: ES, indices: Indices, principal: Reader, doc_id: str) -> di
 
 @router.get("/v1/platforms/{platform_id}/documents")
 def platform_documents(
-    es: ES, indices: Indices, principal: Reader, platform: KnownPlatform,
-    kind: KINDS | None = None, verdict: VERDICTS | None = None,
-    since: str | None = None, until: str | None = None,
-    size: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None,
+    request: Request, es: ES, indices: Indices, codec: Cursors, audit: Audit, principal: Reader,
+    platform: KnownPlatform, kind: KINDS | None = None, verdict: VERDICTS | None = None,
+    since: str | None = None, until: str | None = None, sort: SortName = "newest",
+    size: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=4000)] = None,
 ) -> dict[str, Any]:
+    """A platform's documents: its own key sees them; regulators too (audited)."""
     require_platform_access(principal, platform.id)
-    return run_search(es, indices, None, platform.id, kind, verdict, since, until, None, size, cursor)
+    started = time.perf_counter()
+    f = SearchFilters(platforms=[platform.id], kind=kind, verdict=verdict, since=time_param(since, "since"),
+                      until=time_param(until, "until"))
+    page = paged_search(es, indices, codec, f, size, sort, cursor, highlight=False)
+    if principal.has(REGULATOR):
+        record(audit, request, principal, "search", f, page["total"], started)
+    return page
 
 
 # --- a platform's own voice: submit reviews, reply to reviews --------------------------------
