@@ -39,12 +39,13 @@ def _d(v: Any) -> str:
 
 class Dispatcher:
     def __init__(self, settings: Settings, config: AlertConfig, backoff_s: float = 1.0,
-                 poll_s: float = 0.2, reload_s: float = 2.0) -> None:
+                 poll_s: float = 0.2, reload_s: float = 2.0, minute_s: float = 60.0) -> None:
         self.settings = settings
         self.cfg = config
         self.backoff_s = backoff_s
         self.poll_s = poll_s
         self.reload_s = reload_s
+        self.minute_s = minute_s  # tests shorten a digest's minute
         self.stop = asyncio.Event()
         self.tasks: dict[str, tuple[str, asyncio.Task[None]]] = {}  # sub id -> (config json, worker)
         self.subs: dict[str, Subscription] = {}
@@ -155,7 +156,7 @@ class Dispatcher:
 
     async def _digest_worker(self, sub: Subscription) -> None:
         key = self._digest(sub.id)
-        period = (sub.schedule.every_minutes or 60) * 60.0
+        period = (sub.schedule.every_minutes or 60) * self.minute_s
         while not self.stop.is_set():
             await self._sleep(period)
             raw = await self.redis.lrange(key, 0, _MAX_DIGEST - 1)

@@ -11,7 +11,8 @@ bounded by the traffic of the last ``idle_ttl_s`` plus live stories (docs/alerts
 - ``{p}:al:thr:{post}`` hash platform -> story, for posts and thread roots (also the replay guard:
   a post already counted is not counted again when a batch is redelivered).
 - ``{p}:al:lsh:{platform}:{band}:{hash}`` -> story, written for signal posts and posts that joined
-  a story, TTL ``idle_ttl_s``.
+  a story, TTL ``idle_ttl_s``; ``{p}:al:claim:{platform}:{hash}`` likewise for the same claim in other
+  words (the same two or more rumour terms about the platform), one vote like one band.
 
 One update is one Lua script, so a story's counters never disagree with each other.
 """
@@ -141,6 +142,14 @@ class StoryStore:
             out.append(f"{self.cfg.key}:lsh:{platform}:{b}:{hashlib.blake2b(band, digest_size=8).hexdigest()}")
         return out
 
+    def _claim_keys(self, platform: str, post: Post) -> list[str]:
+        """Same claim in other words: two or more of the same rumour terms about the same platform."""
+        terms = sorted(set(post.rumour_terms))
+        if len(terms) < 2:
+            return []
+        digest = hashlib.blake2b("|".join(terms).encode(), digest_size=8).hexdigest()
+        return [f"{self.cfg.key}:claim:{platform}:{digest}"]
+
     # --- reading -----------------------------------------------------------------------------
     def get(self, story_id: str) -> Story | None:
         raw = self.client.hgetall(self.story_key(story_id))
@@ -188,7 +197,7 @@ class StoryStore:
         for platform in platforms:
             via = "thread"
             story_id = thread.get(platform)
-            keys = lsh_cache.setdefault(platform, self._lsh_keys(platform, post.text))
+            keys = lsh_cache.setdefault(platform, self._lsh_keys(platform, post.text) + self._claim_keys(platform, post))
             if story_id is None and keys:
                 votes: dict[str, int] = {}
                 for sid in self.client.mget(keys):
