@@ -18,6 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from services.gateway.errors import install_gateway_errors
 from services.gateway.queries import CursorCodec
 from services.gateway.routers import ROUTERS
+from services.gateway.routers.widgets import install_edge as install_widget_edge
 from trustscope import __version__
 from trustscope.audit import AuditLog
 from trustscope.auth import KeyRing
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        allow_methods=["GET"], allow_headers=["*"])
     for router in ROUTERS:
         app.include_router(router)
+    install_widget_edge(app)  # outermost: cached widget GETs skip routing and the middleware above
     return app
 
 

@@ -71,6 +71,15 @@ def test_widgets_end_to_end(settings, corpus, live_server):
         data = c.get(f"/v1/widgets/{PLATFORM}", params={"lang": "en"}).json()
         assert data["links"]["page"].startswith(BASE + "/") and data["reviews"]
         assert all(r["id"] and r["text"] for r in data["reviews"])
+        # the first answer comes from the app, the second from the edge cache: the same bytes and headers
+        first = c.get(f"/v1/widgets/{PLATFORM}", params={"lang": "zh"}, headers={"Origin": "https://shop.example"})
+        second = c.get(f"/v1/widgets/{PLATFORM}", params={"lang": "zh"}, headers={"Origin": "https://shop.example"})
+        assert first.content == second.content and first.headers["etag"] == second.headers["etag"]
+        for r in (first, second):
+            assert r.headers["access-control-allow-origin"] == "*"
+            assert r.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+            assert r.headers["content-type"] == "application/json" and r.headers["x-request-id"]
+        assert c.get(f"/widget/{PLATFORM}", params={"lang": "x" * 30}).status_code == 422
         assert c.get("/widget/no-such-platform").status_code == 404
         assert c.get("/widget/no-such-platform").json()["error"] == "unknown_platform"
 
