@@ -18,6 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from services.gateway.errors import install_gateway_errors
 from services.gateway.queries import CursorCodec
 from services.gateway.routers import ROUTERS
+from services.gateway.routers.docs import mount_assets as mount_docs_assets
 from services.gateway.routers.widgets import install_edge as install_widget_edge
 from trustscope import __version__
 from trustscope.audit import AuditLog
@@ -32,6 +33,11 @@ from trustscope.settings import Settings, get_settings
 from trustscope.web import install_error_handlers, install_metrics
 
 log = get_logger("trustscope.gateway")
+API_DESCRIPTION = (
+    "Verified scores, widgets, regulator search and rumour alerts over Chinese internet-finance "
+    "platforms. Send keys as `Authorization: Bearer <key>`. Roles: public (no key), platform, "
+    "risk_team, regulator, admin, ingest. Errors are `{\"error\", \"message\", ...}` JSON with a "
+    "request id. See docs/api.md.")
 
 
 def cursor_secret(settings: Settings, client: redis.Redis) -> bytes:
@@ -86,7 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         es.close()
         client.close()
 
-    app = FastAPI(title="TrustScope gateway", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="TrustScope gateway", version=__version__, lifespan=lifespan, docs_url=None,
+                  redoc_url=None, description=API_DESCRIPTION)
+    mount_docs_assets(app)
     install_error_handlers(app)
     install_gateway_errors(app)
     install_metrics(app, "gateway")

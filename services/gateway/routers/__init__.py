@@ -11,10 +11,11 @@ from fastapi import APIRouter
 
 from services.gateway.routers import scores, widgets  # noqa: I001 - H4's routers
 from services.gateway.routers import threads  # noqa: I001 - H7's router
-from services.gateway.routers import admin, alerts, analytics, audit, documents, health, keys, platforms, search
+from services.gateway.routers import admin, alerts, analytics, audit, docs, documents, health, keys, platforms, search
 
 ROUTERS: list[APIRouter] = [
     health.router,
+    docs.router,
     platforms.router,
     documents.router,
     threads.router,
