@@ -24,8 +24,8 @@ class AlertConfig:
     max_age_s: int = 7 * 24 * 3600  # posts older than this (event time) are not counted: backfills
     # baseline: Gamma(prior_posts, prior_exposure_s) prior on a platform's rate of signal posts,
     # discounted with this half-life so the baseline follows the platform
-    prior_posts: float = 1.0
-    prior_exposure_s: float = 86_400.0
+    prior_posts: float = 0.5
+    prior_exposure_s: float = 43_200.0
     half_life_s: float = 7 * 86_400.0
     # stories: MinHash over character shingles, banded LSH
     num_perm: int = 64

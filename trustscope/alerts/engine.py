@@ -72,8 +72,9 @@ class AlertEngine:
         kind = self.story_kind(story) or (existing.kind if existing else None)
         if kind is None:
             return None
-        base = self.rates.baseline(story.platform, kind, story.last_seen)
         k = story.window_posts
+        # the story's own earlier posts in the window are the burst, not the baseline it is judged by
+        base = self.rates.baseline(story.platform, kind, story.last_seen, exclude=max(0, k - 1))
         surprise = round(base.surprise(k, self.cfg.window_s), 3) if k else 0.0
         burst = (k >= self.cfg.min_posts and story.authors >= self.cfg.min_authors
                  and surprise >= self.threshold)

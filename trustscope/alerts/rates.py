@@ -89,7 +89,7 @@ class RateModel:
     def key(self, platform: str, kind: str) -> str:
         return f"{self.cfg.key}:rate:{platform}:{kind}"
 
-    def baseline(self, platform: str, kind: str, at: float | None = None) -> Baseline:
+    def baseline(self, platform: str, kind: str, at: float | None = None, exclude: float = 0.0) -> Baseline:
         """The posterior at time ``at`` (event time): the quiet time since the last signal post
         counts as exposure, so a platform silent for a week is judged by a week's silence."""
         raw = self.client.hmget(self.key(platform, kind), ["n", "t", "last"])
@@ -98,7 +98,7 @@ class RateModel:
             dt = at - float(raw[2])
             decay = 2.0 ** (-dt / self.cfg.half_life_s)
             n, t = n * decay, t * decay + dt
-        return Baseline(self.cfg.prior_posts + n, self.cfg.prior_exposure_s + t)
+        return Baseline(self.cfg.prior_posts + max(0.0, n - exclude), self.cfg.prior_exposure_s + t)
 
     def observe(self, platform: str, kind: str, at: float, posts: int = 1) -> None:
         self._update(keys=[self.key(platform, kind)],
