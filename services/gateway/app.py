@@ -21,7 +21,7 @@ from services.gateway.routers import ROUTERS
 from services.gateway.routers.docs import mount_assets as mount_docs_assets
 from services.gateway.routers.widgets import install_edge as install_widget_edge
 from trustscope import __version__
-from trustscope.audit import AuditLog
+from trustscope.audit import AuditFlusher, AuditLog
 from trustscope.auth import KeyRing
 from trustscope.bus import StreamBus
 from trustscope.es import DocIndices, make_client
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         es = make_client(settings)
         indices = DocIndices(settings.es_index_prefix)
         registry = PlatformRegistry(client, settings.stream_prefix)
-        audit = AuditLog(es, settings.es_index_prefix)
+        audit = AuditLog(es, settings.es_index_prefix, client, settings.stream_prefix)
         try:
             registry.seed_defaults()
             indices.migrate(es)
@@ -87,8 +87,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.auth_guard = AuthGuard(TokenBucket(client, settings.stream_prefix), settings.rate_limit_per_s,
                                          settings.rate_limit_burst, settings.auth_fail_per_min,
                                          settings.auth_fail_burst)
+        flusher = AuditFlusher(audit)
+        flusher.start()
         log.info("gateway.started", version=__version__)
         yield
+        flusher.stop()
         es.close()
         client.close()
 

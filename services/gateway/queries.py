@@ -207,17 +207,18 @@ def sentiment_over_time(flt: list[dict[str, Any]], interval: str, tz: str) -> di
     }
 
 
-def _over_time(interval: str, tz: str) -> dict[str, Any]:
-    return {
-        "date_histogram": {"field": "created_at", "calendar_interval": interval, "time_zone": tz,
-                           "min_doc_count": 0},
-        "aggs": {
-            "labels": {"terms": {"field": "sentiment.label", "size": 5}},
-            "avg_score": {"avg": {"field": "sentiment.score"}},
-            "verdicts": {"terms": {"field": "integrity.verdict", "size": 5}},
-            "rumour": {"filter": {"range": {"rumour.score": {"gte": 0.5}}}},
-        },
+def _over_time(interval: str, tz: str, light: bool = False) -> dict[str, Any]:
+    """Buckets of sentiment labels and mean score; ``light=False`` adds verdicts and rumour counts
+    (one platform's trend); the per-platform view leaves them out, it multiplies every bucket."""
+    aggs: dict[str, Any] = {
+        "labels": {"terms": {"field": "sentiment.label", "size": 5}},
+        "avg_score": {"avg": {"field": "sentiment.score"}},
     }
+    if not light:
+        aggs["verdicts"] = {"terms": {"field": "integrity.verdict", "size": 5}}
+        aggs["rumour"] = {"filter": {"range": {"rumour.score": {"gte": 0.5}}}}
+    return {"date_histogram": {"field": "created_at", "calendar_interval": interval, "time_zone": tz,
+                               "min_doc_count": 0}, "aggs": aggs}
 
 
 def shape_over_time(result: dict[str, Any], key: str = "over_time") -> list[dict[str, Any]]:
@@ -226,19 +227,21 @@ def shape_over_time(result: dict[str, Any], key: str = "over_time") -> list[dict
 
 def _bucket(b: dict[str, Any]) -> dict[str, Any]:
     labels = {x["key"]: x["doc_count"] for x in b["labels"]["buckets"]}
-    return {
+    out = {
         "start": b["key_as_string"], "documents": b["doc_count"],
         "positive": labels.get("positive", 0), "negative": labels.get("negative", 0),
         "neutral": labels.get("neutral", 0),
         "avg_score": None if b["avg_score"]["value"] is None else round(b["avg_score"]["value"], 4),
-        "verdicts": {x["key"]: x["doc_count"] for x in b["verdicts"]["buckets"]},
-        "rumour_mentions": b["rumour"]["doc_count"],
     }
+    if "verdicts" in b:
+        out["verdicts"] = {x["key"]: x["doc_count"] for x in b["verdicts"]["buckets"]}
+        out["rumour_mentions"] = b["rumour"]["doc_count"]
+    return out
 
 
 def sentiment_by_platform_over_time(f: SearchFilters, interval: str, tz: str, top: int) -> dict[str, Any]:
     return {"size": 0, "query": build_query(f), "aggs": {"platforms": {
-        "terms": {"field": "platforms", "size": top}, "aggs": {"over_time": _over_time(interval, tz)}}}}
+        "terms": {"field": "platforms", "size": top}, "aggs": {"over_time": _over_time(interval, tz, light=True)}}}}
 
 
 def shape_by_platform(result: dict[str, Any]) -> list[dict[str, Any]]:
