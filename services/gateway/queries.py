@@ -105,16 +105,16 @@ def prepare_text(q: str) -> str:
     """Normalise and simplify the query, and quote each bare run of Chinese characters so it is
     matched as a phrase. Text already inside quotes is left alone; operators keep working."""
     q = to_simplified(normalize_text(q))
+    if q.count('"') % 2:  # an unbalanced quote: drop the last one rather than send it
+        cut = q.rfind('"')
+        q = q[:cut] + " " + q[cut + 1:]
     out: list[str] = []
     for i, part in enumerate(q.split('"')):
         if i % 2:  # inside quotes
             out.append(f'"{part}"')
         else:
             out.append(_CJK_RUN.sub(lambda m: f'"{m.group(0)}"', part))
-    text = "".join(out)
-    if q.count('"') % 2:  # an unbalanced quote: drop quoting the user did not finish
-        text = text.rstrip('"')
-    return text
+    return "".join(out).strip()
 
 
 def text_query(q: str) -> dict[str, Any]:
