@@ -146,6 +146,22 @@ def highlight_spec(q: str) -> dict[str, Any]:
 
 
 # --- cursors -----------------------------------------------------------------------------------
+def encode_cursor(sort_values: list[Any]) -> str:
+    """An unsigned cursor for lists that are not secret or query-bound (the audit log's pages)."""
+    return base64.urlsafe_b64encode(orjson.dumps(sort_values)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    """The sort values of :func:`encode_cursor`; ValueError for anything else."""
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("malformed cursor") from exc
+    if not isinstance(values, list) or len(values) != 2 or not all(isinstance(v, (int, str)) for v in values):
+        raise ValueError("malformed cursor")
+    return values
+
+
 class CursorCodec:
     """Signed, opaque cursors: ``base64(json) . base64(hmac)``; the JSON holds the PIT id, the last
     sort values and the query's fingerprint."""

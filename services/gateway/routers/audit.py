@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Depends, Query
 
 from services.gateway.deps import Audit, require_role, time_param
+from services.gateway.queries import decode_cursor, encode_cursor
 from trustscope.auth import ADMIN
 from trustscope.web import ApiError
 
@@ -19,12 +18,9 @@ def _after(cursor: str | None) -> list[Any] | None:
     if not cursor:
         return None
     try:
-        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return decode_cursor(cursor)
     except ValueError as exc:
         raise ApiError(400, "bad_cursor", "cursor: malformed", field="cursor") from exc
-    if not isinstance(values, list) or len(values) != 2 or not all(isinstance(v, (int, str)) for v in values):
-        raise ApiError(400, "bad_cursor", "cursor: malformed", field="cursor")
-    return values
 
 
 @router.get("/v1/admin/audit")
@@ -42,5 +38,5 @@ def search_audit(
                        after=_after(cursor))
     nxt = out.pop("next")
     if nxt:
-        out["next_cursor"] = base64.urlsafe_b64encode(orjson.dumps(nxt)).decode().rstrip("=")
+        out["next_cursor"] = encode_cursor(nxt)
     return out
