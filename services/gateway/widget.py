@@ -310,6 +310,7 @@ def render_card(data: dict[str, Any], lang: str, base_url: str, stale: bool = Fa
             f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{_e(name)} · TrustScope</title>'
             f'<style>{CARD_CSS}</style>{json_ld(p, s, base_url)}</head><body>'
             f'<h1>{_e(name)} <span class="m">{_e(other)}</span></h1>{head}'
+            f'<div class="m">{_e(t["distribution"])}</div>'
             f'<table class="dist" aria-label="{_e(t["distribution"])}">{distribution_rows(s)}</table>'
             f'<div class="m">{_e(t["recent"])}</div>{"".join(reviews) or "<p class=m>" + _e(t["no_reviews"]) + "</p>"}'
             f'<details><summary>{_e(t["how"])}</summary><div class="m">'

@@ -78,3 +78,22 @@ def test_half_stars():
 def test_non_reviews_and_unlinked_reviews_contribute_nothing():
     assert contribution_of({"id": "n", "kind": "news", "platforms": ["p1"]}) is None
     assert contribution_of({"id": "r", "kind": "review", "platforms": [], "rating": 5}) is None
+
+
+def test_trust_index_components_and_withholding():
+    from trustscope.scores.trust import rumour_load, satisfaction, trust_index, violations, word_of_mouth
+
+    score = {"status": "ok", "verified_score": 4.0, "verified": 40, "total": 50, "fake": 5, "suspicious": 5}
+    comps = [satisfaction(score), word_of_mouth({"positive": 6, "negative": 2, "neutral": 2}, {"positive": 5, "negative": 5}),
+             violations(score), rumour_load(1, 10, [{"level": "high"}])]
+    assert [c.value for c in comps] == [0.75, 0.7, 0.8, 0.6]
+    assert comps[1].basis["trend"] == 0.4
+    ti = trust_index(comps)
+    assert ti.status == "ok" and ti.index == round(100 * (0.4 * 0.75 + 0.25 * 0.7 + 0.2 * 0.8 + 0.15 * 0.6), 1)
+    # no sentiment data: that component leaves the weighted mean
+    quiet = [comps[0], word_of_mouth({}, {}), comps[2], comps[3]]
+    assert trust_index(quiet).index == round(100 * (0.4 * 0.75 + 0.2 * 0.8 + 0.15 * 0.6) / 0.75, 1)
+    # an outage or a withheld score withholds the index
+    assert trust_index([comps[0], word_of_mouth(None, None), comps[2], comps[3]]).status == "withheld"
+    withheld = trust_index([satisfaction({"status": "insufficient", "verified_score": None}), *comps[1:]])
+    assert withheld.index is None and "verified score" in withheld.reason

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.gateway.routers import scores, widgets  # noqa: I001 - H4's routers
 from services.gateway.routers import threads  # noqa: I001 - H7's router
+from services.gateway.routers import console, platform_pages, scores, widgets  # noqa: I001 - H4's routers
 from services.gateway.routers import admin, alerts, analytics, audit, docs, documents, health, keys, platforms, search
 
 ROUTERS: list[APIRouter] = [
@@ -25,6 +25,8 @@ ROUTERS: list[APIRouter] = [
     admin.router,
     keys.router,
     audit.router,
+    console.router,
+    platform_pages.router,
     scores.router,
     widgets.router,
 ]

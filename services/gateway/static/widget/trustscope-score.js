@@ -72,6 +72,7 @@
       bar.appendChild(fill); line.appendChild(el("span", "", k + "★ ")); line.appendChild(bar); line.appendChild(el("span", "", " " + c));
       dist.appendChild(line);
     });
+    card.appendChild(el("div", "m", t.distribution));
     card.appendChild(dist);
     card.appendChild(el("div", "m", t.recent));
     (d.reviews || []).forEach(function (r) {
