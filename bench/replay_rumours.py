@@ -135,7 +135,7 @@ def build_mixed(args: argparse.Namespace, tag: str) -> Played:
         original = (head + ev["text"])[:2000]
         root_sid = f"{eid}-0"
         played.items.append(Item(start, {"kind": "social", "source": SOURCE, "source_id": root_sid, "text": original,
-                                         "author": {"id": f"{tag}-{ev['user'].get('time', 'u')}-{eid}"}},
+                                         "author": {"id": f"{tag}-author-{eid}"}},
                                  eid, ev["label"]))
         mids = {r["mid"] for r in ev["reposts"]}
         kept = [r for r in ev["reposts"] if 0 <= r["time"] - ev["time"] <= horizon][: args.max_reposts]
@@ -229,6 +229,34 @@ class Stack:
             t.join(timeout=30)
 
 
+def warm_baselines(settings: Any, client: Any, args: argparse.Namespace, per_day: float, sim0: float) -> None:
+    """As if the system had run before: ``--warm-days`` of ordinary traffic's signal posts (rumour-like
+    by the lexicon, negative by the review label) teach each platform's baseline (rates only)."""
+    from trustscope.alerts.config import AlertConfig
+    from trustscope.alerts.rates import RateModel
+    from trustscope.rumour.lexicon import score_text
+
+    if args.warm_days <= 0:
+        return
+    rng = random.Random(args.seed + 1)
+    plats, weights = platforms(), zipf_weights(len(platforms()))
+    cfg = AlertConfig.from_settings(settings)
+    rates = RateModel(client, cfg)
+    n = int(per_day * args.warm_days)
+    t_start = sim0 - args.warm_days * 86400
+    reviews = load_reviews(Path(args.reviews), 20_000, rng) if Path(args.reviews).exists() else []
+    started = time.monotonic()
+    for i, t in enumerate(sorted(rng.uniform(t_start, sim0) for _ in range(n))):
+        doc, negative = ordinary_doc(i, t, rng, reviews, plats, weights, "warm")
+        pid = doc["platforms"][0]
+        if score_text(doc["text"]).score >= cfg.rumour_threshold:
+            rates.observe(pid, "rumour", t)
+        if negative:
+            rates.observe(pid, "negative", t)
+    print(f"baselines warmed with {n:,} ordinary posts over {args.warm_days} simulated days "
+          f"({time.monotonic() - started:.0f} s)")
+
+
 def play(items: list[Item], ingest_url: str, key: str, compression: float, sim0: float) -> float:
     """Send items on their schedule (batches every 100 ms); returns the wall time the play took."""
     import httpx
@@ -284,7 +312,11 @@ def mixed(args: argparse.Namespace) -> None:
                         batch_wait_ms=100, rate_limit_per_s=1000.0)  # type: ignore[call-arg]
     client = redis.Redis.from_url(args.redis)
     sim0 = time.time() - args.wall_s * args.compression - 3600  # every created_at lies in the past
+    ordinary = sum(1 for it in played.items if not it.event)
+    per_day = ordinary / (args.wall_s * args.compression / 86400)
+    print(f"ordinary traffic: {per_day:,.0f} posts per simulated day over {len(platforms())} platforms")
     try:
+        warm_baselines(settings, client, args, per_day, sim0)
         with Stack(settings) as stack:
             took = play(played.items, stack.urls[0], f"{tag}-ingest", args.compression, sim0)
             print(f"played in {took:.1f} s wall = {len(played.items) / took:.1f} posts/s")
@@ -333,6 +365,12 @@ def report_mixed(args: argparse.Namespace, played: Played, client: Any, prefix: 
         same = sum(1 for j in members[s] if gold[j] == it.event)
         prec.append(same / len(members[s]))
         rec.append(same / gold_size[it.event])
+    labels = [it.label for it in played.items if it.event]
+    for lab in ("rumour", "non_rumour"):
+        sel = [i for i, x in enumerate(labels) if x == lab]
+        if sel:
+            print(f"  {lab} events: precision {statistics.mean(prec[i] for i in sel):.3f}, "
+                  f"recall {statistics.mean(rec[i] for i in sel):.3f} over {len(sel)} posts")
     print(f"stories (B-cubed over {len(prec)} event posts): precision {statistics.mean(prec):.3f}, "
           f"recall {statistics.mean(rec):.3f}; unplaced event posts {sum(1 for i, it in enumerate(played.items) if it.event and assigned[i] is None)}")
 
@@ -352,7 +390,7 @@ def report_mixed(args: argparse.Namespace, played: Played, client: Any, prefix: 
         if it.event:
             by_event[it.event].append(it)
             first_post.setdefault(it.event, it)
-    latencies, detect, system = [], [], []
+    latencies, detect, system, walls = [], [], [], []
     alerted_events: set[str] = set()
     ordinary_alerts: Counter[str] = Counter()
     nonrumour_alerts = 0
@@ -376,11 +414,14 @@ def report_mixed(args: argparse.Namespace, played: Played, client: Any, prefix: 
         detect.append(d)
         system.append(s)
         latencies.append(d + s)
+        walls.append(ev.alert.opened_at.timestamp() - first.sent_wall)
     rumour_events = {e for e, it in first_post.items() if it.label == "rumour"}
     print(f"rumour events alerted: {len(alerted_events)}/{len(rumour_events)}; non-rumour events alerted: "
           f"{nonrumour_alerts}/{len(first_post) - len(rumour_events)}")
     print(f"alert latency, first post -> alert (live-equivalent): p50 {pct(latencies, 50):.1f} s, "
           f"p95 {pct(latencies, 95):.1f} s, max {max(latencies, default=float('nan')):.1f} s")
+    print(f"alert latency as replayed (wall clock, x{args.compression:g} compressed): p50 {pct(walls, 50):.1f} s, "
+          f"p95 {pct(walls, 95):.1f} s")
     print(f"  of which simulated time to the tipping post: p50 {pct(detect, 50):.1f} s, p95 {pct(detect, 95):.1f} s;"
           f" system delay (sent -> alert, wall): p50 {pct(system, 50):.2f} s, p95 {pct(system, 95):.2f} s")
     sim_days = args.wall_s * args.compression / 86400
@@ -474,7 +515,8 @@ def main() -> None:
     m.add_argument("--local", action="store_true", help="start the stack in this process (required for now)")
     m.add_argument("--rate", type=float, default=100.0, help="posts per wall second, all traffic")
     m.add_argument("--wall-s", type=float, default=180.0)
-    m.add_argument("--compression", type=float, default=60.0, help="simulated seconds per wall second")
+    m.add_argument("--compression", type=float, default=400.0, help="simulated seconds per wall second")
+    m.add_argument("--warm-days", type=float, default=3.0, help="ordinary traffic that teaches baselines first")
     m.add_argument("--events", type=int, default=40, help="CED events (half rumour, half not)")
     m.add_argument("--horizon-h", type=float, default=3.0, help="reposts within this long of the original")
     m.add_argument("--max-reposts", type=int, default=150)

@@ -21,6 +21,7 @@ class AlertConfig:
     resolve_after_s: int = 6 * 3600
     story_ttl_s: int = 3 * 24 * 3600
     idle_ttl_s: int = 3600  # a one-post story is forgotten this soon
+    plain_lsh_ttl_s: int = 1200  # LSH entries of posts that are neither rumour-like nor negative
     max_age_s: int = 7 * 24 * 3600  # posts older than this (event time) are not counted: backfills
     # baseline: Gamma(prior_posts, prior_exposure_s) prior on a platform's rate of signal posts,
     # discounted with this half-life so the baseline follows the platform

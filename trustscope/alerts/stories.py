@@ -10,8 +10,8 @@ bounded by the traffic of the last ``idle_ttl_s`` plus live stories (docs/alerts
   of the burst window (event time); TTL ``idle_ttl_s`` while a story has one post, ``story_ttl_s`` after.
 - ``{p}:al:thr:{post}`` hash platform -> story, for posts and thread roots (also the replay guard:
   a post already counted is not counted again when a batch is redelivered).
-- ``{p}:al:lsh:{platform}:{band}:{hash}`` -> story, written for signal posts and posts that joined
-  a story, TTL ``idle_ttl_s``; ``{p}:al:claim:{platform}:{hash}`` likewise for the same claim in other
+- ``{p}:al:lsh:{platform}:{band}:{hash}`` -> story, TTL ``idle_ttl_s`` for signal posts and posts
+  that joined a story, ``plain_lsh_ttl_s`` for the rest; ``{p}:al:claim:{platform}:{hash}`` likewise for the same claim in other
   words (the same two or more rumour terms about the platform), one vote like one band.
 
 One update is one Lua script, so a story's counters never disagree with each other.
@@ -211,10 +211,12 @@ class StoryStore:
             if placement is None:
                 continue
             placements.append(placement)
-            if keys and (signal or via != "new"):
+            if keys:
+                # every post can be copied, but only signal posts and growing stories are kept long
+                ttl = self.cfg.idle_ttl_s if (signal or via != "new") else self.cfg.plain_lsh_ttl_s
                 pipe = self.client.pipeline(transaction=False)
                 for k in keys:
-                    pipe.set(k, story_id, ex=self.cfg.idle_ttl_s)
+                    pipe.set(k, story_id, ex=ttl)
                 pipe.execute()
         return placements
 
