@@ -8,7 +8,7 @@ import pytest
 
 from services.gateway.app import create_app
 from tests.integration.gateway_corpus import item, pipeline_corpus
-from tests.integration.helpers import ADMIN, INGEST, READER
+from tests.integration.helpers import ADMIN, INGEST, READER, LiveServer
 
 pytestmark = pytest.mark.integration
 
@@ -26,9 +26,9 @@ def corpus(redis_url, es_url, classifier):
         yield c
 
 
-@pytest.fixture()
-def gateway(corpus, live_server):
-    with live_server(create_app(corpus.settings)) as server, httpx.Client(base_url=server.url, timeout=30) as c:
+@pytest.fixture(scope="module")
+def gateway(corpus):
+    with LiveServer(create_app(corpus.settings)) as server, httpx.Client(base_url=server.url, timeout=30) as c:
         yield c
 
 

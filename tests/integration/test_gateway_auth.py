@@ -8,7 +8,7 @@ import pytest
 
 from services.gateway.app import create_app
 from tests.integration.gateway_corpus import item, pipeline_corpus
-from tests.integration.helpers import ADMIN, READER
+from tests.integration.helpers import ADMIN, READER, LiveServer
 from trustscope.keys import RedisKeyStore
 
 pytestmark = pytest.mark.integration
@@ -30,11 +30,17 @@ def corpus(redis_url, es_url, classifier):
         yield c
 
 
+@pytest.fixture(scope="module")
+def server(corpus):
+    with LiveServer(create_app(corpus.settings)) as s:
+        yield s
+
+
 @pytest.fixture()
-def gw(corpus, live_server):
+def gw(corpus, server):
     for key in corpus.redis.scan_iter(f"{corpus.settings.stream_prefix}:rl:*"):
         corpus.redis.delete(key)  # each test starts with full buckets
-    with live_server(create_app(corpus.settings)) as server, httpx.Client(base_url=server.url, timeout=30) as c:
+    with httpx.Client(base_url=server.url, timeout=30) as c:
         yield c
 
 
