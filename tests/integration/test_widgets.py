@@ -22,8 +22,15 @@ def corpus(settings, rclient, es, stages, pipeline):
     return run_corpus(settings, rclient, es, stages, pipeline, extra=hostile_reviews(PLATFORM))
 
 
-def test_widgets_end_to_end(settings, corpus, live_server):
+def test_widgets_end_to_end(settings, corpus, live_server, es, rclient):
     gw_settings = settings.model_copy(update={"public_base_url": BASE, "score_min_verified": 5})
+    # the platform replies to its newest verified review (trustscope.replies, as the platform key does)
+    from trustscope.replies import ReplyIn, ReplyStore
+
+    newest = es.search(index=f"{settings.es_index_prefix}-docs", size=1, sort=[{"created_at": "desc"}],
+                       query={"bool": {"filter": [{"term": {"platforms": PLATFORM}},
+                                                  {"term": {"integrity.verdict": "verified"}}]}})["hits"]["hits"][0]
+    ReplyStore(rclient, settings.stream_prefix).put(PLATFORM, newest["_id"], ReplyIn(text="<b>感谢反馈</b>已处理"), "k1")
     with live_server(create_app(gw_settings)) as server, httpx.Client(base_url=server.url, timeout=30) as c:
         score = c.get(f"/v1/platforms/{PLATFORM}/score").json()
         assert score["status"] == "ok" and score["verified"] >= 5 and score["verified_score"] is not None
@@ -71,6 +78,10 @@ def test_widgets_end_to_end(settings, corpus, live_server):
         data = c.get(f"/v1/widgets/{PLATFORM}", params={"lang": "en"}).json()
         assert data["links"]["page"].startswith(BASE + "/") and data["reviews"]
         assert all(r["id"] and r["text"] for r in data["reviews"])
+        replied = [r for r in data["reviews"] if r["replies"]]
+        assert [r["id"] for r in replied] == [newest["_id"]]
+        assert replied[0]["replies"][0]["text"] == "<b>感谢反馈</b>已处理"
+        assert "&lt;b&gt;感谢反馈&lt;/b&gt;已处理" in body and "Reply from the platform" in body
         # the first answer comes from the app, the second from the edge cache: the same bytes and headers
         first = c.get(f"/v1/widgets/{PLATFORM}", params={"lang": "zh"}, headers={"Origin": "https://shop.example"})
         second = c.get(f"/v1/widgets/{PLATFORM}", params={"lang": "zh"}, headers={"Origin": "https://shop.example"})
