@@ -167,4 +167,21 @@ def test_console_search_and_platform_page(site, watched, screenshots):
                 raise
     assert page.locator("#alertlist img").count() == 0
     page.screenshot(path=str(screenshots / "console-alerts.png"), full_page=True)
+
+    # key management (admin): create a platform key, see it listed, revoke it
+    page.goto(f"{base}/console/#/keys")
+    page.fill("#keycreate input[name=label]", "console test key")
+    page.select_option("#keycreate select[name=roles]", ["platform"])
+    page.fill("#keycreate input[name=platforms]", PLATFORM)
+    page.click("#keycreate button[type=submit]")
+    expect(page.locator("#issued")).to_contain_text("shown once", timeout=10_000)
+    issued = page.locator("#issued code").inner_text()
+    row = page.locator("#keytable tbody tr", has_text="console test key")
+    expect(row).to_contain_text("active", timeout=10_000)
+    me = page.request.get(f"{base}/v1/keys/me", headers={"Authorization": f"Bearer {issued}"}).json()
+    assert me["roles"] == ["platform"] and me["platforms"] == [PLATFORM]
+    row.locator("button", has_text="revoke").click()
+    expect(page.locator("#keytable tbody tr", has_text="console test key")).to_have_count(0, timeout=10_000)
+    assert page.request.get(f"{base}/v1/keys/me", headers={"Authorization": f"Bearer {issued}"}).status == 401
+    assert issued not in page.evaluate("location.href")
     watched.assert_clean()
