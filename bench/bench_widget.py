@@ -10,6 +10,9 @@ view of a stopped cluster) and counts non-200 answers for platforms seen before.
     python bench/bench_widget.py --workers 2 --duration 15 --connections 64 --cpus 0,1
 
 ``--cpus`` pins the gateway and wrk with taskset (e.g. 0,1 = "2 cores"). Prints one JSON object.
+Besides wrk's figures it reports the CPU time the gateway (all workers) and wrk spent per request,
+and the throughput two dedicated cores would give at that cost: on a shared machine wall-clock
+latency percentiles mostly measure the other tenants, CPU per request much less so.
 Everything it creates (key prefix, indices) is removed at the end.
 """
 
@@ -20,6 +23,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -109,11 +113,31 @@ def start_gateway(port: int, env: dict[str, str], workers: int, cpus: str | None
     raise RuntimeError("gateway did not start")
 
 
-def wrk(url: str, duration: int, connections: int, threads: int, cpus: str | None) -> dict[str, float]:
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children (the uvicorn workers)."""
+    tck = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += (int(fields[11]) + int(fields[12])) / tck
+    return total
+
+
+def wrk(url: str, duration: int, connections: int, threads: int, cpus: str | None,
+        server_pid: int | None = None) -> dict[str, float]:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-H", "Accept-Language: zh-CN", url]
     if cpus:
         cmd = ["taskset", "-c", cpus, *cmd]
+    before_server = tree_cpu(server_pid) if server_pid else 0.0
+    before_wrk = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    after_wrk = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu = (tree_cpu(server_pid) - before_server) if server_pid else float("nan")
+    wrk_cpu = (after_wrk.ru_utime + after_wrk.ru_stime) - (before_wrk.ru_utime + before_wrk.ru_stime)
 
     def ms(label: str) -> float:
         m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -125,7 +149,12 @@ def wrk(url: str, duration: int, connections: int, threads: int, cpus: str | Non
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    per_req = (server_cpu + wrk_cpu) / total if total else float("nan")
     return {"rps": rps, "p50_ms": ms("50"), "p90_ms": ms("90"), "p99_ms": ms("99"), "requests": total,
+            "server_cpu_us_per_req": round(server_cpu / total * 1e6, 1) if total else float("nan"),
+            "wrk_cpu_us_per_req": round(wrk_cpu / total * 1e6, 1) if total else float("nan"),
+            # what 2 dedicated cores could serve at this CPU cost (server + load generator)
+            "capacity_2_cores_rps": round(2.0 / per_req) if per_req == per_req and per_req > 0 else float("nan"),
             "non_2xx": int(non2xx.group(1)) if non2xx else 0,
             "socket_errors": sum(int(x) for x in errors.groups()) if errors else 0}
 
@@ -140,6 +169,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--per-platform", type=int, default=200, help="reviews per platform (x8 / 3 platforms)")
     ap.add_argument("--cpus", default=None, help="taskset CPU list for gateway and wrk, e.g. 0,1")
+    ap.add_argument("--out", type=Path, default=None, help="also write the JSON result to this file")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found (apt-get install wrk)")
@@ -162,9 +192,13 @@ def main() -> None:
             for suffix in ("", "/badge.svg"):
                 urllib.request.urlopen(urllib.request.Request(f"{base}/widget/{pid}{suffix}",
                                                               headers={"Accept-Language": "zh-CN"}), timeout=10).read()
-        result["cached"] = {name: wrk(url, args.duration, args.connections, args.threads, args.cpus)
+        server_pid = procs[-1].pid
+        result["load_average_before"] = os.getloadavg()
+        result["cached"] = {name: wrk(url, args.duration, args.connections, args.threads, args.cpus, server_pid)
                             for name, url in urls.items()}
-        procs.pop().terminate()
+        first = procs.pop()
+        first.terminate()
+        first.wait(timeout=30)  # reaped now, so its CPU time is not counted as wrk's below
         # Elasticsearch unreachable: a gateway whose cluster is gone (same Redis, dead ES port)
         down_port = free_port()
         procs.append(start_gateway(down_port, {**env, "TS_ES_URL": f"http://127.0.0.1:{free_port()}"},
@@ -172,11 +206,12 @@ def main() -> None:
         down = {}
         for pid in PLATFORMS:
             down[pid] = wrk(f"http://127.0.0.1:{down_port}/widget/{pid}", max(3, args.duration // 2),
-                            args.connections, args.threads, args.cpus)
+                            args.connections, args.threads, args.cpus, procs[-1].pid)
         result["es_down"] = down
         total = sum(int(v["requests"]) for v in down.values())
         bad = sum(int(v["non_2xx"]) + int(v["socket_errors"]) for v in down.values())
         result["es_down_ok_share"] = (total - bad) / total if total else 0.0
+        result["load_average_after"] = os.getloadavg()
     finally:
         for p in procs:
             p.terminate()
@@ -185,7 +220,10 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 p.kill()
         cleanup(args.redis_url, args.es_url, prefix)
-    print(json.dumps(result, indent=2))
+    text = json.dumps(result, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":
