@@ -117,3 +117,40 @@ def test_score_withheld_below_minimum_and_no_json_ld(settings, corpus, live_serv
         assert "3.5" not in card.split("<details>")[0]  # the prior is never shown as a score
         badge = c.get(f"/widget/{PLATFORM}/badge.svg", params={"lang": "en"}).text
         assert "not enough reviews" in badge
+
+
+def test_simultaneous_stale_misses_search_once(settings, rclient):
+    """Eight gateway processes (WidgetData instances) find the same stale payload in Redis at once:
+    one takes the lock and searches, the others serve the previous payload meanwhile."""
+    import threading
+    import time
+
+    import orjson
+
+    from services.gateway.widget import WidgetData
+    from trustscope.platforms import Platform
+
+    class CountingSearch:  # stands in for Elasticsearch: counts searches, answers slowly
+        calls = 0
+
+        def options(self, **_kw):
+            return self
+
+        def search(self, **_kw):
+            type(self).calls += 1
+            time.sleep(0.3)
+            return type("R", (), {"body": {"hits": {"hits": []}}})()
+
+    platform = Platform(id="p-stale", name_zh="平台", name_en="Platform")
+    seed = WidgetData(rclient, CountingSearch(), "unused", settings.stream_prefix, 1)
+    stale = {**seed.build(platform, []), "built_at": time.time() - 3600}
+    rclient.set(seed.last_key(platform.id), orjson.dumps(stale))
+    results = []
+    workers = [WidgetData(rclient, CountingSearch(), "unused", settings.stream_prefix, 1) for _ in range(8)]
+    threads = [threading.Thread(target=lambda w=w: results.append(w.payload(platform))) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert CountingSearch.calls == 1 and len(results) == 8
+    assert sum(r.data["built_at"] > stale["built_at"] for r in results) == 1  # the one that rebuilt
