@@ -62,3 +62,14 @@ def test_etag_and_if_none_match():
     tag = widget.etag_of(b"x")
     assert widget.not_modified(tag, tag) and widget.not_modified(f'W/{tag}, "zz"', tag)
     assert not widget.not_modified('"other"', tag) and not widget.not_modified(None, tag)
+
+
+def test_web_component_is_small_and_uses_no_html_sinks():
+    import gzip
+    from pathlib import Path
+
+    source = (Path(widget.__file__).parent / "static" / "widget" / "trustscope-score.js").read_text("utf-8")
+    assert len(gzip.compress(source.encode(), 9)) < 15_000
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in source, sink
+    assert '"__TS_BASE_URL__"' in source  # the gateway fills in public_base_url here
