@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import random
+import signal
 import statistics
 import sys
 import threading
@@ -487,6 +488,14 @@ def noise(args: argparse.Namespace) -> None:
         print(f"per platform per week: mean {alerts / len(plats) / weeks:.3f}, max "
               f"{max(by_platform.values(), default=0) / weeks:.2f} ({by_platform.most_common(3)}); "
               f"per platform per day: {alerts / len(plats) / args.days:.4f}")
+        if args.days > 1:
+            steady = Counter()
+            for (p, d), v in per_platform_day.items():
+                if d > 0:
+                    steady[p] += v
+            wk = (args.days - 1) / 7
+            print(f"after day 1: {later} alerts in {args.days - 1:g} days = {later / len(plats) / wk:.3f} per platform "
+                  f"per week (max {max(steady.values(), default=0) / wk:.2f}: {steady.most_common(3)})")
         busiest = [p for p, _ in plats[:3]]
         print(f"busiest platforms (share {sum(weights[:3]):.0%} of traffic) {busiest}: "
               f"{sum(by_platform[p] for p in busiest)} alerts")
@@ -533,6 +542,7 @@ def main() -> None:
         p.add_argument("--reviews", default=str(DATA / "sentiment_reviews.jsonl.gz"))
         p.add_argument("--seed", type=int, default=12)
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the clean-up in ``finally`` runs
     if args.cmd == "mixed":
         if not args.local:
             ap.error("mixed needs --local (it reads story state from the stack's Redis prefix)")
