@@ -48,7 +48,9 @@ def test_apply_is_idempotent_revisable_and_refuses_stale(settings, rclient):
     assert compare(store.state("p1"), _expected(final)) == {}
     view = score_view("p1", store.state("p1"), now=NOW, min_verified=1)
     assert view.verified == 29 and view.fake == 1 and view.excluded == {"lockstep": 1}
-    assert store.history("p1") and store.platforms() == ["p1"]
+    assert store.history("p1", 1)[-1]["score"] is not None and store.platforms() == ["p1"]
+    assert store.history("p1", 1000)[-1]["score"] is None  # withheld below the minimum, like the score
+    assert "posterior" not in store.history("p1", 1000)[-1]
 
 
 def test_concurrent_redelivery_applies_each_contribution_once(settings, rclient):
@@ -88,7 +90,7 @@ def test_pipeline_state_agrees_with_rebuild_and_cli(settings, rclient, es, stage
     assert platforms, "the indexer hook maintained no platform"
     total = 0
     for pid in platforms:
-        rebuilt = recompute(es, alias, pid, settings.score_min_verified)
+        rebuilt = recompute(es, alias, pid)
         assert compare(store.state(pid), rebuilt.state) == {}, pid
         total += score_view(pid, store.state(pid)).total
     assert total == len(items)
@@ -111,7 +113,7 @@ def test_pipeline_state_agrees_with_rebuild_and_cli(settings, rclient, es, stage
         assert bad.exit_code == 1
         fixed = CliRunner().invoke(app, ["scores", "rebuild", "-p", platforms[0]])
         assert fixed.exit_code == 0
-        assert compare(store.state(platforms[0]), recompute(es, alias, platforms[0], 10).state) == {}
-        assert store.history(platforms[0])
+        assert compare(store.state(platforms[0]), recompute(es, alias, platforms[0]).state) == {}
+        assert store.history(platforms[0], 1)
     finally:
         get_settings.cache_clear()

@@ -34,7 +34,7 @@ def rebuild_command(
     targets = list(platform) if platform else sorted(set(platforms_in_index(es, index)) | set(store.platforms()))
     disagree = 0
     for pid in targets:
-        rebuilt, diffs = rebuild(store, es, index, pid, settings.score_min_verified, write=not check)
+        rebuilt, diffs = rebuild(store, es, index, pid, write=not check)
         view = score_view(pid, rebuilt.state, min_verified=settings.score_min_verified)
         disagree += bool(diffs)
         typer.echo(orjson.dumps({"platform": pid, "reviews": len(rebuilt.docs), "verified": view.verified,

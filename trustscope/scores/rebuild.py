@@ -15,8 +15,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, helpers
 
 from trustscope.scores.contribution import Contribution, contribution_of
-from trustscope.scores.store import ScoreStore
-from trustscope.scores.view import score_view
+from trustscope.scores.store import ScoreStore, history_point
 
 SOURCE = ["id", "kind", "platforms", "rating", "created_at", "integrity.verdict", "integrity.reasons",
           "integrity.revision"]
@@ -40,7 +39,7 @@ def scan_reviews(es: Elasticsearch, index: str, platform: str | None = None) -> 
         yield hit["_source"]
 
 
-def recompute(es: Elasticsearch, index: str, platform: str, min_verified: int) -> Rebuilt:
+def recompute(es: Elasticsearch, index: str, platform: str) -> Rebuilt:
     """The state of ``platform`` as the indexer would have built it from the indexed reviews."""
     state: dict[str, float] = {}
     docs: list[Contribution] = []
@@ -61,9 +60,7 @@ def recompute(es: Elasticsearch, index: str, platform: str, min_verified: int) -
         for k, v in by_day[day].items():
             running[k] = running.get(k, 0.0) + v
         end = datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(days=1)
-        view = score_view(platform, running, now=end.timestamp(), min_verified=min_verified)
-        history[day] = {"score": view.verified_score, "verified": view.verified, "total": view.total,
-                        "fake": view.fake, "suspicious": view.suspicious}
+        history[day] = history_point(running, end.timestamp())
     return Rebuilt(platform, {k: v for k, v in state.items() if v != 0.0}, docs, history)
 
 
@@ -83,10 +80,10 @@ def compare(live: Mapping[str, float], rebuilt: Mapping[str, float]) -> dict[str
     return diffs
 
 
-def rebuild(store: ScoreStore, es: Elasticsearch, index: str, platform: str, min_verified: int,
+def rebuild(store: ScoreStore, es: Elasticsearch, index: str, platform: str,
             write: bool = True) -> tuple[Rebuilt, dict[str, tuple[float, float]]]:
     """Recompute one platform; compare with the live state; swap it in when ``write``."""
-    rebuilt = recompute(es, index, platform, min_verified)
+    rebuilt = recompute(es, index, platform)
     diffs = compare(store.state(platform), rebuilt.state)
     if write:
         store.replace(platform, rebuilt.state, rebuilt.docs, rebuilt.history)

@@ -53,6 +53,14 @@ return 1
 """
 
 
+def history_point(state: Mapping[str, float], at: float) -> dict[str, Any]:
+    """One day's history record: the posterior mean (shown only above the minimum, at read time)
+    and the counts."""
+    result = unflatten(state).result(at)
+    return {"posterior": result.verified_score, "verified": result.verified, "total": result.total,
+            "fake": result.fake, "suspicious": result.suspicious}
+
+
 def _num(raw: bytes | str) -> float:
     return float(raw.decode() if isinstance(raw, bytes) else raw)
 
@@ -110,16 +118,11 @@ class ScoreStore:
 
     def snapshot(self, platforms: Iterable[str], now: datetime | None = None) -> None:
         """Record today's (UTC) score of each platform as its daily history point."""
-        from trustscope.scores.view import score_view
-
         now = now or datetime.now(timezone.utc)
         day = now.strftime("%Y-%m-%d")
         pipe = self.client.pipeline(transaction=False)
         for p in platforms:
-            view = score_view(p, self.state(p), now=now.timestamp())
-            point = {"score": view.verified_score, "verified": view.verified, "total": view.total,
-                     "fake": view.fake, "suspicious": view.suspicious}
-            pipe.hset(self.history_key(p), day, orjson.dumps(point))
+            pipe.hset(self.history_key(p), day, orjson.dumps(history_point(self.state(p), now.timestamp())))
         pipe.execute()
 
     # --- reads -------------------------------------------------------------------------------
@@ -131,9 +134,17 @@ class ScoreStore:
     def accumulator(self, platform: str) -> Any:
         return unflatten(self.state(platform))
 
-    def history(self, platform: str) -> list[dict[str, Any]]:
+    def history(self, platform: str, min_verified: int) -> list[dict[str, Any]]:
+        """Daily points, oldest first; ``score`` is null on days with under ``min_verified`` verified
+        reviews (the same withholding as the live score)."""
         raw = self.client.hgetall(self.history_key(platform))
-        return [{"date": _text(d), **orjson.loads(v)} for d, v in sorted(raw.items())]
+        out = []
+        for d, v in sorted(raw.items()):
+            point = orjson.loads(v)
+            posterior = point.pop("posterior", None)
+            shown = posterior is not None and point.get("verified", 0) >= max(1, min_verified)
+            out.append({"date": _text(d), "score": round(posterior, 3) if shown else None, **point})
+        return out
 
     def platforms(self) -> list[str]:
         return sorted(_text(p) for p in self.client.smembers(self.platforms_key))

@@ -106,7 +106,7 @@ def platform_page(request: Request, platform: KnownPlatform, es: ES, indices: In
     return {
         "platform": platform.model_dump(),
         "score": score,
-        "score_history": store.history(platform.id),
+        "score_history": store.history(platform.id, settings.score_min_verified),
         "sentiment": None if senti is None else {"days": days, "tz": tz, "daily": senti["daily"]},
         "open_alerts_count": None if alerts is None else len(alerts),
         "open_alerts": (alerts if alerts is not None and may_see_alerts(principal, platform.id) else None),

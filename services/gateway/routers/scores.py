@@ -26,4 +26,5 @@ def platform_score(request: Request, platform: KnownPlatform,
 @router.get("/v1/platforms/{platform_id}/score/history")
 def platform_score_history(request: Request, platform: KnownPlatform) -> dict[str, Any]:
     """Daily snapshots of the verified score (UTC days; null score on days it was withheld)."""
-    return {"platform": platform.id, "history": scores.store_of(request).history(platform.id)}
+    min_verified = request.app.state.settings.score_min_verified
+    return {"platform": platform.id, "history": scores.store_of(request).history(platform.id, min_verified)}
