@@ -31,7 +31,8 @@ from datasketch import MinHash
 from trustscope.alerts.config import AlertConfig
 from trustscope.alerts.models import Post, Story
 
-_NOISE = re.compile(r"https?://\S+|//@[^:：\s]{1,30}[:：]?|@[^\s:：@]{1,30}|\[[^\]]{1,8}\]|[\W_]+", re.UNICODE)
+_MARKUP = re.compile(r"https?://\S+|//@[^:：\s]{1,30}[:：]?|@[^\s:：@/]{1,30}|\[[^\]]{1,8}\]")
+_PUNCT = re.compile(r"[\W_]+", re.UNICODE)
 
 _UPDATE = """
 if redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1 then return false end
@@ -91,7 +92,7 @@ return {sum, redis.call('PFCOUNT', KEYS[2]), redis.call('HGETALL', s)}
 
 def normalise(text: str) -> str:
     """Text without links, @mentions, [emoji] tags, punctuation and spaces, lower-cased."""
-    return _NOISE.sub("", text).lower()
+    return _PUNCT.sub("", _MARKUP.sub("", text)).lower()
 
 
 def shingles(text: str, k: int) -> set[bytes]:
