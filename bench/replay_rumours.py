@@ -452,7 +452,10 @@ def noise(args: argparse.Namespace) -> None:
     t_end = time.time() - 3600
     t0 = t_end - args.days * 86400
     clock = {"t": t0}
-    engine = AlertEngine(client, AlertConfig(prefix=prefix), clock=lambda: clock["t"])
+    from trustscope.settings import Settings
+
+    config = AlertConfig.from_settings(Settings(stream_prefix=prefix))  # TS_ALERTS_* apply
+    engine = AlertEngine(client, config, clock=lambda: clock["t"])
     times = sorted(rng.uniform(t0, t_end) for _ in range(total))
     per_platform_day: Counter[tuple[str, int]] = Counter()
     first_day: Counter[str] = Counter()

@@ -206,3 +206,54 @@ def test_dingtalk_feishu_wecom_formats_and_a_digest(dispatcher):
         assert subs.deliveries(dig)[0]["digest"] and store.client.llen(subs.digest_key(dig)) == 0
     finally:
         bots.close()
+
+
+def test_email_over_smtp_to_a_local_server(settings, rclient):
+    """The e-mail channel speaks SMTP to a local server (a real socket; no TLS on loopback)."""
+    import socketserver
+
+    received: list[bytes] = []
+
+    class Smtp(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.wfile.write(b"220 test ESMTP\r\n")
+            data = False
+            lines: list[bytes] = []
+            for raw in self.rfile:
+                if data:
+                    if raw == b".\r\n":
+                        received.append(b"".join(lines))
+                        data = False
+                        self.wfile.write(b"250 queued\r\n")
+                    else:
+                        lines.append(raw)
+                    continue
+                verb = raw[:4].upper()
+                if verb in (b"EHLO", b"HELO"):
+                    self.wfile.write(b"250 test\r\n")
+                elif verb == b"DATA":
+                    data = True
+                    self.wfile.write(b"354 go on\r\n")
+                elif verb == b"QUIT":
+                    self.wfile.write(b"221 bye\r\n")
+                    return
+                else:
+                    self.wfile.write(b"250 ok\r\n")
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Smtp)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        s = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": server.server_address[1],
+                                        "smtp_starttls": False, "smtp_from": "alerts@trustscope.test"})
+        from trustscope.alerts.channels import send
+        from trustscope.alerts.subscriptions import EmailChannel
+
+        alert = _alert(30)
+        event = AlertEvent(type="alert.opened", alert=alert, notify=True, at=alert.opened_at)
+        asyncio.run(send(EmailChannel(type="email", to=["risk@example.com"]), [event], None, s, "dl_x"))  # type: ignore[arg-type]
+        assert received, "no message reached the SMTP server"
+        message = received[0].decode("utf-8", "replace")
+        assert "Subject: TrustScope high rumour alert: jiebei" in message and "To: risk@example.com" in message
+    finally:
+        server.shutdown()
+        server.server_close()
