@@ -218,7 +218,8 @@
     api("/v1/alerts?" + qs({status: "open", size: 50})).then(function (r) {
       $("#alertlist").replaceChildren();
       r.alerts.forEach(function (a) { $("#alertlist").appendChild(alertItem(a)); });
-    }).catch(function (e) { live("alerts unavailable: " + e.message, "down"); });
+      $("#alerts-status").textContent = "";
+    }).catch(function (e) { $("#alerts-status").textContent = "alerts unavailable: " + e.message; });
     openStream();
   }
   function openStream(lastId) {
