@@ -173,8 +173,19 @@ def get_alert(redis: RedisDep, settings: SettingsDep, _p: RiskTeam, alert_id: st
     return alert.model_dump(mode="json")
 
 
-def _transition(redis: Any, es: Any, settings: Settings, principal: Principal, alert_id: str, action: str,
-                note: Note | None) -> dict[str, Any]:
+def _alert_indices(request: Request, es: Any, settings: Settings) -> AlertIndices:
+    """The alerts index, created (migrated) once per process before the gateway first writes to it:
+    writing to a missing write alias would make Elasticsearch create a plain index of that name."""
+    indices = AlertIndices(settings.es_index_prefix)
+    if not getattr(request.app.state, "alerts_index_ready", False):
+        indices.migrate(es)
+        request.app.state.alerts_index_ready = True
+    return indices
+
+
+def _transition(request: Request, redis: Any, es: Any, settings: Settings, principal: Principal, alert_id: str,
+                action: str, note: Note | None) -> dict[str, Any]:
+    indices = _alert_indices(request, es, settings)
     store = AlertStore(redis, _config(settings))
     try:
         done = store.transition(alert_id, action, _who(principal), note.note if note else None)  # type: ignore[arg-type]
@@ -183,29 +194,29 @@ def _transition(redis: Any, es: Any, settings: Settings, principal: Principal, a
     if done is None:
         raise ApiError(404, "not_found", f"no alert with id '{alert_id}'")
     alert, _event = done
-    index_alerts(es, AlertIndices(settings.es_index_prefix), [alert], refresh=True)
+    index_alerts(es, indices, [alert], refresh=True)
     return alert.model_dump(mode="json")
 
 
 @router.post("/v1/alerts/{alert_id}/acknowledge")
-def acknowledge(redis: RedisDep, es: ES, settings: SettingsDep, principal: RiskTeam, alert_id: str,
+def acknowledge(request: Request, redis: RedisDep, es: ES, settings: SettingsDep, principal: RiskTeam, alert_id: str,
                 note: Annotated[Note | None, Body()] = None) -> dict[str, Any]:
     """open -> acknowledged, recording who and when (409 from any other status)."""
-    return _transition(redis, es, settings, principal, alert_id, "acknowledge", note)
+    return _transition(request, redis, es, settings, principal, alert_id, "acknowledge", note)
 
 
 @router.post("/v1/alerts/{alert_id}/resolve")
-def resolve(redis: RedisDep, es: ES, settings: SettingsDep, principal: RiskTeam, alert_id: str,
+def resolve(request: Request, redis: RedisDep, es: ES, settings: SettingsDep, principal: RiskTeam, alert_id: str,
             note: Annotated[Note | None, Body()] = None) -> dict[str, Any]:
     """open | acknowledged -> resolved. The alerter reopens it if the story grows again."""
-    return _transition(redis, es, settings, principal, alert_id, "resolve", note)
+    return _transition(request, redis, es, settings, principal, alert_id, "resolve", note)
 
 
 @router.post("/v1/alerts/{alert_id}/reopen")
-def reopen(redis: RedisDep, es: ES, settings: SettingsDep, principal: RiskTeam, alert_id: str,
+def reopen(request: Request, redis: RedisDep, es: ES, settings: SettingsDep, principal: RiskTeam, alert_id: str,
            note: Annotated[Note | None, Body()] = None) -> dict[str, Any]:
     """resolved -> open, by hand."""
-    return _transition(redis, es, settings, principal, alert_id, "reopen", note)
+    return _transition(request, redis, es, settings, principal, alert_id, "reopen", note)
 
 
 # --- subscriptions -----------------------------------------------------------------------------
