@@ -109,13 +109,13 @@ def build_index(es: Any, prefix: str, n: int) -> dict[str, Any]:
     actions = ({"_op_type": "index", "_index": indices.write_alias, "_id": d["id"], "_source": d}
                for d in documents(n))
     ok = 0
-    for success, _info in helpers.streaming_bulk(es, actions, chunk_size=2000, max_retries=3,
-                                                 raise_on_error=True, request_timeout=120):
+    for success, _info in helpers.streaming_bulk(es.options(request_timeout=120), actions, chunk_size=2000,
+                                                 max_retries=3, raise_on_error=True):
         ok += int(success)
         if ok % 100_000 == 0:
             print(f"  indexed {ok:,} in {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
     es.indices.put_settings(index=indices.write_alias, settings={"refresh_interval": "1s"})
-    es.indices.refresh(index=indices.read_alias, request_timeout=600)
+    es.options(request_timeout=600).indices.refresh(index=indices.read_alias)
     elapsed = time.perf_counter() - started
     es.options(request_timeout=1800).indices.forcemerge(index=indices.read_alias, max_num_segments=5)
     count = int(es.count(index=indices.read_alias)["count"])
@@ -236,7 +236,7 @@ def bench_queries(gw: Gateway, requests: int) -> dict[str, Any]:
     return out
 
 
-def bench_export(gw: Gateway, limit: int | None) -> dict[str, Any]:
+def bench_export(gw: Gateway, limit: int | None, expected: int) -> dict[str, Any]:
     import httpx
 
     peak = [gw.rss_mb()]
@@ -260,13 +260,16 @@ def bench_export(gw: Gateway, limit: int | None) -> dict[str, Any]:
             c.stream("GET", "/v1/export", params=params) as r:
         if r.status_code != 200:
             raise RuntimeError(f"export: {r.status_code}")
+        last = b""
         for chunk in r.iter_bytes():
             size += len(chunk)
-            rows += chunk.count(b"\r\n")
+            rows += (last + chunk[:1]).count(b"\r\n") + chunk.count(b"\r\n")  # a CRLF split across chunks
+            last = chunk[-1:]
     elapsed = time.perf_counter() - t
     stop.set()
     sampler.join()
-    return {"rows": rows - 1, "mb": round(size / 1e6, 1), "seconds": round(elapsed, 1),
+    return {"rows": rows - 1, "complete": rows - 1 == (min(limit, expected) if limit else expected),
+            "mb": round(size / 1e6, 1), "seconds": round(elapsed, 1),
             "rows_per_s": round((rows - 1) / elapsed), "gateway_rss_mb_before": round(before),
             "gateway_rss_mb_peak": round(max(peak))}
 
@@ -313,8 +316,11 @@ def main() -> None:
             args.keep = True
             return
         gw = Gateway(prefix, args.es_url, args.redis_url)
+        result["load_average_start"] = round(os.getloadavg()[0], 2)
         result.update(bench_queries(gw, args.requests))
-        result["export_csv"] = bench_export(gw, args.export_limit)
+        expected = int(es.count(index=f"{prefix}-docs")["count"])
+        result["export_csv"] = bench_export(gw, args.export_limit, expected)
+        result["load_average_after"] = round(os.getloadavg()[0], 2)
     finally:
         if gw is not None:
             gw.stop()
