@@ -15,9 +15,10 @@ query that cannot be recorded is not answered.
 
 from __future__ import annotations
 
-import socket
 import os
+import socket
 import threading
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -111,8 +112,6 @@ class AuditLog:
         if self.client is not None:
             entry_id = self.client.xadd(self.stream, {"e": doc})
             return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-        import uuid
-
         entry_id = uuid.uuid4().hex
         try:
             self.es.create(index=self.index, id=entry_id, document=entry.document())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -153,9 +153,8 @@ def walk(es: Elasticsearch, indices: DocIndices, f: SearchFilters, limit: int | 
             pass
 
 
-def _export_stream(es: Elasticsearch, indices: DocIndices, f: SearchFilters, fmt: str, limit: int | None,
-                   first: list[dict[str, Any]], pages: Iterator[list[dict[str, Any]]],
-                   on_done: Any) -> Iterator[bytes]:
+def _export_stream(fmt: str, first: list[dict[str, Any]], pages: Iterator[list[dict[str, Any]]],
+                   on_done: Callable[[int, str], None]) -> Iterator[bytes]:
     count = 0
     status = "aborted"
     try:
@@ -211,6 +210,6 @@ def export(
 
     media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
     name = f"trustscope-export-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.{format}"
-    return StreamingResponse(_export_stream(es, indices, f, format, limit, first, pages, done), media_type=media,
+    return StreamingResponse(_export_stream(format, first, pages, done), media_type=media,
                              headers={"Content-Disposition": f'attachment; filename="{name}"',
                                       "Cache-Control": "no-store"})
