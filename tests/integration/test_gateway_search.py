@@ -197,3 +197,14 @@ def test_every_regulator_query_and_export_is_audited(gw):
     nxt = gw.get("/v1/admin/audit", params={"size": 1, "cursor": page["next_cursor"]}, headers=ADMIN).json()
     assert nxt["entries"] and nxt["entries"][0] != page["entries"][0]
 
+
+
+def test_expired_point_in_time_is_a_400(gw, corpus):
+    import base64
+
+    page = get(gw, "/v1/search", size=5)
+    body = page["next_cursor"].split(".")[0]
+    state = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    corpus.es.close_point_in_time(id=state["pit"])  # what 5 idle minutes do
+    r = gw.get("/v1/search", params={"size": 5, "cursor": page["next_cursor"]}, headers=READER)
+    assert r.status_code == 400 and r.json()["error"] == "cursor_expired", r.text
