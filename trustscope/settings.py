@@ -73,10 +73,6 @@ class Settings(BaseSettings):
     log_json: bool = True
     metrics_port: int = Field(0, description="Prometheus port for workers; 0 = off")
 
-    # --- pollers -----------------------------------------------------------------------------
-    pollers_config: str | None = Field(None, description="YAML file of feeds/APIs the ingest poller polls")
-
-
     # --- alerts (trustscope/alerts, services/alerter; docs/alerts.md) --------------------------
     stream_taps: str = Field("verified:alerting", description="source:tap pairs; each message forwarded "
                              "to source is also put on the capped tap stream (the alerter reads 'alerting')")
@@ -101,6 +97,10 @@ class Settings(BaseSettings):
     webhook_secrets: SecretStr = Field(SecretStr(""), description="pushed-post webhook: comma-separated "
                                        "source:secret pairs; each source signs with its own secret")
     webhook_window_s: int = Field(300, description="signed webhook requests older or newer than this are refused")
+
+    # --- pollers -----------------------------------------------------------------------------
+    pollers_config: str | None = Field(None, description="YAML file of feeds/APIs the ingest poller polls")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
