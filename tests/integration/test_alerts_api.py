@@ -11,7 +11,7 @@ import pytest
 from services.gateway.app import create_app as create_gateway
 from services.gateway.routers import alerts as alerts_router
 from tests.integration.alerts_helpers import engine_for, open_alert
-from tests.integration.helpers import ALERTS, READER, wait_until
+from tests.integration.helpers import ALERTS, READER
 from trustscope.alerts.index import AlertIndices, flush_dirty
 
 pytestmark = pytest.mark.integration

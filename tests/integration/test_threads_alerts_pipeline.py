@@ -4,7 +4,6 @@ returns the thread, and the alerter (on its own tap stream) turns the spreading 
 
 from __future__ import annotations
 
-import time
 
 import httpx
 import orjson
