@@ -129,3 +129,38 @@ def test_lifecycle_acknowledge_resolve_reopen(engine):
     clock.t = _t.time()
     swept = eng.sweep()
     assert [e.type for e in swept] == ["alert.resolved"] and eng.store.get(alert.id).resolved_by == "alerter"
+
+
+def test_baselines_warmed_from_indexed_history(settings, rclient, es):
+    """`trustscope alerts warm-baselines`: three days of a busy platform's rumour-like posts in ES
+    make four posts in ten minutes ordinary there, while a platform without history keeps the prior."""
+    import time as _t
+
+    from elasticsearch import helpers
+
+    from trustscope.alerts.config import AlertConfig
+    from trustscope.alerts.rates import RateModel
+    from trustscope.alerts.warm import warm_baselines
+    from trustscope.es import DocIndices
+
+    indices = DocIndices(settings.es_index_prefix)
+    indices.migrate(es, replicas=0)
+    now = _t.time()
+    docs = []
+    for i in range(3 * 24 * 20):  # 20 rumour-like posts an hour for three days
+        at = now - 3 * 86400 + i * 180
+        docs.append({"_index": indices.write_alias, "_id": f"h{i}", "_source": {
+            "id": f"h{i}", "kind": "social", "source": "t", "source_id": str(i), "platforms": ["alipay"],
+            "text": "提现困难", "text_simplified": "提现困难", "language": "zh", "content_hash": "x",
+            "created_at": at * 1000, "ingested_at": at * 1000,
+            "rumour": {"score": 0.63, "terms": ["提现困难"], "engine": "t"},
+            "sentiment": {"label": "negative", "score": -0.9, "prob_positive": 0.05, "model": "t"}}})
+    helpers.bulk(es, docs, refresh="wait_for")
+    rates = RateModel(rclient, AlertConfig.from_settings(settings))
+    done = warm_baselines(es, indices.read_alias, rates, days=4, now=now)
+    assert done == {"alipay": {"rumour": 1440, "negative": 1440}}
+    warmed = rates.baseline("alipay", "rumour", now)
+    assert warmed.expected(600) == pytest.approx(20 / 6, rel=0.25)
+    assert warmed.surprise(4, 600) < 2 < rates.baseline("qudian", "rumour", now).surprise(4, 600)
+    # a second run does not count the same history twice
+    assert warm_baselines(es, indices.read_alias, rates, days=4, now=now) == {}
