@@ -77,15 +77,33 @@ def _decode_fields(raw: Mapping[Any, Any]) -> dict[str, str]:
     return {_decode(k): _decode(v) for k, v in raw.items()}
 
 
+def parse_taps(spec: str) -> dict[str, list[str]]:
+    """``"verified:alerting,scored:x"`` -> ``{"verified": ["alerting"], "scored": ["x"]}``."""
+    out: dict[str, list[str]] = {}
+    for item in (s.strip() for s in spec.split(",")):
+        if item:
+            src, sep, tap = item.partition(":")
+            if not sep or not src.strip() or not tap.strip():
+                raise ValueError(f"a stream tap looks like source:tap, got {item!r}")
+            out.setdefault(src.strip(), []).append(tap.strip())
+    return out
+
+
 class StreamBus:
     """Stream names are short ('ingest', 'scored'); keys are ``{prefix}:stream:{name}``."""
 
     def __init__(self, client: redis.Redis, prefix: str = "ts", max_deliveries: int = 5,
-                 claim_idle_ms: int = 30_000) -> None:
+                 claim_idle_ms: int = 30_000, taps: Mapping[str, Sequence[str]] | None = None,
+                 tap_maxlen: int = 100_000) -> None:
         self.client = client
         self.prefix = prefix
         self.max_deliveries = max_deliveries
         self.claim_idle_ms = claim_idle_ms
+        # A tap copies every message forwarded to a stream onto another, capped, stream in the same
+        # transaction: a second reader (the alerter) gets its own stream and group, because a
+        # stream's one group deletes what it acknowledges.
+        self.taps = {k: list(v) for k, v in (taps or {}).items()}
+        self.tap_maxlen = tap_maxlen
 
     # --- names -----------------------------------------------------------------------------
     def key(self, stream: str) -> str:
@@ -175,6 +193,8 @@ class StreamBus:
         if dest is not None:
             for fields in outputs:
                 pipe.xadd(self.key(dest), dict(fields))
+                for tap in self.taps.get(dest, ()):
+                    pipe.xadd(self.key(tap), dict(fields), maxlen=self.tap_maxlen, approximate=True)
         if done:
             ids = [m.id for m in done]
             pipe.xack(key, group, *ids)

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import orjson
 
-NUMERIC_FIELDS = {"rating": int, "author.review_count": int}
+NUMERIC_FIELDS = {"rating": int, "author.review_count": int, "depth": int}
 
 
 @dataclass

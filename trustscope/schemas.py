@@ -195,10 +195,19 @@ class DocumentIn(BaseModel):
     language: str | None = Field(None, max_length=10, pattern=_LANGUAGE)
     created_at: datetime = Field(..., description="ISO-8601 or epoch seconds, 2000-01-01 .. now + 1 day")
 
-    @field_validator("source_id")
+    # threads: a repost or comment names its parent (and the thread's first post) by their ids at
+    # the same source; the pipeline turns them into document ids, so a thread is one ES query
+    parent_id: str | None = Field(None, min_length=1, max_length=MAX_SOURCE_ID_CHARS,
+                                  description="parent's source_id")
+    root_id: str | None = Field(None, min_length=1, max_length=MAX_SOURCE_ID_CHARS,
+                                description="thread root's source_id")
+    depth: int | None = Field(None, strict=True, ge=0, le=10_000,
+                              description="0 = original post; default 1 with a parent")
+
+    @field_validator("source_id", "parent_id", "root_id")
     @classmethod
-    def _source_id(cls, v: str) -> str:
-        return check_identifier(v)
+    def _ids(cls, v: str | None) -> str | None:
+        return None if v is None else check_identifier(v)
 
     @field_validator("created_at", mode="before")
     @classmethod
@@ -254,6 +263,10 @@ class DocumentIn(BaseModel):
             raise ValueError("rating (1-5) is required for reviews")
         if self.kind is not Kind.review and self.rating is not None:
             raise ValueError("rating is only allowed for reviews")
+        if self.depth and self.parent_id is None:
+            raise ValueError("depth > 0 needs a parent_id")
+        if self.parent_id is not None and self.parent_id == self.source_id:
+            raise ValueError("parent_id is the post itself")
         return self
 
     def to_document(self, platforms: list[str]) -> Document:
@@ -279,9 +292,19 @@ class DocumentIn(BaseModel):
             created_at=self.created_at,
             ingested_at=(now := utcnow()),
             stages={"ingest": now},
+            **self._thread_ids(),
             content_hash=content_hash(self.kind.value, self.title, self.text, str(self.rating),
                                       ",".join(platforms), self.created_at.isoformat()),
         )
+
+    def _thread_ids(self) -> dict[str, Any]:
+        """Source ids of parent/root as document ids; a reply without a root hangs off its parent."""
+        if self.parent_id is None:
+            return {}
+        root = self.root_id or self.parent_id
+        return {"parent_id": document_id(self.source, self.parent_id),
+                "root_id": document_id(self.source, root),
+                "depth": self.depth if self.depth is not None else 1}
 
 
 class SentimentField(BaseModel):
@@ -341,6 +364,9 @@ class Document(BaseModel):
     created_at: datetime
     ingested_at: datetime
     content_hash: str
+    parent_id: str | None = None
+    root_id: str | None = None
+    depth: int | None = None
     sentiment: SentimentField | None = None
     integrity: IntegrityField | None = None
     rumour: RumourField | None = None

@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(32 * 1024 * 1024, description="largest request body accepted")
     max_batch_lines: int = Field(10_000, description="most lines one NDJSON batch may hold (413 beyond)")
     cors_origins: str = Field("*", description="origins allowed to embed widgets and call public endpoints")
+    rate_limit_per_s: float = Field(20.0, description="requests per second per API key (token bucket in Redis)")
+    rate_limit_burst: float = Field(60.0, description="requests a key may make at once before the rate applies")
+    auth_fail_per_min: float = Field(10.0, description="failed API-key attempts per minute per client address")
+    auth_fail_burst: float = Field(10.0, description="failed API-key attempts allowed at once per client address")
+    cursor_secret: SecretStr | None = Field(None, description="signs search cursors; default: derived from TS_API_KEYS")
+    public_base_url: str = Field("http://127.0.0.1:8000", description="public URL of the gateway; every URL "
+                                 "a widget emits starts with it (never taken from request headers)")
+    score_min_verified: int = Field(10, ge=1, description="verified reviews a platform needs before its "
+                                    "verified score is shown (below: 'not enough verified reviews yet')")
 
     # --- models ------------------------------------------------------------------------------
     sentiment_model_dir: str = Field(str(DEFAULT_MODEL_DIR), description="Hugging Face checkpoint dir")
@@ -71,6 +80,31 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     metrics_port: int = Field(0, description="Prometheus port for workers; 0 = off")
+
+    # --- alerts (trustscope/alerts, services/alerter; docs/alerts.md) --------------------------
+    stream_taps: str = Field("verified:alerting", description="source:tap pairs; each message forwarded "
+                             "to source is also put on the capped tap stream (the alerter reads 'alerting')")
+    stream_tap_maxlen: int = Field(100_000, description="approximate cap of each tap stream")
+    alerts_story_ttl_s: int = Field(3 * 24 * 3600, description="a story's state expires this long after its last post")
+    alerts_window_s: int = Field(600, description="burst window: a story's posts in the last window are tested")
+    alerts_alpha: float = Field(1e-4, description="a window count this improbable under the baseline is a burst")
+    alerts_min_posts: int = Field(4, description="fewest posts in the window for an alert")
+    alerts_min_authors: int = Field(3, description="fewest distinct authors in a story for an alert")
+    alerts_rumour_threshold: float = Field(0.5, description="story rumour probability that makes it rumour-like")
+    alerts_cooldown_s: int = Field(900, description="an open alert's updates are pushed at most this often")
+    alerts_resolve_after_s: int = Field(6 * 3600, description="an alert whose story is quiet this long resolves")
+    alerts_events_maxlen: int = Field(50_000, description="alert events kept for SSE resumption")
+    delivery_timeout_s: float = Field(10.0, description="one delivery attempt's time limit")
+    delivery_max_attempts: int = Field(6, description="attempts per delivery before it is logged as failed")
+    smtp_host: str | None = Field(None, description="SMTP relay for e-mail subscriptions")
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_from: str = "trustscope-alerts@localhost"
+    webhook_secrets: SecretStr = Field(SecretStr(""), description="pushed-post webhook: comma-separated "
+                                       "source:secret pairs; each source signs with its own secret")
+    webhook_window_s: int = Field(300, description="signed webhook requests older or newer than this are refused")
 
     # --- pollers -----------------------------------------------------------------------------
     pollers_config: str | None = Field(None, description="YAML file of feeds/APIs the ingest poller polls")

@@ -30,7 +30,7 @@ from typing import Protocol
 
 import redis
 
-from trustscope.bus import Message, Rejection, StreamBus
+from trustscope.bus import Message, Rejection, StreamBus, parse_taps
 from trustscope.observability import (
     DEAD_LETTERS,
     OUTAGE_RETRIES,
@@ -304,7 +304,8 @@ def serve(stage_factory: "StageFactory", settings: Settings | None = None) -> No
     configure_logging(settings.log_level, settings.log_json)
     http = WorkerHTTP(settings.metrics_port) if settings.metrics_port else None
     client = redis_from_settings(settings)
-    bus = StreamBus(client, settings.stream_prefix, settings.max_deliveries, settings.claim_idle_ms)
+    bus = StreamBus(client, settings.stream_prefix, settings.max_deliveries, settings.claim_idle_ms,
+                    taps=parse_taps(settings.stream_taps), tap_maxlen=settings.stream_tap_maxlen)
     stage = _build_with_retry(stage_factory, settings, client)
     worker = StreamWorker(stage, bus, settings)
     if http is not None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The five TrustScope processes, without Docker: infra/local/services.sh {start|stop|status} [NAME...]
 #
-# NAME is gateway, ingest, sentiment, integrity, indexer or poller (default: all; poller only
+# NAME is gateway, ingest, sentiment, integrity, indexer, alerter or poller (default: all; poller only
 # when TS_POLLERS_CONFIG names its YAML file, since it fetches remote feeds). Each runs detached
 # (setsid + nohup) from the virtualenv with a pidfile and a log in $TS_RUN_DIR/services/.
 # They read TS_* settings from the environment (TS_REDIS_URL, TS_ES_URL, ...); infra/local/stack.sh
@@ -9,7 +9,7 @@
 #
 # Knobs (environment):
 #   TS_LOCAL_GATEWAY_PORT   (default 8000)     TS_LOCAL_INGEST_PORT   (default 8001)
-#   TS_LOCAL_METRICS_BASE   workers' Prometheus ports are BASE+1..4 (default 9100: 9101-9104)
+#   TS_LOCAL_METRICS_BASE   workers' Prometheus ports are BASE+1..5 (default 9100: 9101-9105)
 #   TS_LOCAL_WAIT           seconds to wait for health              (default 120)
 set -euo pipefail
 # shellcheck source=infra/local/common.sh
@@ -20,7 +20,7 @@ INGEST_PORT="${TS_LOCAL_INGEST_PORT:-8001}"
 METRICS_BASE="${TS_LOCAL_METRICS_BASE:-9100}"
 WAIT="${TS_LOCAL_WAIT:-120}"
 SDIR="$TS_RUN_DIR/services"
-ALL=(indexer integrity sentiment ingest gateway)   # start order: consumers before producers
+ALL=(alerter indexer integrity sentiment ingest gateway)   # start order: consumers before producers
 if [ -n "${TS_POLLERS_CONFIG:-}" ]; then ALL+=(poller); fi
 
 # svc_* NAME -> the command, the health URL, the command-line mark, the extra environment.
@@ -28,14 +28,14 @@ svc_cmd() {
     case "$1" in
     gateway) echo "$TS_VENV/bin/uvicorn services.gateway.app:app --host 127.0.0.1 --port $GATEWAY_PORT" ;;
     ingest) echo "$TS_VENV/bin/uvicorn services.ingest.app:app --host 127.0.0.1 --port $INGEST_PORT" ;;
-    sentiment | integrity | indexer) echo "$TS_VENV/bin/python -m services.$1" ;;
+    sentiment | integrity | indexer | alerter) echo "$TS_VENV/bin/python -m services.$1" ;;
     poller) echo "$TS_VENV/bin/python -m services.ingest.poller" ;;
     *) ts_die "unknown service '$1' (one of: ${ALL[*]})" ;;
     esac
 }
 svc_metrics_port() {
     case "$1" in sentiment) echo $((METRICS_BASE + 1)) ;; integrity) echo $((METRICS_BASE + 2)) ;;
-    indexer) echo $((METRICS_BASE + 3)) ;; poller) echo $((METRICS_BASE + 4)) ;; *) echo 0 ;; esac
+    indexer) echo $((METRICS_BASE + 3)) ;; poller) echo $((METRICS_BASE + 4)) ;; alerter) echo $((METRICS_BASE + 5)) ;; *) echo 0 ;; esac
 }
 svc_url() {
     case "$1" in
@@ -135,7 +135,7 @@ cmd_start() {
 cmd_stop() {
     local names=("$@") name pid i
     if [ ${#names[@]} -eq 0 ]; then   # producers first
-        names=(gateway ingest sentiment integrity indexer)
+        names=(gateway ingest sentiment integrity indexer alerter)
         if [ -f "$SDIR/poller.pid" ]; then names=(poller "${names[@]}"); fi
     fi
     for name in "${names[@]}"; do

@@ -1,8 +1,20 @@
-"""Elasticsearch queries behind the gateway's read endpoints, kept apart from HTTP concerns."""
+"""Elasticsearch queries behind the gateway's read endpoints, kept apart from HTTP concerns.
+
+- Text search is ``simple_query_string`` (never ``query_string``: a user's query cannot reach
+  fields, scripts, regexes or wildcards over the whole index). A run of Chinese characters is
+  searched as a phrase (Chinese has no spaces; users expect 提现困难 not to match 困难…提现), users
+  may still write ``"..."``, ``|``, ``-`` and ``( )``.
+- Pages are ``search_after`` inside a point in time, and the cursor is an HMAC-signed token that
+  also binds the query it belongs to: a tampered, foreign or truncated cursor is a 400, never a 500.
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import re
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -10,99 +22,313 @@ import orjson
 
 from trustscope.text import normalize_text, to_simplified
 
-SORT = [{"created_at": "desc"}, {"id": "asc"}]
+TEXT_FIELDS = ["text_simplified", "title"]
+SQS_FLAGS = "AND|OR|NOT|PHRASE|PRECEDENCE|WHITESPACE|ESCAPE"
+SORTS: dict[str, list[dict[str, Any]]] = {
+    "newest": [{"created_at": "desc"}],
+    "oldest": [{"created_at": "asc"}],
+    "relevance": [{"_score": "desc"}, {"created_at": "desc"}],
+    "rumour": [{"rumour.score": {"order": "desc", "missing": "_last"}}, {"created_at": "desc"}],
+    "negative": [{"sentiment.score": {"order": "asc", "missing": "_last"}}, {"created_at": "desc"}],
+    "positive": [{"sentiment.score": {"order": "desc", "missing": "_last"}}, {"created_at": "desc"}],
+}
+PIT_KEEP_ALIVE = "5m"
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 
-def encode_cursor(sort_values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(sort_values)).decode().rstrip("=")
+class CursorError(ValueError):
+    """A cursor that this gateway did not issue for this query."""
 
 
-def decode_cursor(cursor: str) -> list[Any]:
-    padded = cursor + "=" * (-len(cursor) % 4)
-    values = orjson.loads(base64.urlsafe_b64decode(padded))
-    if not isinstance(values, list) or len(values) != 2:
-        raise ValueError("malformed cursor")
-    return values
+@dataclass(frozen=True)
+class SearchFilters:
+    """Everything a regulator can filter on; the same object drives search, aggregations and export,
+    and is what the audit log records."""
+
+    q: str | None = None
+    platforms: list[str] = field(default_factory=list)
+    kind: str | None = None
+    source: str | None = None
+    sentiment: str | None = None
+    verdict: str | None = None
+    rumour_min: float | None = None
+    rumour_max: float | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def audit(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if v not in (None, [], "") and k != "q"}
+        for k in ("since", "until"):
+            if k in out:
+                out[k] = out[k].isoformat()
+        return out
+
+    def fingerprint(self, sort: str) -> str:
+        raw = orjson.dumps({**self.audit(), "q": self.q, "sort": sort}, option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def filters(platform: str | None = None, kind: str | None = None, verdict: str | None = None,
             since: datetime | None = None, until: datetime | None = None,
             sentiment: str | None = None) -> list[dict[str, Any]]:
+    """The filter clauses of the simple endpoints (alerts, per-platform trends)."""
+    return filter_clauses(SearchFilters(platforms=[platform] if platform else [], kind=kind, verdict=verdict,
+                                        since=since, until=until, sentiment=sentiment))
+
+
+def filter_clauses(f: SearchFilters) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    if platform:
-        out.append({"term": {"platforms": platform}})
-    if kind:
-        out.append({"term": {"kind": kind}})
-    if verdict:
-        out.append({"term": {"integrity.verdict": verdict}})
-    if sentiment:
-        out.append({"term": {"sentiment.label": sentiment}})
-    if since or until:
-        rng: dict[str, str] = {}
-        if since:
-            rng["gte"] = since.isoformat()
-        if until:
-            rng["lt"] = until.isoformat()
-        out.append({"range": {"created_at": rng}})
+    if f.platforms:
+        out.append({"terms": {"platforms": f.platforms}})
+    for fieldname, value in (("kind", f.kind), ("source", f.source), ("sentiment.label", f.sentiment),
+                             ("integrity.verdict", f.verdict)):
+        if value:
+            out.append({"term": {fieldname: value}})
+    if f.rumour_min is not None or f.rumour_max is not None:
+        rng: dict[str, float] = {}
+        if f.rumour_min is not None:
+            rng["gte"] = f.rumour_min
+        if f.rumour_max is not None:
+            rng["lte"] = f.rumour_max
+        out.append({"range": {"rumour.score": rng}})
+    if f.since or f.until:
+        times: dict[str, str] = {}
+        if f.since:
+            times["gte"] = f.since.isoformat()
+        if f.until:
+            times["lt"] = f.until.isoformat()
+        out.append({"range": {"created_at": times}})
     return out
+
+
+def prepare_text(q: str) -> str:
+    """Normalise and simplify the query, and quote each bare run of Chinese characters so it is
+    matched as a phrase. Text already inside quotes is left alone; operators keep working."""
+    q = to_simplified(normalize_text(q))
+    if q.count('"') % 2:  # an unbalanced quote: drop the last one rather than send it
+        cut = q.rfind('"')
+        q = q[:cut] + " " + q[cut + 1:]
+    out: list[str] = []
+    for i, part in enumerate(q.split('"')):
+        if i % 2:  # inside quotes
+            out.append(f'"{part}"')
+        else:
+            out.append(_CJK_RUN.sub(lambda m: f'"{m.group(0)}"', part))
+    return "".join(out).strip()
 
 
 def text_query(q: str) -> dict[str, Any]:
-    """Chinese phrase search over the simplified copy (finds traditional-script posts too); several
-    space-separated phrases must all match."""
-    phrases = [p for p in to_simplified(normalize_text(q)).split(" ") if p]
-    return {"bool": {"must": [
-        {"multi_match": {"query": p, "type": "phrase", "fields": ["text_simplified", "title"]}}
-        for p in phrases
-    ]}}
+    return {"simple_query_string": {"query": prepare_text(q), "fields": TEXT_FIELDS, "default_operator": "and",
+                                    "flags": SQS_FLAGS, "lenient": True}}
 
 
-def search_body(q: str | None, flt: list[dict[str, Any]], size: int, cursor: str | None) -> dict[str, Any]:
-    query: dict[str, Any] = {"bool": {"filter": flt}}
-    if q:
-        query["bool"]["must"] = [text_query(q)]
-    body: dict[str, Any] = {"query": query, "size": size, "sort": SORT, "track_total_hits": True}
-    if cursor:
-        body["search_after"] = decode_cursor(cursor)
+def build_query(f: SearchFilters) -> dict[str, Any]:
+    query: dict[str, Any] = {"bool": {"filter": filter_clauses(f)}}
+    if f.q and f.q.strip():
+        query["bool"]["must"] = [text_query(f.q)]
+    return query
+
+
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def highlight_spec(q: str) -> dict[str, Any]:
+    """Highlighting for a text query. With ``index_phrases`` an exact phrase is answered from the
+    hidden shingle field, which the highlighter cannot map back to the text; the same phrases with a
+    slop of 1 skip the shingles, so they are highlighted on the text itself. Text is HTML-escaped
+    (``encoder: html``), so only our ``<mark>`` tags are markup."""
+    sloppy = _QUOTED.sub(lambda m: f'"{m.group(1)}"~1', prepare_text(q))
+    hq = {"simple_query_string": {"query": sloppy, "fields": TEXT_FIELDS, "default_operator": "and",
+                                  "flags": SQS_FLAGS + "|SLOP", "lenient": True}}
+    return {"pre_tags": ["<mark>"], "post_tags": ["</mark>"], "encoder": "html", "highlight_query": hq,
+            "fields": {"text_simplified": {"fragment_size": 120, "number_of_fragments": 3},
+                       "title": {"number_of_fragments": 0}}}
+
+
+# --- cursors -----------------------------------------------------------------------------------
+def encode_cursor(sort_values: list[Any]) -> str:
+    """An unsigned cursor for lists that are not secret or query-bound (the audit log's pages)."""
+    return base64.urlsafe_b64encode(orjson.dumps(sort_values)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    """The sort values of :func:`encode_cursor`; ValueError for anything else."""
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("malformed cursor") from exc
+    if not isinstance(values, list) or len(values) != 2 or not all(isinstance(v, (int, str)) for v in values):
+        raise ValueError("malformed cursor")
+    return values
+
+
+class CursorCodec:
+    """Signed, opaque cursors: ``base64(json) . base64(hmac)``; the JSON holds the PIT id, the last
+    sort values and the query's fingerprint."""
+
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+
+    def _sig(self, raw: bytes) -> bytes:
+        return hmac.new(self.secret, raw, hashlib.sha256).digest()[:16]
+
+    def encode(self, state: dict[str, Any]) -> str:
+        raw = orjson.dumps(state)
+        b = base64.urlsafe_b64encode
+        return f"{b(raw).decode().rstrip('=')}.{b(self._sig(raw)).decode().rstrip('=')}"
+
+    def decode(self, cursor: str, fingerprint: str) -> dict[str, Any]:
+        try:
+            body, sig = cursor.split(".")
+            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            given = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+        except (ValueError, TypeError) as exc:
+            raise CursorError("malformed cursor") from exc
+        if not hmac.compare_digest(given, self._sig(raw)):
+            raise CursorError("this cursor was not issued by this gateway")
+        state = orjson.loads(raw)
+        if not isinstance(state, dict) or not isinstance(state.get("after"), list):
+            raise CursorError("malformed cursor")
+        if state.get("fp") != fingerprint:
+            raise CursorError("this cursor belongs to a different query; repeat the query without it")
+        return state
+
+
+def search_body(f: SearchFilters, size: int, sort: str, pit_id: str | None, after: list[Any] | None,
+                highlight: bool = True, total: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {"query": build_query(f), "size": size, "sort": SORTS[sort],
+                            "track_total_hits": total}
+    if pit_id:
+        body["pit"] = {"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}
+    if after:
+        body["search_after"] = after
+    if highlight and f.q:
+        body["highlight"] = highlight_spec(f.q)
     return body
 
 
-def page(result: dict[str, Any], size: int) -> dict[str, Any]:
-    hits = result["hits"]["hits"]
-    out: dict[str, Any] = {"total": result["hits"]["total"]["value"],
-                           "documents": [h["_source"] for h in hits]}
-    if len(hits) == size and hits:
-        out["next_cursor"] = encode_cursor(hits[-1]["sort"])
-    return out
+def shape_hit(hit: dict[str, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = hit["_source"]
+    if "highlight" in hit:
+        doc = {**doc, "highlight": hit["highlight"]}
+    return doc
 
 
+# --- aggregations ------------------------------------------------------------------------------
 def sentiment_over_time(flt: list[dict[str, Any]], interval: str, tz: str) -> dict[str, Any]:
     return {
         "size": 0,
         "query": {"bool": {"filter": flt}},
-        "aggs": {"over_time": {
-            "date_histogram": {"field": "created_at", "calendar_interval": interval, "time_zone": tz,
-                               "min_doc_count": 0},
-            "aggs": {
-                "labels": {"terms": {"field": "sentiment.label", "size": 5}},
-                "avg_score": {"avg": {"field": "sentiment.score"}},
-                "verdicts": {"terms": {"field": "integrity.verdict", "size": 5}},
-                "rumour": {"filter": {"range": {"rumour.score": {"gte": 0.5}}}},
-            },
-        }},
+        "aggs": {"over_time": _over_time(interval, tz)},
     }
 
 
-def shape_over_time(result: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for b in result["aggregations"]["over_time"]["buckets"]:
-        labels = {x["key"]: x["doc_count"] for x in b["labels"]["buckets"]}
-        out.append({
-            "start": b["key_as_string"], "documents": b["doc_count"],
-            "positive": labels.get("positive", 0), "negative": labels.get("negative", 0),
-            "neutral": labels.get("neutral", 0),
-            "avg_score": None if b["avg_score"]["value"] is None else round(b["avg_score"]["value"], 4),
-            "verdicts": {x["key"]: x["doc_count"] for x in b["verdicts"]["buckets"]},
-            "rumour_mentions": b["rumour"]["doc_count"],
-        })
+def _over_time(interval: str, tz: str, light: bool = False) -> dict[str, Any]:
+    """Buckets of sentiment labels and mean score; ``light=False`` adds verdicts and rumour counts
+    (one platform's trend); the per-platform view leaves them out, it multiplies every bucket."""
+    aggs: dict[str, Any] = {
+        "labels": {"terms": {"field": "sentiment.label", "size": 5}},
+        "avg_score": {"avg": {"field": "sentiment.score"}},
+    }
+    if not light:
+        aggs["verdicts"] = {"terms": {"field": "integrity.verdict", "size": 5}}
+        aggs["rumour"] = {"filter": {"range": {"rumour.score": {"gte": 0.5}}}}
+    return {"date_histogram": {"field": "created_at", "calendar_interval": interval, "time_zone": tz,
+                               "min_doc_count": 0}, "aggs": aggs}
+
+
+def shape_over_time(result: dict[str, Any], key: str = "over_time") -> list[dict[str, Any]]:
+    return [_bucket(b) for b in result["aggregations"][key]["buckets"]]
+
+
+def _bucket(b: dict[str, Any]) -> dict[str, Any]:
+    labels = {x["key"]: x["doc_count"] for x in b["labels"]["buckets"]}
+    out = {
+        "start": b["key_as_string"], "documents": b["doc_count"],
+        "positive": labels.get("positive", 0), "negative": labels.get("negative", 0),
+        "neutral": labels.get("neutral", 0),
+        "avg_score": None if b["avg_score"]["value"] is None else round(b["avg_score"]["value"], 4),
+    }
+    if "verdicts" in b:
+        out["verdicts"] = {x["key"]: x["doc_count"] for x in b["verdicts"]["buckets"]}
+        out["rumour_mentions"] = b["rumour"]["doc_count"]
     return out
+
+
+def sentiment_by_platform_over_time(f: SearchFilters, interval: str, tz: str, top: int) -> dict[str, Any]:
+    return {"size": 0, "query": build_query(f), "aggs": {"platforms": {
+        "terms": {"field": "platforms", "size": top}, "aggs": {"over_time": _over_time(interval, tz, light=True)}}}}
+
+
+def shape_by_platform(result: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"platform": p["key"], "documents": p["doc_count"],
+             "buckets": [_bucket(b) for b in p["over_time"]["buckets"]]}
+            for p in result["aggregations"]["platforms"]["buckets"]]
+
+
+def negative_share(f: SearchFilters, min_documents: int) -> dict[str, Any]:
+    """Negative and scored counts per platform; the ranking is done by ``shape_negative_share``
+    (pipeline aggregations need the aggregations module, which the minimal node lacks)."""
+    return {"size": 0, "query": build_query(f), "aggs": {"platforms": {
+        "terms": {"field": "platforms", "size": 1000, "min_doc_count": min_documents},
+        "aggs": {
+            "negative": {"filter": {"term": {"sentiment.label": "negative"}}},
+            "scored": {"filter": {"exists": {"field": "sentiment.label"}}},
+        }}}}
+
+
+def shape_negative_share(result: dict[str, Any], top: int) -> list[dict[str, Any]]:
+    rows = []
+    for b in result["aggregations"]["platforms"]["buckets"]:
+        scored, negative = b["scored"]["doc_count"], b["negative"]["doc_count"]
+        rows.append({"platform": b["key"], "documents": b["doc_count"], "scored": scored, "negative": negative,
+                     "negative_share": round(negative / scored, 4) if scored else 0.0})
+    rows.sort(key=lambda r: (-r["negative_share"], -r["documents"], r["platform"]))
+    return rows[:top]
+
+
+# --- significant terms -------------------------------------------------------------------------
+SAMPLE = 400
+CANDIDATES = 40
+_GRAM = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
+
+
+def candidate_terms(texts: list[str], n: int = CANDIDATES) -> list[str]:
+    """The most frequent Chinese bigrams and trigrams of a sample, counted once per document.
+
+    Why not ES ``significant_text``: with the plugin-free standard analyzer Chinese is indexed one
+    character per token, so it would rank single characters. Bigrams are words far more often."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        seen: set[str] = set()
+        for run in _GRAM.findall(text):
+            for k in (2, 3):
+                for i in range(len(run) - k + 1):
+                    seen.add(run[i:i + k])
+        for g in seen:
+            counts[g] = counts.get(g, 0) + 1
+    ranked = sorted((c, g) for g, c in counts.items() if c >= 2)
+    ranked.sort(key=lambda cg: (-cg[0], cg[1]))
+    return [g for _, g in ranked[:n]]
+
+
+def phrase_count_searches(index: str, base: dict[str, Any] | None, terms: list[str]) -> list[dict[str, Any]]:
+    """An ``_msearch`` body: per term, the count of documents holding it as a phrase (within
+    ``base`` when given, else the whole index). index_phrases makes a two-character phrase one term."""
+    out: list[dict[str, Any]] = []
+    for t in terms:
+        must: list[dict[str, Any]] = [{"match_phrase": {"text_simplified": t}}]
+        query: dict[str, Any] = {"bool": {"must": must}}
+        if base is not None:
+            query["bool"]["filter"] = [base]
+        out.append({"index": index})
+        out.append({"size": 0, "track_total_hits": True, "query": query})
+    return out
+
+
+def jlh(fg: int, fg_total: int, bg: int, bg_total: int) -> float:
+    """Elasticsearch's default significance heuristic (JLH): absolute change times relative change."""
+    if fg_total == 0 or bg_total == 0 or bg == 0:
+        return 0.0
+    p_fg, p_bg = fg / fg_total, bg / bg_total
+    return (p_fg - p_bg) * (p_fg / p_bg) if p_fg > p_bg else 0.0

@@ -1,51 +1,34 @@
-"""Verified scores for the gateway: read a platform's reviews from Elasticsearch and apply the
-integrity library's published formula (``trustscope.integrity.score``).
+"""Verified scores for the gateway: one read of the maintained state (``trustscope.scores``).
 
-Scores are cached in Redis for ``CACHE_S`` seconds so a widget embedded on a busy page costs one
-Elasticsearch scan per minute per platform, not one per page view.
+No Elasticsearch scan, no cache: the indexer keeps each platform's sums in Redis as verdicts arrive
+and are revised, so a read is one HGETALL, exact, and works while Elasticsearch is down.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import redis
-from elasticsearch import Elasticsearch, helpers
+from fastapi import Request
 
-from trustscope.es import DocIndices
-from trustscope.schemas import parse_time
-
-CACHE_S = 60
-FIELDS = ["rating", "created_at", "integrity.verdict", "integrity.reason_codes", "integrity.reasons",
-          "integrity.fake_prob"]
+from trustscope.scores import ScoreStore, ScoreView, score_view
 
 
-def platform_reviews(es: Elasticsearch, indices: DocIndices, platform_id: str) -> list[dict[str, Any]]:
-    query = {"bool": {"filter": [{"term": {"platforms": platform_id}}, {"term": {"kind": "review"}}]}}
-    rows = []
-    for hit in helpers.scan(es, index=indices.read_alias, query={"query": query}, _source=FIELDS, size=2000):
-        src = hit["_source"]
-        integrity = src.get("integrity") or {}
-        rows.append({
-            "rating": src.get("rating"),
-            "created_at": parse_time(src["created_at"]).timestamp() if src.get("created_at") else None,
-            "verdict": integrity.get("verdict", "verified"),
-            "reasons": integrity.get("reason_codes") or [],
-            "fake_prob": integrity.get("fake_prob"),
-        })
-    return rows
+def store_of(request: Request) -> ScoreStore:
+    """The app's ScoreStore (made on first use; the Lua script is registered once)."""
+    store = getattr(request.app.state, "score_store", None)
+    if store is None:
+        settings = request.app.state.settings
+        store = ScoreStore(request.app.state.redis, settings.stream_prefix)
+        request.app.state.score_store = store
+    return store  # type: ignore[no-any-return]
 
 
-def platform_score(client: redis.Redis, es: Elasticsearch, indices: DocIndices, prefix: str,
-                   platform_id: str) -> dict[str, Any]:
-    from trustscope.integrity.score import verified_score
+def platform_score_view(store: ScoreStore, platform_id: str, min_verified: int, lang: str = "en") -> ScoreView:
+    return score_view(platform_id, store.state(platform_id), min_verified=min_verified, lang=lang)
 
-    key = f"{prefix}:score-cache:{platform_id}"
-    cached = client.get(key)
-    if cached:
-        return orjson.loads(cached)  # type: ignore[no-any-return]
-    score = verified_score(platform_reviews(es, indices, platform_id))
-    body = {"platform": platform_id, **score.to_dict()}
-    client.set(key, orjson.dumps(body), ex=CACHE_S)
-    return body
+
+def platform_score(client: redis.Redis, prefix: str, platform_id: str, min_verified: int,
+                   lang: str = "en") -> dict[str, Any]:
+    """The score JSON of ``/v1/platforms/{id}/score``."""
+    return platform_score_view(ScoreStore(client, prefix), platform_id, min_verified, lang).to_dict()

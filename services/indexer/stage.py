@@ -47,11 +47,12 @@ class IndexerStage:
     dependencies = (REDIS, ELASTICSEARCH)
 
     def __init__(self, es: Elasticsearch, indices: DocIndices, item_retries: int = 3,
-                 item_backoff_s: float = 0.25) -> None:
+                 item_backoff_s: float = 0.25, scores: Any = None) -> None:
         self.es = es
         self.indices = indices
         self.item_retries = item_retries
         self.item_backoff_s = item_backoff_s
+        self.scores = scores  # trustscope.scores.ScoreStore: verified scores maintained as docs land
         # (id, version) written by a batch that then failed on other items: skipped on its retry,
         # so a 429 on some items re-sends only those
         self._written: set[tuple[str, int]] = set()
@@ -81,6 +82,8 @@ class IndexerStage:
             self._merge_revisions(revisions, full)
         refused = self._bulk(list(full.values()))
         self._written.clear()
+        if self.scores is not None:  # after the bulk: an outage raises before any score moves
+            self.scores.apply_documents(doc for doc_id, doc in full.items() if doc_id not in refused)
         rejected = {mid: refusal for doc_id, refusal in refused.items() for mid in owners.get(doc_id, [])}
         return BatchResult([], rejected)
 
@@ -155,10 +158,11 @@ class IndexerStage:
 
 def build(settings: Any, _client: Any) -> IndexerStage:
     from trustscope.es import make_client
+    from trustscope.scores import ScoreStore
 
     # the worker does the waiting: no transport-level retries of 429/5xx (they would come back
     # at once, a busy loop against an overloaded node); connection errors still try other nodes
     es = make_client(settings).options(retry_on_status=())
     indices = DocIndices(settings.es_index_prefix)
     indices.migrate(es)
-    return IndexerStage(es, indices)
+    return IndexerStage(es, indices, scores=ScoreStore(_client, settings.stream_prefix))

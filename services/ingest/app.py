@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from services.ingest.webhook import webhook_router
 from trustscope import __version__
 from trustscope.auth import KeyRing
 from trustscope.es import make_client
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_metrics(app, "ingest")
     openapi_models(app, DocumentIn)
+    app.include_router(webhook_router(settings))  # signed pushed posts, no API key
     require_ingest = role_dependency(lambda r: r.app.state.keyring, "ingest")
 
     def intake_of(request: Request) -> Intake:

@@ -47,6 +47,7 @@ def es(settings: Settings) -> Iterator[Elasticsearch]:
     if names:  # destructive_requires_name: wildcards may not be deleted, names may
         client.indices.delete(index=",".join(names), ignore_unavailable=True)
     client.options(ignore_status=404).indices.delete_index_template(name=f"{settings.es_index_prefix}-docs")
+    client.options(ignore_status=404).indices.delete_index_template(name=f"{settings.es_index_prefix}-alerts")
     client.close()
 
 

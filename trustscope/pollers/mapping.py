@@ -15,10 +15,11 @@ from typing import Any
 TARGETS = frozenset({
     "source_id", "text", "title", "url", "created_at", "rating", "language", "platforms",
     "author.id", "author.name", "author.created_at", "author.review_count",
+    "parent_id", "root_id", "depth",  # threads: ids at the same source
 })
 REQUIRED_TARGETS = frozenset({"source_id", "text", "created_at"})
 #: Targets the schema wants as strings though APIs often send numbers (ids above all).
-_AS_STRING = frozenset({"source_id", "author.id", "author.name", "title", "text", "url", "language"})
+_AS_STRING = frozenset({"source_id", "parent_id", "root_id", "author.id", "author.name", "title", "text", "url", "language"})
 
 _MISSING = object()
 

@@ -1,0 +1,558 @@
+"""Replay rumours through the running system and measure what a risk team would get.
+
+    # mixed traffic through ingest -> sentiment -> integrity -> indexer + alerter -> gateway;
+    # --local starts that stack in this process on the given Redis/Elasticsearch
+    python bench/replay_rumours.py mixed --local --redis redis://127.0.0.1:6390/0 \
+        --es http://127.0.0.1:9250 --rate 100 --wall-s 180 --compression 60 --events 40
+    # ordinary traffic alone for a simulated week, through the alert engine
+    python bench/replay_rumours.py noise --redis redis://127.0.0.1:6390/0 --days 7 --per-day 20000
+
+``mixed``: CED events (``../shared/data/rumour_ced_train.jsonl.gz``) are re-timed into a
+time-compressed stream (``--compression`` simulated seconds per wall second): each event's original
+post and its reposts within ``--horizon-h`` hours keep their relative times, with a platform's name
+placed into the original text (rumour events also get one of a few claim phrases, so the placeholder
+lexicon in the integrity stage can see them; ``--no-claims`` leaves them out). Reposts carry
+``parent_id``/``root_id``; a share of them (``--copy-share``) is sent instead as an unthreaded copy
+("comment//original text"), which only MinHash can group. Ordinary traffic (real reviews from
+``sentiment_reviews.jsonl.gz`` and synthetic finance reviews, with platform names) fills the rest
+up to ``--rate`` posts per wall second. Reported:
+
+- alert latency of each rumour event, first post -> alert, as it would be live: the simulated time
+  from the first post to the post that tipped the burst, plus the system's wall-clock delay from
+  sending that post to the alert (both parts also separately), p50/p95;
+- story precision and recall (B-cubed over the events' posts: each event is one true story);
+- alerts on stories of ordinary traffic, per platform per simulated day.
+
+``noise``: only ordinary traffic, a simulated week at a realistic rate (``--per-day`` over all
+platforms, Zipf-shared so a few platforms are busy and most are small), straight into the alert
+engine with the review's own label as its sentiment and the lexicon as its rumour score; reports
+alerts per platform per day and per week (the first day, while baselines learn, shown apart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import random
+import signal
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from trustscope.ids import document_id  # noqa: E402
+from trustscope.platforms.registry import default_platforms  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data"
+CLAIMS = ["{}要暴雷了？", "{}提现困难，已经三天了", "{}跑路了？", "{}被立案调查了", "{}停止兑付", "{}无法提现了"]
+SOURCE = "replay"
+
+
+@dataclass
+class Item:
+    sim_t: float  # simulated seconds from the start
+    doc: dict[str, Any]
+    event: str | None = None  # CED event id, None for ordinary traffic
+    label: str | None = None
+    sent_wall: float = 0.0
+
+
+@dataclass
+class Played:
+    items: list[Item] = field(default_factory=list)
+    platform_of: dict[str, str] = field(default_factory=dict)
+
+
+def platforms() -> list[tuple[str, str]]:
+    return [(p.id, p.name_zh) for p in default_platforms()]
+
+
+def zipf_weights(n: int, s: float = 1.1) -> list[float]:
+    w = [1.0 / (i + 1) ** s for i in range(n)]
+    total = sum(w)
+    return [x / total for x in w]
+
+
+def load_events(path: Path, n: int, rng: random.Random) -> list[dict[str, Any]]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        events = [orjson.loads(line) for line in f]
+    rumours = [e for e in events if e["label"] == "rumour"]
+    others = [e for e in events if e["label"] != "rumour"]
+    rng.shuffle(rumours)
+    rng.shuffle(others)
+    return rumours[: n // 2] + others[: n - n // 2]
+
+
+def load_reviews(path: Path, n: int, rng: random.Random) -> list[dict[str, Any]]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        rows = [orjson.loads(line) for line in f]
+    rng.shuffle(rows)
+    return rows[:n]
+
+
+def ordinary_doc(i: int, sim_t: float, rng: random.Random, reviews: list[dict[str, Any]],
+                 plats: list[tuple[str, str]], weights: list[float], tag: str) -> tuple[dict[str, Any], bool]:
+    """An ordinary review (real or synthetic) about a Zipf-chosen platform; returns (doc, negative)."""
+    from trustscope.samples import NEGATIVE, OPENERS, POSITIVE
+
+    pid, name = rng.choices(plats, weights)[0]
+    if i % 2 and reviews:
+        row = reviews[i % len(reviews)]
+        negative = row["label"] == 0
+        text = f"在{name}上{row['text']}" if rng.random() < 0.5 else f"{name}：{row['text']}"
+    else:
+        negative = rng.random() < 0.4
+        text = f"{rng.choice(OPENERS)}{name}{rng.choice(NEGATIVE if negative else POSITIVE)}（{i}）"
+    rating = rng.choice([1, 2]) if negative else rng.choice([4, 5])
+    return {"kind": "review", "source": SOURCE, "source_id": f"{tag}-o{i}", "platforms": [pid], "rating": rating,
+            "text": text[:2000], "author": {"id": f"{tag}-ou{rng.randrange(10**9)}"}, "created_at": sim_t}, negative
+
+
+def build_mixed(args: argparse.Namespace, tag: str) -> Played:
+    rng = random.Random(args.seed)
+    plats = platforms()
+    weights = zipf_weights(len(plats))
+    span = args.wall_s * args.compression
+    horizon = args.horizon_h * 3600
+    played = Played()
+    events = load_events(Path(args.ced), args.events, rng)
+    starts = sorted(rng.uniform(0, span * 0.6) for _ in events)
+    for start, ev in zip(starts, events):
+        pid, name = rng.choice(plats)  # any platform, big or small, can be the subject of a rumour
+        eid = f"{tag}-{ev['id']}"
+        played.platform_of[eid] = pid
+        head = (rng.choice(CLAIMS).format(name) + " " if ev["label"] == "rumour" and not args.no_claims
+                else f"{name} ")
+        original = (head + ev["text"])[:2000]
+        root_sid = f"{eid}-0"
+        played.items.append(Item(start, {"kind": "social", "source": SOURCE, "source_id": root_sid, "text": original,
+                                         "author": {"id": f"{tag}-author-{eid}"}},
+                                 eid, ev["label"]))
+        mids = {r["mid"] for r in ev["reposts"]}
+        kept = [r for r in ev["reposts"] if 0 <= r["time"] - ev["time"] <= horizon][: args.max_reposts]
+        for j, rep in enumerate(kept):
+            sim_t = start + (rep["time"] - ev["time"])
+            if sim_t >= span:
+                break
+            text = (rep.get("text") or "").strip() or "转发微博"
+            doc: dict[str, Any] = {"kind": "social", "source": SOURCE, "source_id": f"{eid}-{rep['mid']}",
+                                   "author": {"id": f"{tag}-{rep['uid']}"}}
+            if rng.random() < args.copy_share:
+                doc["text"] = (text + "//" + original)[:2000]
+            else:
+                doc["text"] = text[:2000]
+                parent = rep.get("parent") or ""
+                doc["parent_id"] = f"{eid}-{parent}" if parent in mids and parent != rep["mid"] else root_sid
+                doc["root_id"] = root_sid
+                doc["depth"] = 2 if doc["parent_id"] != root_sid else 1
+            played.items.append(Item(sim_t, doc, eid, ev["label"]))
+    event_posts = len(played.items)
+    ordinary_n = max(0, int(args.rate * args.wall_s) - event_posts)
+    reviews = load_reviews(Path(args.reviews), min(ordinary_n, 30_000), rng) if Path(args.reviews).exists() else []
+    for i in range(ordinary_n):
+        doc, _neg = ordinary_doc(i, rng.uniform(0, span), rng, reviews, plats, weights, tag)
+        played.items.append(Item(doc["created_at"], doc))
+    played.items.sort(key=lambda it: it.sim_t)
+    return played
+
+
+# --- the stack, in this process, for --local ---------------------------------------------------------
+class Stack:
+    def __init__(self, settings: Any) -> None:
+        import uvicorn
+
+        from services.alerter.stage import AlerterStage
+        from services.gateway.app import create_app as gateway_app
+        from services.indexer.stage import IndexerStage
+        from services.ingest.app import create_app as ingest_app
+        from services.integrity.stage import IntegrityStage
+        from services.sentiment.stage import SentimentStage
+        from trustscope.alerts.config import AlertConfig
+        from trustscope.alerts.engine import AlertEngine
+        from trustscope.alerts.index import AlertIndices
+        from trustscope.bus import StreamBus, parse_taps
+        from trustscope.es import DocIndices, make_client
+        from trustscope.integrity import IntegrityEngine
+        from trustscope.intake import redis_client
+        from trustscope.sentiment import load_classifier
+        from trustscope.worker import StreamWorker
+
+        self.settings = settings
+        client = redis_client(settings)
+        es = make_client(settings)
+        DocIndices(settings.es_index_prefix).migrate(es, replicas=0)
+        alert_indices = AlertIndices(settings.es_index_prefix)
+        alert_indices.migrate(es, replicas=0)
+        bus = StreamBus(client, settings.stream_prefix, settings.max_deliveries, settings.claim_idle_ms,
+                        taps=parse_taps(settings.stream_taps))
+        stages = [SentimentStage(load_classifier(threads=1)),
+                  IntegrityStage(IntegrityEngine.from_redis(client, prefix=f"{settings.stream_prefix}:int")),
+                  IndexerStage(es, DocIndices(settings.es_index_prefix)),
+                  AlerterStage(AlertEngine(client, AlertConfig.from_settings(settings)), es, alert_indices)]
+        self.workers = [StreamWorker(s, bus, settings) for s in stages]
+        self.servers = []
+        self.urls = []
+        for app in (ingest_app(settings), gateway_app(settings)):
+            import socket
+
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+            self.servers.append(server)
+            self.urls.append(f"http://127.0.0.1:{port}")
+        self.threads = [threading.Thread(target=w.run, daemon=True) for w in self.workers]
+        self.threads += [threading.Thread(target=s.run, daemon=True) for s in self.servers]
+
+    def __enter__(self) -> Stack:
+        for t in self.threads:
+            t.start()
+        while not all(s.started for s in self.servers):
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for w in self.workers:
+            w.stop_event.set()
+        for s in self.servers:
+            s.should_exit = True
+        for t in self.threads:
+            t.join(timeout=30)
+
+
+def warm_baselines(settings: Any, client: Any, args: argparse.Namespace, per_day: float, sim0: float) -> None:
+    """As if the system had run before: ``--warm-days`` of ordinary traffic's signal posts (rumour-like
+    by the lexicon, negative by the review label) teach each platform's baseline (rates only)."""
+    from trustscope.alerts.config import AlertConfig
+    from trustscope.alerts.rates import RateModel
+    from trustscope.rumour.lexicon import score_text
+
+    if args.warm_days <= 0:
+        return
+    rng = random.Random(args.seed + 1)
+    plats, weights = platforms(), zipf_weights(len(platforms()))
+    cfg = AlertConfig.from_settings(settings)
+    rates = RateModel(client, cfg)
+    n = int(per_day * args.warm_days)
+    t_start = sim0 - args.warm_days * 86400
+    reviews = load_reviews(Path(args.reviews), 20_000, rng) if Path(args.reviews).exists() else []
+    started = time.monotonic()
+    for i, t in enumerate(sorted(rng.uniform(t_start, sim0) for _ in range(n))):
+        doc, negative = ordinary_doc(i, t, rng, reviews, plats, weights, "warm")
+        pid = doc["platforms"][0]
+        if score_text(doc["text"]).score >= cfg.rumour_threshold:
+            rates.observe(pid, "rumour", t)
+        if negative:
+            rates.observe(pid, "negative", t)
+    print(f"baselines warmed with {n:,} ordinary posts over {args.warm_days} simulated days "
+          f"({time.monotonic() - started:.0f} s)")
+
+
+def play(items: list[Item], ingest_url: str, key: str, compression: float, sim0: float) -> float:
+    """Send items on their schedule (batches every 100 ms); returns the wall time the play took."""
+    import httpx
+
+    start = time.monotonic()
+    i = 0
+    with httpx.Client(base_url=ingest_url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
+        while i < len(items):
+            now = time.monotonic() - start
+            due = []
+            while i < len(items) and items[i].sim_t / compression <= now:
+                item = items[i]
+                item.doc["created_at"] = sim0 + item.sim_t
+                due.append(item)
+                i += 1
+            if due:
+                wall = time.time()
+                body = b"\n".join(orjson.dumps(it.doc) for it in due)
+                r = c.post("/v1/documents/batch", content=body)
+                if r.status_code == 503:
+                    time.sleep(1)
+                r.raise_for_status()
+                for it in due:
+                    it.sent_wall = wall
+                rejected = r.json().get("rejected", 0)
+                if rejected:
+                    print(f"  {rejected} rejected: {r.json()['errors'][:2]}", file=sys.stderr)
+            time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, int(round(q / 100 * (len(values) - 1)))))
+    return values[k]
+
+
+def mixed(args: argparse.Namespace) -> None:
+    import redis
+
+    from trustscope.settings import Settings
+
+    tag = uuid.uuid4().hex[:6]
+    prefix = f"replay{tag}"
+    played = build_mixed(args, tag)
+    n_events = sum(1 for it in played.items if it.event)
+    print(f"replay {tag}: {len(played.items)} posts ({n_events} from {args.events} CED events), "
+          f"{args.wall_s} s wall x{args.compression} = {args.wall_s * args.compression / 3600:.1f} h simulated")
+    settings = Settings(redis_url=args.redis, es_url=args.es, stream_prefix=prefix, es_index_prefix=prefix,
+                        api_keys=f"{tag}-ingest:ingest,{tag}-risk:risk_team", log_json=True, log_level="WARNING",
+                        batch_wait_ms=100, rate_limit_per_s=1000.0)  # type: ignore[call-arg]
+    client = redis.Redis.from_url(args.redis)
+    sim0 = time.time() - args.wall_s * args.compression - 3600  # every created_at lies in the past
+    ordinary = sum(1 for it in played.items if not it.event)
+    per_day = ordinary / (args.wall_s * args.compression / 86400)
+    print(f"ordinary traffic: {per_day:,.0f} posts per simulated day over {len(platforms())} platforms")
+    try:
+        warm_baselines(settings, client, args, per_day, sim0)
+        with Stack(settings) as stack:
+            took = play(played.items, stack.urls[0], f"{tag}-ingest", args.compression, sim0)
+            print(f"played in {took:.1f} s wall = {len(played.items) / took:.1f} posts/s")
+            drain_until = time.monotonic() + args.drain_s
+            while time.monotonic() < drain_until:
+                backlog = sum(client.xlen(f"{prefix}:stream:{s}") for s in ("ingest", "scored", "verified"))
+                tap = client.xinfo_groups(f"{prefix}:stream:alerting")
+                lag = sum(int(g.get("lag") or 0) + int(g["pending"]) for g in tap) if tap else 0
+                if backlog == 0 and lag == 0:
+                    break
+                time.sleep(1)
+        report_mixed(args, played, client, prefix, sim0)
+    finally:
+        cleanup(client, args.es, prefix)
+
+
+def report_mixed(args: argparse.Namespace, played: Played, client: Any, prefix: str, sim0: float) -> None:
+    from trustscope.alerts.models import AlertEvent
+
+    key = f"{prefix}:al"
+    doc_ids = [document_id(SOURCE, it.doc["source_id"]) for it in played.items]
+    pipe = client.pipeline(transaction=False)
+    for d in doc_ids:
+        pipe.hgetall(f"{key}:thr:{d}")
+    stories_of = [{k.decode(): v.decode() for k, v in h.items()} for h in pipe.execute()]
+    # each post's story on the event's platform (ordinary posts: their own platform)
+    assigned: list[str | None] = []
+    for it, st in zip(played.items, stories_of):
+        platform = played.platform_of.get(it.event or "") or (it.doc.get("platforms") or [None])[0]
+        assigned.append(st.get(platform) if platform else None)
+    members: dict[str, list[int]] = defaultdict(list)
+    for idx, s in enumerate(assigned):
+        if s:
+            members[s].append(idx)
+    gold = [it.event or f"ord-{i}" for i, it in enumerate(played.items)]
+    gold_size = Counter(gold)
+    prec, rec = [], []
+    for idx, it in enumerate(played.items):
+        if not it.event:
+            continue
+        s = assigned[idx]
+        if s is None:
+            prec.append(1.0)
+            rec.append(1.0 / gold_size[it.event])
+            continue
+        same = sum(1 for j in members[s] if gold[j] == it.event)
+        prec.append(same / len(members[s]))
+        rec.append(same / gold_size[it.event])
+    labels = [it.label for it in played.items if it.event]
+    for lab in ("rumour", "non_rumour"):
+        sel = [i for i, x in enumerate(labels) if x == lab]
+        if sel:
+            print(f"  {lab} events: precision {statistics.mean(prec[i] for i in sel):.3f}, "
+                  f"recall {statistics.mean(rec[i] for i in sel):.3f} over {len(sel)} posts")
+    print(f"stories (B-cubed over {len(prec)} event posts): precision {statistics.mean(prec):.3f}, "
+          f"recall {statistics.mean(rec):.3f}; unplaced event posts {sum(1 for i, it in enumerate(played.items) if it.event and assigned[i] is None)}")
+
+    opened: dict[str, AlertEvent] = {}
+    for _mid, f in client.xrange(f"{key}:events", count=1_000_000):
+        if f[b"type"] == b"alert.opened":
+            ev = AlertEvent.model_validate_json(f[b"data"])
+            opened[ev.alert.id] = ev
+    # which event (if any) each alerted story belongs to: the majority of its played posts
+    story_event: dict[str, str | None] = {}
+    for s, idxs in members.items():
+        top, n = Counter(gold[j] for j in idxs).most_common(1)[0]
+        story_event[s] = top if not top.startswith("ord-") else None
+    first_post: dict[str, Item] = {}
+    by_event: dict[str, list[Item]] = defaultdict(list)
+    for it in played.items:
+        if it.event:
+            by_event[it.event].append(it)
+            first_post.setdefault(it.event, it)
+    latencies, detect, system, walls = [], [], [], []
+    alerted_events: set[str] = set()
+    ordinary_alerts: Counter[str] = Counter()
+    nonrumour_alerts = 0
+    for aid, ev in opened.items():
+        event = story_event.get(aid)
+        if event is None:
+            ordinary_alerts[ev.alert.platform] += 1
+            continue
+        if first_post[event].label != "rumour":
+            nonrumour_alerts += 1
+            continue
+        if event in alerted_events:
+            continue
+        alerted_events.add(event)
+        first = first_post[event]
+        trigger_t = ev.alert.last_seen.timestamp()
+        sent = [it for it in by_event[event] if it.doc["created_at"] <= trigger_t + 1e-3]
+        trigger = max(sent, key=lambda it: it.doc["created_at"]) if sent else first
+        d = trigger_t - first.doc["created_at"]
+        s = ev.alert.opened_at.timestamp() - trigger.sent_wall
+        detect.append(d)
+        system.append(s)
+        latencies.append(d + s)
+        walls.append(ev.alert.opened_at.timestamp() - first.sent_wall)
+    rumour_events = {e for e, it in first_post.items() if it.label == "rumour"}
+    print(f"rumour events alerted: {len(alerted_events)}/{len(rumour_events)}; non-rumour events alerted: "
+          f"{nonrumour_alerts}/{len(first_post) - len(rumour_events)}")
+    print(f"alert latency, first post -> alert (live-equivalent): p50 {pct(latencies, 50):.1f} s, "
+          f"p95 {pct(latencies, 95):.1f} s, max {max(latencies, default=float('nan')):.1f} s")
+    print(f"alert latency as replayed (wall clock, x{args.compression:g} compressed): p50 {pct(walls, 50):.1f} s, "
+          f"p95 {pct(walls, 95):.1f} s")
+    print(f"  of which simulated time to the tipping post: p50 {pct(detect, 50):.1f} s, p95 {pct(detect, 95):.1f} s;"
+          f" system delay (sent -> alert, wall): p50 {pct(system, 50):.2f} s, p95 {pct(system, 95):.2f} s")
+    sim_days = args.wall_s * args.compression / 86400
+    n_plat = len(platforms())
+    print(f"alerts on ordinary-traffic stories: {sum(ordinary_alerts.values())} in {sim_days:.2f} simulated days "
+          f"over {n_plat} platforms = {sum(ordinary_alerts.values()) / n_plat / sim_days:.2f} per platform per day "
+          f"{dict(ordinary_alerts.most_common(5))}")
+
+
+def noise(args: argparse.Namespace) -> None:
+    import redis
+
+    from trustscope.alerts.config import AlertConfig
+    from trustscope.alerts.engine import AlertEngine
+    from trustscope.alerts.models import Post
+    from trustscope.rumour.lexicon import score_text
+    from trustscope.text import normalize_text, to_simplified
+
+    tag = uuid.uuid4().hex[:6]
+    prefix = f"noise{tag}"
+    rng = random.Random(args.seed)
+    plats = platforms()
+    weights = zipf_weights(len(plats))
+    client = redis.Redis.from_url(args.redis)
+    total = int(args.days * args.per_day)
+    reviews = load_reviews(Path(args.reviews), 60_000, rng) if Path(args.reviews).exists() else []
+    t_end = time.time() - 3600
+    t0 = t_end - args.days * 86400
+    clock = {"t": t0}
+    from trustscope.settings import Settings
+
+    config = AlertConfig.from_settings(Settings(stream_prefix=prefix))  # TS_ALERTS_* apply
+    engine = AlertEngine(client, config, clock=lambda: clock["t"])
+    times = sorted(rng.uniform(t0, t_end) for _ in range(total))
+    per_platform_day: Counter[tuple[str, int]] = Counter()
+    first_day: Counter[str] = Counter()
+    started = time.monotonic()
+    try:
+        batch: list[Post] = []
+        for i, t in enumerate(times):
+            doc, negative = ordinary_doc(i, t, rng, reviews, plats, weights, tag)
+            text = to_simplified(normalize_text(doc["text"]))
+            rumour = score_text(text)
+            batch.append(Post(id=f"{tag}-{i}", platforms=doc["platforms"], author_id=doc["author"]["id"], text=text,
+                              created_at=t, ingested_at=t, rumour=rumour.score, rumour_terms=rumour.terms,
+                              negative=negative, prob_positive=0.1 if negative else 0.9))
+            if len(batch) == 200 or i == total - 1:
+                clock["t"] = batch[-1].created_at + 5
+                for ev in engine.process(batch):
+                    if ev.type == "alert.opened":
+                        day = int((ev.alert.last_seen.timestamp() - t0) // 86400)
+                        per_platform_day[(ev.alert.platform, day)] += 1
+                        if day == 0:
+                            first_day[ev.alert.platform] += 1
+                batch = []
+        took = time.monotonic() - started
+        alerts = sum(per_platform_day.values())
+        later = sum(v for (p, d), v in per_platform_day.items() if d > 0)
+        by_platform = Counter()
+        for (p, _d), v in per_platform_day.items():
+            by_platform[p] += v
+        weeks = args.days / 7
+        print(f"noise {tag}: {total} ordinary posts over {args.days} simulated days ({args.per_day}/day, Zipf over "
+              f"{len(plats)} platforms), engine {total / took:.0f} posts/s")
+        print(f"alerts: {alerts} in total; {sum(first_day.values())} on day 1 (baselines learning), {later} after")
+        print(f"per platform per week: mean {alerts / len(plats) / weeks:.3f}, max "
+              f"{max(by_platform.values(), default=0) / weeks:.2f} ({by_platform.most_common(3)}); "
+              f"per platform per day: {alerts / len(plats) / args.days:.4f}")
+        if args.days > 1:
+            steady = Counter()
+            for (p, d), v in per_platform_day.items():
+                if d > 0:
+                    steady[p] += v
+            wk = (args.days - 1) / 7
+            print(f"after day 1: {later} alerts in {args.days - 1:g} days = {later / len(plats) / wk:.3f} per platform "
+                  f"per week (max {max(steady.values(), default=0) / wk:.2f}: {steady.most_common(3)})")
+        busiest = [p for p, _ in plats[:3]]
+        print(f"busiest platforms (share {sum(weights[:3]):.0%} of traffic) {busiest}: "
+              f"{sum(by_platform[p] for p in busiest)} alerts")
+    finally:
+        cleanup(client, None, prefix)
+
+
+def cleanup(client: Any, es_url: str | None, prefix: str) -> None:
+    for key in client.scan_iter(f"{prefix}:*", count=5000):
+        client.delete(key)
+    if es_url:
+        from elasticsearch import Elasticsearch
+
+        es = Elasticsearch(es_url)
+        names = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True).body)
+        if names:
+            es.indices.delete(index=",".join(names), ignore_unavailable=True)
+        for t in (f"{prefix}-docs", f"{prefix}-alerts"):
+            es.options(ignore_status=404).indices.delete_index_template(name=t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("mixed", help="CED events mixed with ordinary traffic, through the system")
+    m.add_argument("--local", action="store_true", help="start the stack in this process (required for now)")
+    m.add_argument("--rate", type=float, default=100.0, help="posts per wall second, all traffic")
+    m.add_argument("--wall-s", type=float, default=180.0)
+    m.add_argument("--compression", type=float, default=400.0, help="simulated seconds per wall second")
+    m.add_argument("--warm-days", type=float, default=3.0, help="ordinary traffic that teaches baselines first")
+    m.add_argument("--events", type=int, default=40, help="CED events (half rumour, half not)")
+    m.add_argument("--horizon-h", type=float, default=3.0, help="reposts within this long of the original")
+    m.add_argument("--max-reposts", type=int, default=150)
+    m.add_argument("--copy-share", type=float, default=0.25, help="reposts sent as unthreaded copies")
+    m.add_argument("--no-claims", action="store_true", help="do not add claim phrases to rumour events")
+    m.add_argument("--drain-s", type=float, default=60.0)
+    n = sub.add_parser("noise", help="ordinary traffic alone over simulated days, through the alert engine")
+    n.add_argument("--days", type=float, default=7.0)
+    n.add_argument("--per-day", type=int, default=20_000, help="ordinary posts per day over all platforms")
+    for p in (m, n):
+        p.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+        p.add_argument("--es", default="http://127.0.0.1:9200")
+        p.add_argument("--ced", default=str(DATA / "rumour_ced_train.jsonl.gz"))
+        p.add_argument("--reviews", default=str(DATA / "sentiment_reviews.jsonl.gz"))
+        p.add_argument("--seed", type=int, default=12)
+    args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the clean-up in ``finally`` runs
+    if args.cmd == "mixed":
+        if not args.local:
+            ap.error("mixed needs --local (it reads story state from the stack's Redis prefix)")
+        mixed(args)
+    else:
+        noise(args)
+
+
+if __name__ == "__main__":
+    main()

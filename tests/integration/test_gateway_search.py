@@ -1,0 +1,210 @@
+"""Regulator search, analytics, export and the audit log, on documents built by the real pipeline."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import httpx
+import orjson
+import pytest
+
+from services.gateway.app import create_app
+from tests.integration.gateway_corpus import NOW, item, pipeline_corpus
+from tests.integration.helpers import ADMIN, ALERTS, READER
+from trustscope.samples import reviews
+
+pytestmark = pytest.mark.integration
+
+N_SAMPLES = 36
+ITEMS = reviews(N_SAMPLES, seed=11, end=NOW - timedelta(hours=2)) + [
+    item(101, "拍拍贷催收太凶，催收电话一天打十几个", "ppdai", 1, source="complaints"),
+    item(102, "催收电话打到我同事那里，拍拍贷太过分了", "ppdai", 1, source="complaints"),
+    item(103, "听说拍拍贷要跑路了，已经暴雷，大家快提现", "ppdai", kind="social", source="weibo"),
+    item(104, "=HYPERLINK(\"http://evil.example\",\"点我\") 支付宝很好用", "alipay", 5, source="complaints"),
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(redis_url, es_url, classifier):
+    with pipeline_corpus(redis_url, es_url, classifier, ITEMS) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def gw(corpus):
+    from tests.integration.helpers import LiveServer
+
+    with LiveServer(create_app(corpus.settings)) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+        yield c
+
+
+def get(gw, path, **params):
+    r = gw.get(path, params=params, headers=READER)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_simple_query_syntax_phrases_operators_and_highlights(gw):
+    r = get(gw, "/v1/search", q="催收电话")
+    assert {d["source_id"] for d in r["documents"]} >= {"101", "102"}
+    assert all("<mark>" in "".join(d["highlight"]["text_simplified"]) for d in r["documents"])
+    # a run of Chinese characters is a phrase: the characters of 电话催收 are in 101 but not in that order
+    assert "101" not in {d["source_id"] for d in get(gw, "/v1/search", q="电话催收")["documents"]}
+    both = get(gw, "/v1/search", q="催收 同事")
+    assert [d["source_id"] for d in both["documents"]] == ["102"]
+    either = get(gw, "/v1/search", q="同事 | 跑路")
+    assert {d["source_id"] for d in either["documents"]} == {"102", "103"}
+    minus = get(gw, "/v1/search", q="催收 -同事")
+    assert "102" not in {d["source_id"] for d in minus["documents"]} and minus["total"] >= 1
+    # query_string syntax is not interpreted: no field access, no regex, no error
+    for hostile in ("text:催收", "/.*/", "a AND (", "\\", "platforms:* OR _id:1", '"unterminated'):
+        assert gw.get("/v1/search", params={"q": hostile}, headers=READER).status_code == 200, hostile
+    # highlighted text is HTML-escaped around the marks
+    xss = get(gw, "/v1/search", q="支付宝很好用")
+    assert "<mark>" in xss["documents"][0]["highlight"]["text_simplified"][0]
+    assert "&quot;" in xss["documents"][0]["highlight"]["text_simplified"][0]
+
+
+def test_filters(gw, corpus):
+    assert get(gw, "/v1/search", source="complaints")["total"] == 3
+    assert get(gw, "/v1/search", platform="ppdai,alipay", source="complaints")["total"] == 3
+    assert get(gw, "/v1/search", kind="social")["total"] == 1
+    rumour = get(gw, "/v1/search", rumour_min=0.5, size=500)
+    expected = corpus.es.count(index=corpus.indices.read_alias,
+                               query={"range": {"rumour.score": {"gte": 0.5}}})["count"]
+    assert rumour["total"] == expected and "103" in {d["source_id"] for d in rumour["documents"]}
+    assert all(d["rumour"]["score"] >= 0.5 for d in rumour["documents"])
+    assert get(gw, "/v1/search", rumour_max=0.49)["total"] == len(ITEMS) - expected
+    recent = get(gw, "/v1/search", since=(NOW - timedelta(hours=1, minutes=30)).isoformat())
+    assert {d["source_id"] for d in recent["documents"]} == {"101", "102", "103", "104"}
+    for label in ("positive", "negative"):
+        assert get(gw, "/v1/search", sentiment=label)["total"] == corpus.count(sentiment__label=label)
+    assert get(gw, "/v1/search", verdict="verified")["total"] == corpus.count(integrity__verdict="verified")
+    for params, field in (({"rumour_min": 0.9, "rumour_max": 0.1}, "rumour_min"),
+                          ({"since": "2026-02-01", "until": "2026-01-01"}, "since"),
+                          ({"until": "yesterday"}, "until")):
+        r = gw.get("/v1/search", params=params, headers=READER)
+        assert r.status_code == 400 and r.json()["field"] == field
+
+
+def test_sorting(gw):
+    newest = get(gw, "/v1/search", size=500)["documents"]
+    times = [d["created_at"] for d in newest]
+    assert times == sorted(times, reverse=True)
+    oldest = [d["created_at"] for d in get(gw, "/v1/search", sort="oldest", size=500)["documents"]]
+    assert oldest == sorted(oldest)
+    assert get(gw, "/v1/search", sort="rumour", size=1)["documents"][0]["source_id"] == "103"
+    neg = [d["sentiment"]["score"] for d in get(gw, "/v1/search", sort="negative", size=500)["documents"]]
+    assert neg == sorted(neg)
+    assert gw.get("/v1/search", params={"sort": "random"}, headers=READER).status_code == 422
+
+
+def test_deep_pagination_with_point_in_time(gw, corpus):
+    seen: list[str] = []
+    page = get(gw, "/v1/search", size=7)
+    total = page["total"]
+    seen += [d["id"] for d in page["documents"]]
+    # a document indexed after the first page is not in this result set (point in time)
+    corpus.es.index(index=corpus.indices.write_alias, id="late", refresh=True,
+                    document={**corpus.docs["101"], "id": "late", "source_id": "late"})
+    try:
+        while "next_cursor" in page:
+            page = get(gw, "/v1/search", size=7, cursor=page["next_cursor"])
+            seen += [d["id"] for d in page["documents"]]
+    finally:
+        corpus.es.delete(index=corpus.indices.write_alias, id="late", refresh=True)
+    assert total == len(ITEMS) and len(seen) == len(ITEMS) == len(set(seen)) and "late" not in seen
+
+
+def test_bad_cursors_are_400_json(gw):
+    first = get(gw, "/v1/search", size=5)
+    good = first["next_cursor"]
+    body, sig = good.split(".")
+    forged = orjson.loads(__import__("base64").urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    forged["after"] = [0, 0]
+    forged_body = __import__("base64").urlsafe_b64encode(orjson.dumps(forged)).decode().rstrip("=")
+    for bad in ("!!", "abc", "a.b.c", good[:-3], f"{forged_body}.{sig}", "x" * 3000):
+        r = gw.get("/v1/search", params={"size": 5, "cursor": bad}, headers=READER)
+        assert r.status_code == 400 and r.json()["error"] == "bad_cursor", bad
+    # a cursor is bound to its query
+    r = gw.get("/v1/search", params={"size": 5, "cursor": good, "kind": "review"}, headers=READER)
+    assert r.status_code == 400 and "different query" in r.json()["message"]
+
+
+def test_analytics(gw, corpus):
+    by_platform = get(gw, "/v1/analytics/sentiment", interval="month", top=3)
+    assert len(by_platform["platforms"]) == 3
+    first = by_platform["platforms"][0]
+    assert sum(b["documents"] for b in first["buckets"]) == first["documents"] == corpus.count(platforms=first["platform"])
+    ranked = get(gw, "/v1/analytics/negative-share", min_documents=3)["platforms"]
+    shares = [p["negative_share"] for p in ranked]
+    assert shares == sorted(shares, reverse=True) and ranked
+    top = ranked[0]
+    assert top["negative"] == corpus.count(platforms=top["platform"], sentiment__label="negative")
+    assert get(gw, "/v1/analytics/negative-share", min_documents=10_000)["platforms"] == []
+    sig = get(gw, "/v1/analytics/significant-terms", platform="ppdai")
+    assert "催收" in [t["term"] for t in sig["terms"]][:5]
+    assert gw.get("/v1/analytics/significant-terms", headers=READER).status_code == 400
+    assert gw.get("/v1/analytics/sentiment", params={"tz": "Nowhere/Land"}, headers=READER).status_code == 400
+    assert gw.get("/v1/analytics/negative-share", headers=ALERTS).status_code == 403
+
+
+def test_csv_and_ndjson_export_everything_matching(gw, corpus):
+    r = gw.get("/v1/export", params={"format": "csv"}, headers=READER)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["id", "created_at", "kind"] and len(rows) == len(ITEMS) + 1
+    texts = {row[0]: row for row in rows[1:]}
+    evil = texts[corpus.docs["104"]["id"]]
+    assert evil[16].startswith("'=HYPERLINK")  # no formula reaches Excel
+    assert "催收" in texts[corpus.docs["101"]["id"]][16]
+    nd = gw.get("/v1/export", params={"format": "ndjson", "platform": "ppdai", "source": "complaints"},
+                headers=READER)
+    lines = [orjson.loads(x) for x in nd.content.splitlines()]
+    assert {d["source_id"] for d in lines} == {"101", "102"}
+    limited = gw.get("/v1/export", params={"format": "ndjson", "limit": 5}, headers=READER)
+    assert len(limited.content.splitlines()) == 5
+    assert gw.get("/v1/export", params={"format": "xlsx"}, headers=READER).status_code == 422
+    assert gw.get("/v1/export").status_code == 401
+
+
+def test_every_regulator_query_and_export_is_audited(gw):
+    marker = "审计标记词"
+    assert get(gw, "/v1/search", q=marker, platform="ppdai")["total"] == 0
+    gw.get("/v1/export", params={"format": "ndjson", "platform": "ppdai", "source": "complaints"}, headers=READER)
+    get(gw, "/v1/analytics/negative-share")
+    from tests.integration.helpers import wait_until
+
+    # entries become searchable at the audit index's next refresh (1 s)
+    r = wait_until(lambda: (x := gw.get("/v1/admin/audit", params={"q": marker}, headers=ADMIN)).json()["entries"]
+                   and x, timeout=10)
+    assert r.status_code == 200
+    entry = r.json()["entries"][0]
+    assert entry["query"] == marker and entry["filters"] == {"platforms": ["ppdai"]}
+    assert entry["role"] == "regulator" and entry["key_id"] and entry["result_count"] == 0 and entry["at"]
+    exports = wait_until(lambda: (x := gw.get("/v1/admin/audit", params={"action": "analytics"},
+                                              headers=ADMIN).json())["total"] and x, timeout=10)
+    exports = gw.get("/v1/admin/audit", params={"action": "export", "platform": "ppdai"}, headers=ADMIN).json()
+    statuses = {e["status"]: e["result_count"] for e in exports["entries"] if e["filters"].get("source") == "complaints"}
+    assert statuses == {"started": 0, "ok": 2}
+    assert gw.get("/v1/admin/audit", params={"action": "analytics"}, headers=ADMIN).json()["total"] >= 1
+    assert gw.get("/v1/admin/audit", headers=READER).status_code == 403  # regulators cannot read or edit it
+    assert gw.get("/v1/admin/audit", params={"cursor": "@@"}, headers=ADMIN).status_code == 400
+    page = gw.get("/v1/admin/audit", params={"size": 1}, headers=ADMIN).json()
+    nxt = gw.get("/v1/admin/audit", params={"size": 1, "cursor": page["next_cursor"]}, headers=ADMIN).json()
+    assert nxt["entries"] and nxt["entries"][0] != page["entries"][0]
+
+
+
+def test_expired_point_in_time_is_a_400(gw, corpus):
+    import base64
+
+    page = get(gw, "/v1/search", size=5)
+    body = page["next_cursor"].split(".")[0]
+    state = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    corpus.es.close_point_in_time(id=state["pit"])  # what 5 idle minutes do
+    r = gw.get("/v1/search", params={"size": 5, "cursor": page["next_cursor"]}, headers=READER)
+    assert r.status_code == 400 and r.json()["error"] == "cursor_expired", r.text

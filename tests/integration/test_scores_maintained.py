@@ -1,0 +1,119 @@
+"""Maintained verified scores over a real Redis, and through the real pipeline against a rebuild."""
+
+from __future__ import annotations
+
+import threading
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from tests.integration.helpers import wait_until
+from trustscope.intake import Intake
+from trustscope.samples import reviews
+from trustscope.schemas import DocumentIn
+from trustscope.scores import ScoreStore, contribution_of, score_view
+from trustscope.scores.rebuild import compare, recompute
+
+pytestmark = pytest.mark.integration
+NOW = 1_790_000_000.0
+
+
+def _doc(i: int, rating: int, verdict: str, revision: int = 0, reasons: list[str] | None = None) -> dict:
+    return {"id": f"d{i}", "kind": "review", "platforms": ["p1"], "rating": rating,
+            "created_at": NOW - i * 3600, "integrity": {"verdict": verdict, "revision": revision,
+                                                       "reasons": reasons or []}}
+
+
+def _expected(docs: list[dict]) -> dict[str, float]:
+    state: dict[str, float] = {}
+    for d in docs:
+        for k, v in contribution_of(d).fields.items():
+            state[k] = state.get(k, 0.0) + v
+    return state
+
+
+def test_apply_is_idempotent_revisable_and_refuses_stale(settings, rclient):
+    store = ScoreStore(rclient, settings.stream_prefix)
+    docs = [_doc(i, 1 + i % 5, "verified") for i in range(30)]
+    first = store.apply(contribution_of(d) for d in docs)
+    assert first == {"applied": 30, "stale": 0, "unchanged": 0}
+    # redelivery of the same batch changes nothing
+    assert store.apply(contribution_of(d) for d in docs)["unchanged"] == 30
+    # a revision: d3 becomes fake (revision 1); the stale original arriving late is refused
+    revised = _doc(3, docs[3]["rating"], "fake", revision=1, reasons=["lockstep: 4 accounts"])
+    assert store.apply([contribution_of(revised)])["applied"] == 1
+    assert store.apply([contribution_of(docs[3])])["stale"] == 1
+    final = [revised if d["id"] == "d3" else d for d in docs]
+    assert compare(store.state("p1"), _expected(final)) == {}
+    view = score_view("p1", store.state("p1"), now=NOW, min_verified=1)
+    assert view.verified == 29 and view.fake == 1 and view.excluded == {"lockstep": 1}
+    assert store.history("p1", 1)[-1]["score"] is not None and store.platforms() == ["p1"]
+    assert store.history("p1", 1000)[-1]["score"] is None  # withheld below the minimum, like the score
+    assert "posterior" not in store.history("p1", 1000)[-1]
+
+
+def test_concurrent_redelivery_applies_each_contribution_once(settings, rclient):
+    store = ScoreStore(rclient, settings.stream_prefix)
+    docs = [_doc(i, 5, "verified") for i in range(200)]
+    threads = [threading.Thread(target=store.apply, args=([contribution_of(d) for d in docs],), kwargs={"snapshot": False})
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert compare(store.state("p1"), _expected(docs)) == {}
+    assert score_view("p1", store.state("p1"), now=NOW).verified == 200
+
+
+def test_pipeline_state_agrees_with_rebuild_and_cli(settings, rclient, es, stages, pipeline, monkeypatch):
+    store = ScoreStore(rclient, settings.stream_prefix)
+    stages[-1].scores = store  # the real indexer, with its score hook on (services/indexer build() does this)
+    items = reviews(160, seed=11)
+    # a few copy-paste reviews so the integrity engine has something to revise
+    items += [{**items[i], "source_id": f"dup-{i}", "author": {"id": f"dup-author-{i}"}} for i in range(0, 40, 4)]
+    intake = Intake(rclient, settings)
+    alias = f"{settings.es_index_prefix}-docs"
+    with pipeline():
+        outcomes = intake.submit([DocumentIn.model_validate(x) for x in items])
+        assert all(o.status == "accepted" for o in outcomes)
+
+        def settled() -> bool:
+            es.indices.refresh(index=alias)
+            return (es.count(index=alias)["count"] == len(items)
+                    and all(rclient.xlen(f"{settings.stream_prefix}:stream:{s}") == 0
+                            for s in ("ingest", "scored", "verified")))
+
+        wait_until(settled, timeout=240)
+    es.indices.refresh(index=alias)
+    platforms = store.platforms()
+    assert platforms, "the indexer hook maintained no platform"
+    total = 0
+    for pid in platforms:
+        rebuilt = recompute(es, alias, pid)
+        assert compare(store.state(pid), rebuilt.state) == {}, pid
+        total += score_view(pid, store.state(pid)).total
+    assert total == len(items)
+    # the CLI agrees too, and exits 1 when the live state is off
+    env = {"TS_REDIS_URL": settings.redis_url, "TS_ES_URL": settings.es_url,
+           "TS_STREAM_PREFIX": settings.stream_prefix, "TS_ES_INDEX_PREFIX": settings.es_index_prefix}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    from trustscope.cli.main import app
+    from trustscope.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        ok = CliRunner().invoke(app, ["scores", "rebuild", "--check"])
+        assert ok.exit_code == 0, ok.output
+        lines = [orjson.loads(line) for line in ok.output.splitlines() if line.startswith("{")]
+        assert {line["platform"] for line in lines} == set(platforms) and all(x["agrees"] for x in lines)
+        rclient.hincrbyfloat(store.state_key(platforms[0]), "a:total", 1)
+        bad = CliRunner().invoke(app, ["scores", "rebuild", "--check"])
+        assert bad.exit_code == 1
+        fixed = CliRunner().invoke(app, ["scores", "rebuild", "-p", platforms[0]])
+        assert fixed.exit_code == 0
+        assert compare(store.state(platforms[0]), recompute(es, alias, platforms[0]).state) == {}
+        assert store.history(platforms[0], 1)
+    finally:
+        get_settings.cache_clear()

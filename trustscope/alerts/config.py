@@ -1,0 +1,48 @@
+"""Alerting parameters in one record, built from the settings (``TS_ALERTS_*``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trustscope.settings import Settings
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    prefix: str = "ts"
+    window_s: int = 600
+    alpha: float = 1e-4
+    min_posts: int = 4
+    min_authors: int = 3
+    rumour_threshold: float = 0.5
+    negative_share: float = 0.6
+    cooldown_s: int = 900
+    update_interval_s: float = 5.0  # SSE 'alert.updated' at most this often per alert
+    resolve_after_s: int = 6 * 3600
+    story_ttl_s: int = 3 * 24 * 3600
+    idle_ttl_s: int = 3600  # a one-post story is forgotten this soon
+    plain_lsh_ttl_s: int = 1200  # LSH entries of posts that are neither rumour-like nor negative
+    max_age_s: int = 7 * 24 * 3600  # posts older than this (event time) are not counted: backfills
+    # baseline: Gamma(prior_posts, prior_exposure_s) prior on a platform's rate of signal posts,
+    # discounted with this half-life so the baseline follows the platform
+    prior_posts: float = 0.5
+    prior_exposure_s: float = 43_200.0
+    half_life_s: float = 7 * 86_400.0
+    # stories: MinHash over character shingles, banded LSH
+    num_perm: int = 64
+    bands: int = 16
+    shingle: int = 2
+    min_lsh_chars: int = 8
+    events_maxlen: int = 50_000
+
+    @property
+    def key(self) -> str:
+        return f"{self.prefix}:al"
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> AlertConfig:
+        return cls(prefix=s.stream_prefix, window_s=s.alerts_window_s, alpha=s.alerts_alpha,
+                   min_posts=s.alerts_min_posts, min_authors=s.alerts_min_authors,
+                   rumour_threshold=s.alerts_rumour_threshold, cooldown_s=s.alerts_cooldown_s,
+                   resolve_after_s=s.alerts_resolve_after_s, story_ttl_s=s.alerts_story_ttl_s,
+                   events_maxlen=s.alerts_events_maxlen)

@@ -1,0 +1,154 @@
+"""The alert engine: each post is placed in its stories, each grown story is tested against its
+platform's baseline, and alerts are opened, updated, reopened and (when quiet) resolved.
+
+One story is one alert (alert id = story id): growth updates the alert instead of sending another.
+Subscriptions are told (``AlertEvent.notify``) when an alert opens or reopens, and when its level
+rises, at most once per ``cooldown_s``; other changes reach the SSE stream at most every
+``update_interval_s`` per alert. Times: windows and baselines run on the posts' own times (event
+time), so a replayed or delayed stream is judged as it happened; cooldowns and latency on the clock.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+
+import redis
+
+from trustscope.alerts.config import AlertConfig
+from trustscope.alerts.models import Alert, AlertEvent, AlertKind, Post, Story, ts_to_dt
+from trustscope.alerts.rates import RateModel
+from trustscope.alerts.severity import LEVEL_ORDER, level, severity
+from trustscope.alerts.store import AlertStore, TransitionError, apply_transition
+from trustscope.alerts.stories import StoryStore
+from trustscope.observability import get_logger
+
+log = get_logger("trustscope.alerts")
+
+
+class AlertEngine:
+    def __init__(self, client: redis.Redis, config: AlertConfig, clock: Callable[[], float] = time.time) -> None:
+        self.cfg = config
+        self.clock = clock
+        self.stories = StoryStore(client, config)
+        self.rates = RateModel(client, config)
+        self.store = AlertStore(client, config)
+        self.threshold = -math.log10(config.alpha)
+
+    def post_kinds(self, post: Post) -> list[AlertKind]:
+        kinds: list[AlertKind] = []
+        if post.rumour >= self.cfg.rumour_threshold:
+            kinds.append("rumour")
+        if post.negative:
+            kinds.append("negative")
+        return kinds
+
+    def story_kind(self, story: Story) -> AlertKind | None:
+        if story.rumour_max >= self.cfg.rumour_threshold:
+            return "rumour"
+        if story.negative_share >= self.cfg.negative_share:
+            return "negative"
+        return None
+
+    def process(self, posts: Sequence[Post]) -> list[AlertEvent]:
+        events: list[AlertEvent] = []
+        now = self.clock()
+        for post in posts:
+            if now - post.created_at > self.cfg.max_age_s:
+                continue  # a backfill of old posts is indexed, not alerted on
+            kinds = self.post_kinds(post)
+            for placement in self.stories.add(post, signal=bool(kinds)):
+                event = self.consider(placement.story)
+                for kind in kinds:  # the baseline learns after the test, so a burst is judged by the past
+                    self.rates.observe(placement.story.platform, kind, post.created_at)
+                if event is not None:
+                    events.append(event)
+        return events
+
+    def consider(self, story: Story) -> AlertEvent | None:
+        existing = self.store.get(story.id)
+        kind = self.story_kind(story) or (existing.kind if existing else None)
+        if kind is None:
+            return None
+        k = story.window_posts
+        # the story's own earlier posts in the window are the burst, not the baseline it is judged by
+        base = self.rates.baseline(story.platform, kind, story.last_seen, exclude=max(0, k - 1))
+        surprise = round(base.surprise(k, self.cfg.window_s), 3) if k else 0.0
+        burst = (k >= self.cfg.min_posts and story.authors >= self.cfg.min_authors
+                 and surprise >= self.threshold)
+        sev = severity(story, kind, surprise)
+        now_ts = self.clock()
+        now = datetime.fromtimestamp(now_ts, tz=timezone.utc)
+        if existing is None:
+            if not burst:
+                return None
+            alert = Alert(id=story.id, story_id=story.id, platform=story.platform, kind=kind, severity=sev,
+                          level=level(sev), headline=story.headline, headline_id=story.headline_id,
+                          terms=story.terms, volume=story.volume, reposts=story.reposts, authors=story.authors,
+                          velocity_per_min=story.velocity_per_min, rumour_prob=story.rumour_max,
+                          negative_share=story.negative_share, sentiment_mean=story.sentiment_mean,
+                          surprise=surprise, baseline_per_window=round(base.expected(self.cfg.window_s), 4),
+                          first_seen=ts_to_dt(story.first_seen), last_seen=ts_to_dt(story.last_seen),
+                          opened_at=now, updated_at=now, notified_at=now, notified_level=level(sev),
+                          latency_s=round(now_ts - story.first_ingested, 3) if story.first_ingested else None,
+                          history=[{"action": "open", "by": "alerter", "at": now.isoformat()}])
+            event = AlertEvent(type="alert.opened", alert=alert, notify=True, at=now)
+            self.store.save(alert, event)
+            log.info("alert.opened", alert=alert.id, platform=alert.platform, kind=kind, severity=sev,
+                     volume=story.volume, window=k, surprise=surprise)
+            return event
+        if existing.status == "resolved" and not (
+                burst and story.volume >= existing.volume + max(self.cfg.min_posts, existing.volume // 2)):
+            return None  # reopened only when it grows again: by half (at least min_posts) since resolved
+        alert = existing
+        reopened = None
+        if alert.status == "resolved":
+            reopened = apply_transition(alert, "reopen", "alerter", "the story grew again")
+        self._refresh(alert, story, kind, sev, surprise, base.expected(self.cfg.window_s))
+        if reopened is not None:
+            alert.notified_at, alert.notified_level, alert.updated_at = now, alert.level, now
+            event = AlertEvent(type="alert.reopened", alert=alert, notify=True, at=now)
+            log.info("alert.reopened", alert=alert.id, platform=alert.platform, severity=sev)
+        else:
+            since_notice = now_ts - (alert.notified_at.timestamp() if alert.notified_at else 0)
+            rises = LEVEL_ORDER[alert.level] > LEVEL_ORDER[alert.notified_level or "low"]
+            if rises and since_notice >= self.cfg.cooldown_s:
+                alert.notified_at, alert.notified_level, alert.updated_at = now, alert.level, now
+                event = AlertEvent(type="alert.updated", alert=alert, notify=True, at=now)
+                log.info("alert.escalated", alert=alert.id, level=alert.level, severity=sev)
+            elif now_ts - alert.updated_at.timestamp() >= self.cfg.update_interval_s:
+                alert.updated_at = now
+                event = AlertEvent(type="alert.updated", alert=alert, notify=False, at=now)
+            else:
+                self.store.save(alert, None)
+                return None
+        self.store.save(alert, event)
+        return event
+
+    def _refresh(self, alert: Alert, story: Story, kind: AlertKind, sev: float, surprise: float,
+                 expected: float) -> None:
+        alert.kind = kind
+        alert.severity, alert.level = sev, level(sev)
+        alert.volume, alert.reposts, alert.authors = story.volume, story.reposts, story.authors
+        alert.velocity_per_min, alert.rumour_prob = story.velocity_per_min, story.rumour_max
+        alert.negative_share, alert.sentiment_mean = story.negative_share, story.sentiment_mean
+        alert.terms = story.terms
+        alert.surprise = max(alert.surprise, surprise) if alert.status != "resolved" else surprise
+        alert.baseline_per_window = round(expected, 4)
+        alert.last_seen = ts_to_dt(story.last_seen)
+
+    def sweep(self) -> list[AlertEvent]:
+        """Resolve open/acknowledged alerts whose story has been quiet for ``resolve_after_s``."""
+        events = []
+        for alert_id in self.store.active_ids(older_than=self.clock() - self.cfg.resolve_after_s):
+            try:
+                done = self.store.transition(alert_id, "resolve", "alerter",
+                                             f"quiet for {self.cfg.resolve_after_s} s")
+            except TransitionError:
+                continue  # resolved by someone in between
+            if done is not None:
+                events.append(done[1])
+                log.info("alert.resolved", alert=alert_id, by="alerter")
+        return events

@@ -1,0 +1,121 @@
+"""Typed records of the alerting domain: a post as the alerter sees it, a story, an alert, an event."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from trustscope.schemas import Document
+
+AlertStatus = Literal["open", "acknowledged", "resolved"]
+AlertKind = Literal["rumour", "negative"]
+EventType = Literal["alert.opened", "alert.updated", "alert.acknowledged", "alert.resolved", "alert.reopened"]
+Level = Literal["low", "medium", "high", "critical"]
+
+
+def ts_to_dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+class Post(BaseModel):
+    """The fields of a pipeline document that stories and alerts use."""
+
+    id: str
+    platforms: list[str]
+    author_id: str
+    text: str
+    created_at: float  # event time, epoch seconds
+    root_id: str | None = None
+    parent_id: str | None = None
+    rumour: float = 0.0
+    rumour_terms: list[str] = Field(default_factory=list)
+    negative: bool = False
+    prob_positive: float | None = None
+    ingested_at: float | None = None
+
+    @classmethod
+    def from_document(cls, doc: Document) -> Post:
+        sent = doc.sentiment if doc.sentiment and doc.sentiment.scored else None
+        return cls(id=doc.id, platforms=list(doc.platforms), author_id=doc.author_id or f"anonymous:{doc.id}",
+                   text=(doc.text_simplified or doc.text), created_at=doc.created_at.timestamp(),
+                   root_id=doc.root_id, parent_id=doc.parent_id,
+                   rumour=float(doc.rumour.score) if doc.rumour else 0.0,
+                   rumour_terms=list(doc.rumour.terms) if doc.rumour else [],
+                   negative=bool(sent and sent.label == "negative"),
+                   prob_positive=sent.prob_positive if sent else None,
+                   ingested_at=doc.ingested_at.timestamp())
+
+
+class Story(BaseModel):
+    """One claim spreading about one platform: near-duplicate posts plus their threads."""
+
+    id: str
+    platform: str
+    headline_id: str
+    headline: str
+    first_seen: float
+    last_seen: float
+    first_ingested: float | None = None
+    volume: int = 0
+    reposts: int = 0
+    authors: int = 0
+    window_posts: int = 0  # posts in the last burst window (event time)
+    velocity_per_min: float = 0.0
+    rumour_max: float = 0.0
+    rumour_mean: float = 0.0
+    negative_share: float = 0.0
+    sentiment_mean: float | None = None  # mean prob_positive of scored posts
+    terms: list[str] = Field(default_factory=list)
+
+    @property
+    def rumour_prob(self) -> float:
+        return self.rumour_max
+
+
+class Alert(BaseModel):
+    """One alert per story; updated as the story grows, never duplicated."""
+
+    id: str
+    version: int = Field(0, description="incremented at every write; the ES copy is versioned by it")
+    story_id: str
+    platform: str
+    kind: AlertKind
+    status: AlertStatus = "open"
+    severity: float
+    level: Level
+    headline: str
+    headline_id: str
+    terms: list[str] = Field(default_factory=list)
+    volume: int
+    reposts: int
+    authors: int
+    velocity_per_min: float
+    rumour_prob: float
+    negative_share: float
+    sentiment_mean: float | None = None
+    surprise: float = Field(..., description="-log10 P(window count >= observed | baseline)")
+    baseline_per_window: float
+    first_seen: datetime
+    last_seen: datetime
+    opened_at: datetime
+    updated_at: datetime
+    notified_at: datetime | None = None
+    notified_level: Level | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    reopened: int = 0
+    latency_s: float | None = Field(None, description="first post ingested -> alert opened, wall seconds")
+    history: list[dict[str, Any]] = Field(default_factory=list, description="lifecycle changes: who, when")
+
+
+class AlertEvent(BaseModel):
+    """What the SSE stream and the subscriptions receive."""
+
+    type: EventType
+    alert: Alert
+    notify: bool = Field(False, description="subscriptions are sent this event (opened, reopened, level up)")
+    at: datetime

@@ -1,0 +1,239 @@
+"""Stories: posts about one platform grouped by thread root and by near-duplicate text.
+
+A post joins the story of its thread root (or parent) when that is known; otherwise the story whose
+recent posts share an LSH band with it (MinHash over character shingles of the normalised text,
+``bands`` x ``rows`` bands: two texts with Jaccard similarity ~0.5 collide with probability ~0.5,
+at 0.8 almost surely); otherwise it starts a story. State lives in Redis with expiry, so memory is
+bounded by the traffic of the last ``idle_ttl_s`` plus live stories (docs/alerts.md has the numbers):
+
+- ``{p}:al:story:{id}`` hash (counters, headline), ``:authors`` HyperLogLog, ``:win`` minute buckets
+  of the burst window (event time); TTL ``idle_ttl_s`` while a story has one post, ``story_ttl_s`` after.
+- ``{p}:al:thr:{post}`` hash platform -> story, for posts and thread roots (also the replay guard:
+  a post already counted is not counted again when a batch is redelivered).
+- ``{p}:al:lsh:{platform}:{band}:{hash}`` -> story, TTL ``idle_ttl_s`` for signal posts and posts
+  that joined a story, ``plain_lsh_ttl_s`` for the rest; ``{p}:al:claim:{platform}:{hash}`` likewise for the same claim in other
+  words (the same two or more rumour terms about the platform), one vote like one band.
+
+One update is one Lua script, so a story's counters never disagree with each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import redis
+from datasketch import MinHash
+
+from trustscope.alerts.config import AlertConfig
+from trustscope.alerts.models import Post, Story
+
+_MARKUP = re.compile(r"https?://\S+|//@[^:：\s]{1,30}[:：]?|@[^\s:：@/]{1,30}|\[[^\]]{1,8}\]")
+_PUNCT = re.compile(r"[\W_]+", re.UNICODE)
+
+_UPDATE = """
+if redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1 then return false end
+local s = KEYS[1]
+if redis.call('EXISTS', s) == 0 then
+  redis.call('HSET', s, 'id', ARGV[1], 'platform', ARGV[2], 'headline_id', ARGV[3], 'headline', ARGV[4],
+             'first_seen', ARGV[5], 'last_seen', ARGV[5], 'first_ingested', ARGV[15], 'rumour_max', '0')
+end
+local vol = redis.call('HINCRBY', s, 'volume', 1)
+redis.call('HINCRBY', s, 'reposts', tonumber(ARGV[7]))
+redis.call('HINCRBYFLOAT', s, 'rumour_sum', ARGV[8])
+if tonumber(ARGV[8]) > tonumber(redis.call('HGET', s, 'rumour_max') or '0') then
+  redis.call('HSET', s, 'rumour_max', ARGV[8])
+end
+redis.call('HINCRBY', s, 'negative', tonumber(ARGV[9]))
+if ARGV[10] ~= '' then
+  redis.call('HINCRBYFLOAT', s, 'pos_sum', ARGV[10])
+  redis.call('HINCRBY', s, 'scored', 1)
+end
+local t = tonumber(ARGV[5])
+if t < tonumber(redis.call('HGET', s, 'first_seen')) then redis.call('HSET', s, 'first_seen', ARGV[5]) end
+if t > tonumber(redis.call('HGET', s, 'last_seen')) then redis.call('HSET', s, 'last_seen', ARGV[5]) end
+if ARGV[16] ~= '' then
+  local cur = redis.call('HGET', s, 'terms') or '|'
+  for term in string.gmatch(ARGV[16], '[^|]+') do
+    if not string.find(cur, '|' .. term .. '|', 1, true) and #cur < 400 then cur = cur .. term .. '|' end
+  end
+  redis.call('HSET', s, 'terms', cur)
+end
+redis.call('PFADD', KEYS[2], ARGV[6])
+redis.call('HINCRBY', KEYS[3], ARGV[11], 1)
+local w = redis.call('HGETALL', KEYS[3])
+local sum = 0
+local newest = tonumber(ARGV[11])
+for i = 1, #w, 2 do
+  local m = tonumber(w[i])
+  if m > newest then newest = m end
+end
+for i = 1, #w, 2 do
+  if tonumber(w[i]) <= newest - tonumber(ARGV[12]) then redis.call('HDEL', KEYS[3], w[i])
+  else sum = sum + tonumber(w[i + 1]) end
+end
+local ttl = tonumber(ARGV[13])
+if vol > 1 then ttl = tonumber(ARGV[14]) end
+redis.call('HSET', KEYS[4], ARGV[2], ARGV[1])
+redis.call('EXPIRE', KEYS[4], ttl)
+if KEYS[5] ~= KEYS[4] then
+  redis.call('HSETNX', KEYS[5], ARGV[2], ARGV[1])
+  redis.call('EXPIRE', KEYS[5], ttl)
+end
+redis.call('EXPIRE', s, ttl)
+redis.call('EXPIRE', KEYS[2], ttl)
+redis.call('EXPIRE', KEYS[3], ttl)
+return {sum, redis.call('PFCOUNT', KEYS[2]), redis.call('HGETALL', s)}
+"""
+
+
+def normalise(text: str) -> str:
+    """Text without links, @mentions, [emoji] tags, punctuation and spaces, lower-cased."""
+    return _PUNCT.sub("", _MARKUP.sub("", text)).lower()
+
+
+def shingles(text: str, k: int) -> set[bytes]:
+    t = normalise(text)
+    if len(t) <= k:
+        return {t.encode()} if t else set()
+    return {t[i:i + k].encode() for i in range(len(t) - k + 1)}
+
+
+def _d(v: bytes | str) -> str:
+    return v.decode() if isinstance(v, bytes) else v
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a post went: its story after the update, and how it got there."""
+
+    story: Story
+    via: str  # "thread" | "lsh" | "new"
+
+
+class StoryStore:
+    def __init__(self, client: redis.Redis, config: AlertConfig) -> None:
+        self.client = client
+        self.cfg = config
+        self.rows = config.num_perm // config.bands
+        self._update = client.register_script(_UPDATE)
+        seed = MinHash(num_perm=config.num_perm, seed=7)
+        self._perm, self._scheme = seed.permutations, seed.scheme  # shared, computed once
+
+    # --- keys --------------------------------------------------------------------------------
+    def story_key(self, story_id: str) -> str:
+        return f"{self.cfg.key}:story:{story_id}"
+
+    def thread_key(self, post_id: str) -> str:
+        return f"{self.cfg.key}:thr:{post_id}"
+
+    def _lsh_keys(self, platform: str, text: str) -> list[str]:
+        sh = shingles(text, self.cfg.shingle)
+        if len(normalise(text)) < self.cfg.min_lsh_chars or not sh:
+            return []
+        mh = MinHash(num_perm=self.cfg.num_perm, seed=7, permutations=self._perm, scheme=self._scheme)
+        mh.update_batch(list(sh))
+        values = np.asarray(mh.hashvalues, dtype=np.uint64)
+        out = []
+        for b in range(self.cfg.bands):
+            band = values[b * self.rows:(b + 1) * self.rows].tobytes()
+            out.append(f"{self.cfg.key}:lsh:{platform}:{b}:{hashlib.blake2b(band, digest_size=8).hexdigest()}")
+        return out
+
+    def _claim_keys(self, platform: str, post: Post) -> list[str]:
+        """Same claim in other words: two or more of the same rumour terms about the same platform."""
+        terms = sorted(set(post.rumour_terms))
+        if len(terms) < 2:
+            return []
+        digest = hashlib.blake2b("|".join(terms).encode(), digest_size=8).hexdigest()
+        return [f"{self.cfg.key}:claim:{platform}:{digest}"]
+
+    # --- reading -----------------------------------------------------------------------------
+    def get(self, story_id: str) -> Story | None:
+        raw = self.client.hgetall(self.story_key(story_id))
+        if not raw:
+            return None
+        win = self.client.hgetall(self.story_key(story_id) + ":win")
+        newest = max((int(k) for k in win), default=0)
+        window = sum(int(v) for k, v in win.items() if int(k) > newest - self.cfg.window_s // 60)
+        authors = int(self.client.pfcount(self.story_key(story_id) + ":authors"))
+        return self._story({_d(k): _d(v) for k, v in raw.items()}, window, authors)
+
+    def thread_stories(self, post_id: str) -> dict[str, str]:
+        return {_d(k): _d(v) for k, v in self.client.hgetall(self.thread_key(post_id)).items()}
+
+    def _story(self, h: dict[str, str], window: int, authors: int) -> Story:
+        vol = int(h.get("volume", 0))
+        scored = int(h.get("scored", 0))
+        minutes = max(1.0, self.cfg.window_s / 60.0)
+        return Story(
+            id=h["id"], platform=h["platform"], headline_id=h["headline_id"], headline=h["headline"],
+            first_seen=float(h["first_seen"]), last_seen=float(h["last_seen"]),
+            first_ingested=float(h["first_ingested"]) if h.get("first_ingested") else None,
+            volume=vol, reposts=int(h.get("reposts", 0)), authors=authors, window_posts=window,
+            velocity_per_min=round(window / minutes, 3), rumour_max=float(h.get("rumour_max", 0)),
+            rumour_mean=round(float(h.get("rumour_sum", 0)) / vol, 4) if vol else 0.0,
+            negative_share=round(int(h.get("negative", 0)) / vol, 4) if vol else 0.0,
+            sentiment_mean=round(float(h.get("pos_sum", 0)) / scored, 4) if scored else None,
+            terms=[t for t in h.get("terms", "").split("|") if t],
+        )
+
+    # --- writing -----------------------------------------------------------------------------
+    def add(self, post: Post, signal: bool) -> list[Placement]:
+        """Count ``post`` in one story per platform (its own or its thread's); [] if seen before."""
+        roots = [r for r in dict.fromkeys([post.root_id, post.parent_id]) if r]
+        pipe = self.client.pipeline(transaction=False)
+        for r in roots:
+            pipe.hgetall(self.thread_key(r))
+        got = pipe.execute()
+        thread: dict[str, str] = {}
+        for found in reversed(got):  # the root wins over the parent
+            thread.update({_d(k): _d(v) for k, v in found.items()})
+        platforms = post.platforms or sorted(thread)  # a reply that names no platform joins its thread's
+        placements = []
+        lsh_cache: dict[str, list[str]] = {}
+        for platform in platforms:
+            via = "thread"
+            story_id = thread.get(platform)
+            keys = lsh_cache.setdefault(platform, self._lsh_keys(platform, post.text) + self._claim_keys(platform, post))
+            if story_id is None and keys:
+                votes: dict[str, int] = {}
+                for sid in self.client.mget(keys):
+                    if sid:
+                        votes[_d(sid)] = votes.get(_d(sid), 0) + 1
+                if votes:
+                    story_id, via = max(votes.items(), key=lambda kv: kv[1])[0], "lsh"
+            if story_id is None:
+                story_id, via = hashlib.blake2b(f"{platform}\x1f{post.id}".encode(), digest_size=10).hexdigest(), "new"
+            placement = self._apply(post, platform, story_id, via, roots[0] if roots else None)
+            if placement is None:
+                continue
+            placements.append(placement)
+            if keys:
+                # every post can be copied, but only signal posts and growing stories are kept long
+                ttl = self.cfg.idle_ttl_s if (signal or via != "new") else self.cfg.plain_lsh_ttl_s
+                pipe = self.client.pipeline(transaction=False)
+                for k in keys:
+                    pipe.set(k, story_id, ex=ttl)
+                pipe.execute()
+        return placements
+
+    def _apply(self, post: Post, platform: str, story_id: str, via: str, root: str | None) -> Placement | None:
+        sk = self.story_key(story_id)
+        minute = int(post.created_at // 60)
+        res = self._update(
+            keys=[sk, sk + ":authors", sk + ":win", self.thread_key(post.id),
+                  self.thread_key(root) if root else self.thread_key(post.id)],
+            args=[story_id, platform, post.id, post.text[:280], f"{post.created_at:.3f}", post.author_id,
+                  1 if (post.root_id or post.parent_id) else 0, f"{post.rumour:.4f}", 1 if post.negative else 0,
+                  "" if post.prob_positive is None else f"{post.prob_positive:.4f}", minute,
+                  max(1, math.ceil(self.cfg.window_s / 60)), self.cfg.idle_ttl_s, self.cfg.story_ttl_s,
+                  f"{post.ingested_at or 0:.3f}", "|".join(post.rumour_terms)])
+        if not res:
+            return None
+        window, authors, flat = int(res[0]), int(res[1]), res[2]
+        h = {_d(flat[i]): _d(flat[i + 1]) for i in range(0, len(flat), 2)}
+        return Placement(self._story(h, window, authors), via)

@@ -1,0 +1,175 @@
+"""Per-platform score sums in Redis, updated atomically and idempotently per document.
+
+Keys (``P`` = the stream prefix):
+
+- ``P:score:p:<platform>``: hash of summed fields (see ``contribution.py``); a read is one HGETALL.
+- ``P:score:doc:<doc id>``: hash ``rev``, ``platforms`` (JSON), ``c`` (JSON contribution) - the last
+  contribution applied for the document, so a revision subtracts exactly what was added before.
+- ``P:score:hist:<platform>``: hash ``YYYY-MM-DD`` -> JSON snapshot of that day's last score.
+- ``P:score:platforms``: set of platforms with state.
+
+Why a Lua script: reading the previous contribution, subtracting it, adding the new one and storing
+it must be one step, or two indexer consumers handling a redelivered batch and its revision could
+apply a contribution twice. The script refuses a revision older than the stored one and does
+nothing when the same revision with the same contribution arrives again (redelivery).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+import redis
+
+from trustscope.observability import get_logger
+from trustscope.scores.contribution import Contribution, contribution_of, unflatten
+
+log = get_logger("trustscope.scores")
+
+# KEYS[1] doc record; KEYS[2..] state hashes of the new platforms.
+# ARGV[1] revision, ARGV[2] contribution JSON, ARGV[3] platforms JSON, ARGV[4] state key prefix.
+# Returns 1 applied, 0 stale (older revision), 2 unchanged (redelivery).
+APPLY_LUA = """
+local rev = tonumber(ARGV[1])
+local old = redis.call('HMGET', KEYS[1], 'rev', 'platforms', 'c')
+if old[1] then
+  local old_rev = tonumber(old[1])
+  if old_rev > rev then return 0 end
+  if old_rev == rev and old[2] == ARGV[3] and old[3] == ARGV[2] then return 2 end
+  local old_c = cjson.decode(old[3])
+  for _, p in ipairs(cjson.decode(old[2])) do
+    local key = ARGV[4] .. p
+    for f, v in pairs(old_c) do redis.call('HINCRBYFLOAT', key, f, -v) end
+  end
+end
+local c = cjson.decode(ARGV[2])
+for i = 2, #KEYS do
+  for f, v in pairs(c) do redis.call('HINCRBYFLOAT', KEYS[i], f, v) end
+end
+redis.call('HSET', KEYS[1], 'rev', ARGV[1], 'platforms', ARGV[3], 'c', ARGV[2])
+return 1
+"""
+
+
+def history_point(state: Mapping[str, float], at: float) -> dict[str, Any]:
+    """One day's history record: the posterior mean (shown only above the minimum, at read time)
+    and the counts."""
+    result = unflatten(state).result(at)
+    return {"posterior": result.verified_score, "verified": result.verified, "total": result.total,
+            "fake": result.fake, "suspicious": result.suspicious}
+
+
+def _num(raw: bytes | str) -> float:
+    return float(raw.decode() if isinstance(raw, bytes) else raw)
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+class ScoreStore:
+    """Reads and maintains the score state under ``<prefix>:score:``."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client = client
+        self.base = f"{prefix}:score:"
+        self._apply = client.register_script(APPLY_LUA)
+
+    # --- keys --------------------------------------------------------------------------------
+    def state_key(self, platform: str) -> str:
+        return f"{self.base}p:{platform}"
+
+    def doc_key(self, doc_id: str) -> str:
+        return f"{self.base}doc:{doc_id}"
+
+    def history_key(self, platform: str) -> str:
+        return f"{self.base}hist:{platform}"
+
+    @property
+    def platforms_key(self) -> str:
+        return f"{self.base}platforms"
+
+    # --- writes ------------------------------------------------------------------------------
+    def apply(self, contributions: Iterable[Contribution], snapshot: bool = True) -> dict[str, int]:
+        """Apply contributions in one pipeline; returns counts of applied/stale/unchanged."""
+        items = list(contributions)
+        if not items:
+            return {"applied": 0, "stale": 0, "unchanged": 0}
+        pipe = self.client.pipeline(transaction=False)
+        for c in items:
+            self._apply(keys=[self.doc_key(c.doc_id), *(self.state_key(p) for p in c.platforms)],
+                        args=[c.revision, orjson.dumps(c.fields, option=orjson.OPT_SORT_KEYS).decode(),
+                              orjson.dumps(list(c.platforms)).decode(), f"{self.base}p:"],
+                        client=pipe)
+        results = pipe.execute()
+        counts = {"applied": results.count(1), "stale": results.count(0), "unchanged": results.count(2)}
+        touched = sorted({p for c, r in zip(items, results) if r == 1 for p in c.platforms})
+        if touched:
+            self.client.sadd(self.platforms_key, *touched)
+            if snapshot:
+                self.snapshot(touched)
+        return counts
+
+    def apply_documents(self, docs: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+        """The indexer's hook: apply every review among the written documents."""
+        return self.apply(c for d in docs if (c := contribution_of(d)) is not None)
+
+    def snapshot(self, platforms: Iterable[str], now: datetime | None = None) -> None:
+        """Record today's (UTC) score of each platform as its daily history point."""
+        now = now or datetime.now(timezone.utc)
+        day = now.strftime("%Y-%m-%d")
+        pipe = self.client.pipeline(transaction=False)
+        for p in platforms:
+            pipe.hset(self.history_key(p), day, orjson.dumps(history_point(self.state(p), now.timestamp())))
+        pipe.execute()
+
+    # --- reads -------------------------------------------------------------------------------
+    def state(self, platform: str) -> dict[str, float]:
+        """The platform's summed fields (empty when it has no reviews)."""
+        raw = self.client.hgetall(self.state_key(platform))
+        return {_text(k): _num(v) for k, v in raw.items()}
+
+    def accumulator(self, platform: str) -> Any:
+        return unflatten(self.state(platform))
+
+    def history(self, platform: str, min_verified: int) -> list[dict[str, Any]]:
+        """Daily points, oldest first; ``score`` is null on days with under ``min_verified`` verified
+        reviews (the same withholding as the live score)."""
+        raw = self.client.hgetall(self.history_key(platform))
+        out = []
+        for d, v in sorted(raw.items()):
+            point = orjson.loads(v)
+            posterior = point.pop("posterior", None)
+            shown = posterior is not None and point.get("verified", 0) >= max(1, min_verified)
+            out.append({"date": _text(d), "score": round(posterior, 3) if shown else None, **point})
+        return out
+
+    def platforms(self) -> list[str]:
+        return sorted(_text(p) for p in self.client.smembers(self.platforms_key))
+
+    # --- rebuild -----------------------------------------------------------------------------
+    def replace(self, platform: str, state: Mapping[str, float], docs: Iterable[Contribution],
+                history: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        """Swap in a recomputed state for one platform: the doc records first, then the sums by
+        RENAME (readers see the old sums or the new, never a half-written hash)."""
+        pipe = self.client.pipeline(transaction=False)
+        for c in docs:
+            pipe.hset(self.doc_key(c.doc_id), mapping={
+                "rev": c.revision, "c": orjson.dumps(c.fields, option=orjson.OPT_SORT_KEYS).decode(),
+                "platforms": orjson.dumps(list(c.platforms)).decode()})
+        pipe.execute()
+        tmp = f"{self.state_key(platform)}:rebuild"
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(tmp)
+        if state:
+            pipe.hset(tmp, mapping={k: repr(float(v)) for k, v in state.items()})
+            pipe.rename(tmp, self.state_key(platform))
+        else:
+            pipe.delete(self.state_key(platform))
+        if history:
+            pipe.hset(self.history_key(platform), mapping={d: orjson.dumps(v) for d, v in history.items()})
+        pipe.sadd(self.platforms_key, platform)
+        pipe.execute()
+        log.info("scores.replaced", platform=platform, fields=len(state))
