@@ -1,0 +1,77 @@
+"""Rate-aware bursts of weak accounts: a platform's share of reviews from young, one-review accounts
+against that platform's own history, with the uncertainty of a beta-binomial model.
+
+Why: a campaign of real-looking texts by fresh accounts, spread over one to three weeks, has no
+copies, no marks and no single-day spike, so each review alone looks honest. What it cannot hide
+is that, for a while, far more of the platform's 4-5-star (or 1-2-star) reviews come from *weak*
+accounts (younger than ``WEAK_AGE_DAYS`` with at most ``WEAK_PRIOR`` earlier reviews) than
+usual. The share, not the count, is tested: when an outage makes everybody complain, aged users
+complain too, so the weak share of 1-2-star reviews rises far less than their count.
+
+Model, per platform and rating class: history = the ``HISTORY_DAYS`` days that end ``GAP_DAYS``
+before the review's window; the weak share ``p ~ Beta(A0 + w_hist, B0 + n_hist - w_hist)`` (prior
+worth 4 reviews, mean 0.25); window = the review's day +- ``HALF_WINDOW`` days (later days revise
+earlier verdicts). The tail ``P(W >= w)`` of the beta-binomial predictive for the window's ``n``
+reviews gives the surprise ``-log10 P``; the score is ``ramp(surprise, 2, 5) * ramp(lift, 1.5, 2.5)``
+with ``lift`` = window share / expected share, so a large platform cannot be flagged for a
+statistically sure but small rise. Only weak reviews receive the signal.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+from scipy.stats import betabinom
+
+from trustscope.integrity.detectors import Signal, ramp
+
+WEAK_AGE_DAYS = 60.0
+WEAK_PRIOR = 2
+HALF_WINDOW = 6
+GAP_DAYS = 1
+HISTORY_DAYS = 42
+A0, B0 = 1.0, 3.0
+MIN_WINDOW = 10
+MIN_WEAK = 8
+P_LO, P_HI = 2.0, 5.0
+LIFT_LO, LIFT_HI = 1.5, 2.5
+
+
+def is_weak(age_days: float | None, prior: int | None) -> bool:
+    return age_days is not None and age_days < WEAK_AGE_DAYS and (prior or 0) <= WEAK_PRIOR
+
+
+def window_days(day: int) -> range:
+    return range(day - HALF_WINDOW, day + HALF_WINDOW + 1)
+
+
+def history_days(day: int) -> range:
+    end = day - HALF_WINDOW - GAP_DAYS
+    return range(end - HISTORY_DAYS, end)
+
+
+@lru_cache(maxsize=65_536)
+def strength(w_win: int, n_win: int, w_hist: int, n_hist: int) -> tuple[float, float, float]:
+    """(score, surprise in -log10 P, lift) of a window's weak count against its history."""
+    if n_win < MIN_WINDOW or w_win < MIN_WEAK:
+        return 0.0, 0.0, 0.0
+    a, b = A0 + w_hist, B0 + max(0, n_hist - w_hist)
+    expected = a / (a + b)
+    lift = (w_win / n_win) / expected
+    if lift < LIFT_LO:
+        return 0.0, 0.0, lift
+    tail = float(betabinom.sf(w_win - 1, n_win, a, b))
+    surprise = -math.log10(max(tail, 1e-300))
+    return ramp(surprise, P_LO, P_HI) * ramp(lift, LIFT_LO, LIFT_HI), surprise, lift
+
+
+def score(weak: bool, w_win: int, n_win: int, w_hist: int, n_hist: int, rclass: str) -> Signal:
+    if not weak:
+        return Signal("weak_rate", 0.0)
+    s, surprise, lift = strength(w_win, n_win, w_hist, n_hist)
+    if s <= 0:
+        return Signal("weak_rate", 0.0)
+    stars = "4-5-star" if rclass == "pos" else "1-2-star"
+    return Signal("weak_rate", s, f"{w_win} of {n_win} {stars} reviews of this platform around this day come from "
+                                  f"new or one-review accounts, {lift:.1f}x its usual share (P={10 ** -surprise:.0e})")
