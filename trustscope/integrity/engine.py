@@ -618,8 +618,7 @@ class IntegrityEngine:
                 day: int) -> tuple[int, int, int, int]:
         w_win = sum(counts[(pf, rc, d)][0] for d in weak_rate.window_days(day))
         n_win = sum(counts[(pf, rc, d)][1] for d in weak_rate.window_days(day))
-        w_hist = sum(counts[(pf, rc, d)][0] for d in weak_rate.history_days(day))
-        n_hist = sum(counts[(pf, rc, d)][1] for d in weak_rate.history_days(day))
+        w_hist, n_hist = weak_rate.history([counts[(pf, rc, d)] for d in weak_rate.history_days(day)])
         return w_win, n_win, w_hist, n_hist
 
     @staticmethod

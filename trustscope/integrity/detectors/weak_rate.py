@@ -9,7 +9,8 @@ usual. The share, not the count, is tested: when an outage makes everybody compl
 complain too, so the weak share of 1-2-star reviews rises far less than their count.
 
 Model, per platform and rating class: history = the ``HISTORY_DAYS`` days that end ``GAP_DAYS``
-before the review's window; the weak share ``p ~ Beta(A0 + w_hist, B0 + n_hist - w_hist)`` (prior
+before the review's window, less the tenth of those days with the highest weak share
+(``history``); the weak share ``p ~ Beta(A0 + w_hist, B0 + n_hist - w_hist)`` (prior
 worth 4 reviews, mean 0.25); window = the review's day +- ``HALF_WINDOW`` days (later days revise
 earlier verdicts). The tail ``P(W >= w)`` of the beta-binomial predictive for the window's ``n``
 reviews gives the surprise ``-log10 P``; the score is ``ramp(surprise, 2, 5) * ramp(lift, 1.5, 2.5)``
@@ -29,8 +30,9 @@ from trustscope.integrity.detectors import Signal, ramp
 WEAK_AGE_DAYS = 60.0
 WEAK_PRIOR = 2
 HALF_WINDOW = 6
-GAP_DAYS = 1
+GAP_DAYS = 8  # history ends two weeks before the day: a campaign of up to ~2 weeks stays out of it
 HISTORY_DAYS = 42
+TRIM_SHARE = 0.1  # history days with the highest weak share dropped (a past campaign is not "usual")
 A0, B0 = 1.0, 3.0
 MIN_WINDOW = 10
 MIN_WEAK = 8
@@ -40,6 +42,14 @@ LIFT_LO, LIFT_HI = 1.5, 2.5
 
 def is_weak(age_days: float | None, prior: int | None) -> bool:
     return age_days is not None and age_days < WEAK_AGE_DAYS and (prior or 0) <= WEAK_PRIOR
+
+
+def history(day_counts: list[tuple[int, int]]) -> tuple[int, int]:
+    """(weak, all) over history days after dropping the ``TRIM_SHARE`` days of highest weak share,
+    so the first days of a two-to-three-week campaign do not become the baseline of its last days."""
+    days = sorted((c for c in day_counts if c[1] > 0), key=lambda c: c[0] / c[1])
+    kept = days[: len(days) - int(len(days) * TRIM_SHARE + 0.999)] if len(days) >= 4 else days
+    return sum(c[0] for c in kept), sum(c[1] for c in kept)
 
 
 def window_days(day: int) -> range:
