@@ -8,8 +8,9 @@ campaign style nobody simulated. Here, for each family F:
   from the corpus' shopping domains, seeds ``TUNE_SEEDS``, one stream per family *other than F*
   plus honest-only streams;
 * *combination*: the combiner's form (``logit = b + sum w_i score_i``) with weights and bias fitted
-  by class-balanced logistic regression on those streams' signals, and the flag threshold set so
-  that at most ``TARGET_FPR`` of the tuning streams' honest reviews are flagged;
+  by class-balanced logistic regression on those streams' signals (non-negative weights, a prior
+  centred on the hand-set weights), and the flag threshold set so that at most ``TARGET_FPR`` of
+  the tuning streams' honest reviews are flagged;
 * *evaluation data*: streams of the ``eval`` variant (other account ages, spans, farm sizes,
   wave shape, copy mix), texts from a domain no weight was tuned on (``food_delivery``), other
   seeds (``EVAL_SEEDS``), with F injected (30% of the target's reviews).
@@ -48,6 +49,7 @@ EVAL_SEEDS = (101, 102)
 TUNE_DOMAINS = ("shopping",)
 EVAL_DOMAINS = ("food_delivery",)
 TARGET_FPR = 0.003  # honest reviews flagged on the tuning streams
+PRIOR_STRENGTH = 0.002  # pull of the hand-set weights on the fitted ones (per squared unit of weight)
 FEATURES = tuple(combiner.WEIGHTS)
 
 
@@ -91,10 +93,14 @@ def judge_stream(family: str | None, seed: int, variant: str, domains: tuple[str
     return Stream(family, seed, sim, x, [sim.labels[i] for i in ids])
 
 
-def fit(streams: list[Stream], exclude: str | None, target_fpr: float = TARGET_FPR) -> Combination:
-    """Class-balanced logistic regression on the streams of every family but ``exclude``; the
-    threshold keeps the tuning streams' honest false-positive rate at ``target_fpr``."""
-    from sklearn.linear_model import LogisticRegression
+def fit(streams: list[Stream], exclude: str | None, target_fpr: float = TARGET_FPR,
+        prior_strength: float = PRIOR_STRENGTH) -> Combination:
+    """Logistic regression on the streams of every family but ``exclude``, class-balanced, with
+    non-negative weights pulled towards the hand-set ones (a Gaussian prior centred on
+    ``combiner.WEIGHTS``: evidence the tuning families never exercise keeps its hand weight instead
+    of dropping to zero); the threshold keeps the tuning streams' honest false-positive rate at
+    ``target_fpr`` (and never below the hand combiner's)."""
+    from scipy.optimize import minimize
 
     xs, ys = [], []
     for s in streams:
@@ -103,10 +109,24 @@ def fit(streams: list[Stream], exclude: str | None, target_fpr: float = TARGET_F
         keep = np.array([lab == "honest" or lab == s.family for lab in s.labels])
         xs.append(s.x[keep])
         ys.append(np.array([lab != "honest" for lab in s.labels])[keep])
-    x, y = np.vstack(xs), np.concatenate(ys)
-    lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(x, y)
-    w, b = lr.coef_[0], float(lr.intercept_[0])
-    honest = x[~y] @ w + b
+    x, y = np.vstack(xs), np.concatenate(ys).astype(float)
+    sw = np.where(y > 0, 0.5 / max(1.0, y.sum()), 0.5 / max(1.0, (1 - y).sum()))  # balanced, sums to 1
+    hand = hand_combination()
+    w0 = np.append(hand.weights, hand.bias)
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        z = x @ theta[:-1] + theta[-1]
+        p = 1.0 / (1.0 + np.exp(-z))
+        ll = np.sum(sw * (np.logaddexp(0.0, z) - y * z))
+        g = np.append(x.T @ (sw * (p - y)), np.sum(sw * (p - y)))
+        d = theta - w0
+        d[-1] = 0.0  # the bias is free
+        return ll + prior_strength * float(d @ d), g + 2 * prior_strength * d
+
+    bounds = [(0.0, None)] * len(FEATURES) + [(None, None)]
+    theta = minimize(loss, w0, jac=True, method="L-BFGS-B", bounds=bounds).x
+    w, b = theta[:-1], float(theta[-1])
+    honest = x[y == 0] @ w + b
     thr = max(0.0, float(np.quantile(honest, 1.0 - target_fpr)) + 1e-9)
     return Combination(w, b, thr)
 
@@ -216,6 +236,22 @@ def baseline_flags(stream: Stream, src: Path) -> np.ndarray:
 def leave_one_family_out(families: tuple[str, ...] = ALL_ATTACKS, days: int = 60, platforms: int = 10,
                          use_corpus: bool = True, baseline_src: Path | None = None,
                          progress: Any = None) -> LofoReport:
+    data = collect(families, days, platforms, use_corpus, progress)
+    return report_from(data, baseline_src, progress)
+
+
+@dataclass
+class Collected:
+    """Every judged stream of a leave-one-family-out run (fitting and reporting are cheap after)."""
+
+    families: tuple[str, ...]
+    tune: list[Stream]
+    refs: dict[int, Stream]
+    evals: dict[str, list[Stream]]
+
+
+def collect(families: tuple[str, ...] = ALL_ATTACKS, days: int = 60, platforms: int = 10,
+            use_corpus: bool = True, progress: Any = None) -> Collected:
     log = progress or (lambda m: None)
     tune: list[Stream] = []
     for seed in TUNE_SEEDS:
@@ -228,6 +264,12 @@ def leave_one_family_out(families: tuple[str, ...] = ALL_ATTACKS, days: int = 60
         evals[fam] = [judge_stream(fam, seed, "eval", EVAL_DOMAINS, days, platforms, use_corpus)
                       for seed in EVAL_SEEDS]
         log(f"eval {fam}: {sum(len(s.labels) for s in evals[fam])} reviews")
+    return Collected(tuple(families), tune, refs, evals)
+
+
+def report_from(data: Collected, baseline_src: Path | None = None, progress: Any = None) -> LofoReport:
+    log = progress or (lambda m: None)
+    families, tune, refs, evals = data.families, data.tune, data.refs, data.evals
     report = LofoReport()
     report.reviews = sum(len(s.labels) for s in tune) + sum(len(s.labels) for s in refs.values()) + \
         sum(len(s.labels) for ss in evals.values() for s in ss)

@@ -51,10 +51,10 @@ _REF = 1_600_000_000.0  # fixed decay reference so accumulators built at differe
 WEEK = 7 * DAY
 WEAK_AGE_DAYS = 60.0
 WEAK_PRIOR = 2
-WEAK_WEIGHT = 0.5
-WEAK_CAP = 0.35  # weak accounts' weight in a week <= this x the week's established weight
+WEAK_WEIGHT = 0.25
+WEAK_CAP = 0.2  # weak accounts' weight in a week <= this x the week's established weight
 ANON = "\x00"  # the pseudo-author of reviews without author_id
-COHORT_CAP = 0.05  # one registration week's established accounts <= this share of established weight
+COHORT_CAP = 0.02  # one registration week's established accounts <= this share of established weight
 
 
 def _get(item: Any, key: str) -> Any:
