@@ -61,6 +61,11 @@ def signature(text: str) -> np.ndarray | None:
     sh = clause_shingles(text)
     if len(sh) < MIN_SHINGLES or len(skeleton(text)) < MIN_CHARS:
         return None
+    return minhash(sh)
+
+
+def minhash(sh: list[bytes]) -> np.ndarray:
+    """MinHash values (uint32[NUM_PERM]) of a shingle set, identical in every process."""
     base = _template()
     m = MinHash(num_perm=NUM_PERM, seed=SEED, permutations=base.permutations, scheme=base.scheme)
     m.update_batch(sh)
