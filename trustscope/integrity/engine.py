@@ -207,7 +207,7 @@ class IntegrityEngine:
             skel = duplicate.skeleton(ev.text)
             sig = duplicate.signature(skel) if len(skel) >= duplicate.MIN_SKELETON else None
             bands = duplicate.band_keys(sig, ev.platform) if sig is not None else []
-            csig = copied.signature(ev.text)
+            csig = copied.signature(ev.text, skel)
             cbands = copied.band_keys(csig) if csig is not None else []
             p.claim(ev.id, self.claim_stale_s)
             p.hmget_multi([("lsh", b) for b in bands] + [("cpb", b) for b in cbands] + [("au", ev.author_id)])
@@ -615,18 +615,19 @@ class IntegrityEngine:
         return out
 
     def _window(self, counts: dict[tuple[str, str, int], tuple[int, int]], pf: str, rc: str,
-                day: int) -> tuple[int, int, int, int]:
+                day: int) -> tuple[int, int, int, int, int]:
         w_win = sum(counts[(pf, rc, d)][0] for d in weak_rate.window_days(day))
         n_win = sum(counts[(pf, rc, d)][1] for d in weak_rate.window_days(day))
-        w_hist, n_hist = weak_rate.history([counts[(pf, rc, d)] for d in weak_rate.history_days(day)])
-        return w_win, n_win, w_hist, n_hist
+        w_hist, n_hist, h_days = weak_rate.history([counts[(pf, rc, d)] for d in weak_rate.history_days(day)])
+        return w_win, n_win, w_hist, n_hist, h_days
 
     @staticmethod
     def _span(day: int) -> list[int]:
         h = weak_rate.history_days(day)
         return list(range(h.start, weak_rate.window_days(day).stop))
 
-    def _weak_window_counts(self, recs: list[list[Any]]) -> dict[tuple[str, str, int], tuple[int, int, int, int]]:
+    def _weak_window_counts(self, recs: list[list[Any]]
+                            ) -> dict[tuple[str, str, int], tuple[int, int, int, int, int]]:
         cells = {(rec[0], burst.rating_class(rec[2]), rec[3] // DAY) for rec in recs
                  if burst.rating_class(rec[2]) and weak_rate.is_weak(rec[5], rec[6])}
         if not cells:
@@ -635,23 +636,44 @@ class IntegrityEngine:
         return {(pf, rc, day): self._window(counts, pf, rc, day) for pf, rc, day in cells}
 
     def _weak_triggers(self, queued: list[_Queued], triggers: list[tuple[str, str]]) -> None:
-        """Weak-share windows whose level this batch changed: their weak members are judged again."""
+        """Weak-share windows whose level this batch changed: their weak members are judged again.
+
+        Only cells (platform, class) that gained a weak review are checked, for window centres
+        from 6 days before each such day up to the batch's latest day: reviews arrive in time order,
+        so later days have no members yet (a window whose level drops because established reviews
+        arrived is revised when its next weak review comes)."""
         inc: Counter = Counter()
+        last = 0
         for q in queued:
             if q.rc is not None:
                 d = int(q.ev.created_at // DAY)
-                self._latest_day = max(self._latest_day, d)
+                last = max(last, d)
                 inc[(q.ev.platform, q.rc, d, "n")] += 1
                 if q.weak:
                     inc[(q.ev.platform, q.rc, d, "w")] += 1
-        if not inc:
+        self._latest_day = max(self._latest_day, last)
+        weak_days = [(pf, rc, d) for pf, rc, d, kind in inc if kind == "w"]
+        if not weak_days:
             return
-        centers = {(pf, rc, c) for pf, rc, d, _ in inc for c in weak_rate.window_days(d)}
-        counts = self._day_counts({(pf, rc, d) for pf, rc, c in centers for d in self._span(c)})
+        centers = {(pf, rc, c) for pf, rc, d in weak_days for c in range(d - weak_rate.HALF_WINDOW, last + 1)}
+        counts = self._day_counts({(pf, rc, d) for pf, rc, c in centers
+                                   for d in range(c - weak_rate.HALF_WINDOW, min(c + weak_rate.HALF_WINDOW, last) + 1)})
         before = {k: (v[0] - inc[(*k, "w")], v[1] - inc[(*k, "n")]) for k, v in counts.items()}
+        zero = (0, 0)
+        hist_need: list[tuple[str, str, int]] = []
         for pf, rc, c in centers:
-            now = weak_rate.strength(*self._window(counts, pf, rc, c))[0]
-            was = weak_rate.strength(*self._window(before, pf, rc, c))[0]
+            win = [counts.get((pf, rc, d), zero) for d in weak_rate.window_days(c)]
+            if sum(x[0] for x in win) >= weak_rate.MIN_WEAK:  # below it the score is 0 either way
+                hist_need.append((pf, rc, c))
+        if not hist_need:
+            return
+        hist = self._day_counts({(pf, rc, d) for pf, rc, c in hist_need for d in weak_rate.history_days(c)})
+        for pf, rc, c in hist_need:
+            h = weak_rate.history([hist[(pf, rc, d)] for d in weak_rate.history_days(c)])
+            now_w = [counts.get((pf, rc, d), zero) for d in weak_rate.window_days(c)]
+            was_w = [before.get((pf, rc, d), zero) for d in weak_rate.window_days(c)]
+            now = weak_rate.strength(sum(x[0] for x in now_w), sum(x[1] for x in now_w), *h)[0]
+            was = weak_rate.strength(sum(x[0] for x in was_w), sum(x[1] for x in was_w), *h)[0]
             if _level(now) != _level(was):
                 triggers.append((f"t/wk/{c}", f"{pf}|{rc}"))
 

@@ -28,7 +28,8 @@ import numpy as np
 from datasketch import MinHash
 
 from trustscope.integrity.detectors import Signal, ramp
-from trustscope.integrity.detectors.duplicate import compact, jaccard_compact, skeleton
+from trustscope.integrity.detectors.duplicate import _DIGITS, _LATIN, _keep, compact, jaccard_compact, skeleton
+from trustscope.text import normalize_text, to_simplified
 
 NUM_PERM = 48
 BANDS = 6
@@ -47,19 +48,24 @@ def _template() -> MinHash:
 
 
 def clause_shingles(text: str) -> list[bytes]:
-    """Bigrams within each clause's skeleton (order- and punctuation-insensitive)."""
+    """Bigrams within each clause's skeleton (order- and punctuation-insensitive). The text is
+    normalised once (NFKC, simplified, lower case) and then split, not normalised per clause."""
     out: set[bytes] = set()
-    for clause in _SPLIT.split(text):
-        sk = skeleton(clause)
+    norm = to_simplified(normalize_text(text)).lower()
+    for clause in _SPLIT.split(norm):
+        sk = _LATIN.sub("a", _DIGITS.sub("0", "".join(ch for ch in clause if _keep(ch))))
         for i in range(len(sk) - 1):
             out.add(sk[i:i + 2].encode("utf-8"))
     return list(out)
 
 
-def signature(text: str) -> np.ndarray | None:
-    """MinHash of the clause shingles, or None when the text is below the information threshold."""
+def signature(text: str, skel: str | None = None) -> np.ndarray | None:
+    """MinHash of the clause shingles, or None when the text is below the information threshold
+    (``skel``: the text's ``duplicate.skeleton`` when the caller has it already)."""
+    if len(skel if skel is not None else skeleton(text)) < MIN_CHARS:
+        return None
     sh = clause_shingles(text)
-    if len(sh) < MIN_SHINGLES or len(skeleton(text)) < MIN_CHARS:
+    if len(sh) < MIN_SHINGLES:
         return None
     return minhash(sh)
 

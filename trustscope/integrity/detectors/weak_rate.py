@@ -15,7 +15,9 @@ worth 4 reviews, mean 0.25); window = the review's day +- ``HALF_WINDOW`` days (
 earlier verdicts). The tail ``P(W >= w)`` of the beta-binomial predictive for the window's ``n``
 reviews gives the surprise ``-log10 P``; the score is ``ramp(surprise, 2, 5) * ramp(lift, 1.5, 2.5)``
 with ``lift`` = window share / expected share, so a large platform cannot be flagged for a
-statistically sure but small rise. Only weak reviews receive the signal.
+statistically sure but small rise, times ``1 - ramp(established lift, 1.3, 2.0)``: when the
+established accounts' own daily volume is up too, the wave is organic (see ``strength``). Only
+weak reviews receive the signal.
 """
 
 from __future__ import annotations
@@ -38,18 +40,20 @@ MIN_WINDOW = 10
 MIN_WEAK = 8
 P_LO, P_HI = 2.0, 5.0
 LIFT_LO, LIFT_HI = 1.5, 2.5
+ORGANIC_LO, ORGANIC_HI = 1.3, 2.0  # established accounts' volume lift that marks an organic surge
 
 
 def is_weak(age_days: float | None, prior: int | None) -> bool:
     return age_days is not None and age_days < WEAK_AGE_DAYS and (prior or 0) <= WEAK_PRIOR
 
 
-def history(day_counts: list[tuple[int, int]]) -> tuple[int, int]:
-    """(weak, all) over history days after dropping the ``TRIM_SHARE`` days of highest weak share,
-    so the first days of a two-to-three-week campaign do not become the baseline of its last days."""
+def history(day_counts: list[tuple[int, int]]) -> tuple[int, int, int]:
+    """(weak, all, days kept) over history days after dropping the ``TRIM_SHARE`` days of highest
+    weak share, so the first days of a two-to-three-week campaign do not become the baseline of
+    its last days."""
     days = sorted((c for c in day_counts if c[1] > 0), key=lambda c: c[0] / c[1])
     kept = days[: len(days) - int(len(days) * TRIM_SHARE + 0.999)] if len(days) >= 4 else days
-    return sum(c[0] for c in kept), sum(c[1] for c in kept)
+    return sum(c[0] for c in kept), sum(c[1] for c in kept), len(kept)
 
 
 def window_days(day: int) -> range:
@@ -62,8 +66,13 @@ def history_days(day: int) -> range:
 
 
 @lru_cache(maxsize=65_536)
-def strength(w_win: int, n_win: int, w_hist: int, n_hist: int) -> tuple[float, float, float]:
-    """(score, surprise in -log10 P, lift) of a window's weak count against its history."""
+def strength(w_win: int, n_win: int, w_hist: int, n_hist: int, hist_days: int = 0) -> tuple[float, float, float]:
+    """(score, surprise in -log10 P, lift) of a window's weak count against its history.
+
+    An organic surge lifts the *established* accounts' volume too (an outage: everybody complains,
+    and newcomers sign up to complain); a campaign of fresh accounts does not. So the score is
+    damped by ``1 - ramp(established lift, ORGANIC_LO, ORGANIC_HI)``, the established accounts'
+    daily volume in the window against their history's (when ``hist_days`` is known)."""
     if n_win < MIN_WINDOW or w_win < MIN_WEAK:
         return 0.0, 0.0, 0.0
     a, b = A0 + w_hist, B0 + max(0, n_hist - w_hist)
@@ -73,13 +82,17 @@ def strength(w_win: int, n_win: int, w_hist: int, n_hist: int) -> tuple[float, f
         return 0.0, 0.0, lift
     tail = float(betabinom.sf(w_win - 1, n_win, a, b))
     surprise = -math.log10(max(tail, 1e-300))
-    return ramp(surprise, P_LO, P_HI) * ramp(lift, LIFT_LO, LIFT_HI), surprise, lift
+    s = ramp(surprise, P_LO, P_HI) * ramp(lift, LIFT_LO, LIFT_HI)
+    if hist_days > 0 and n_hist > w_hist:
+        est_lift = ((n_win - w_win) / (2 * HALF_WINDOW + 1)) / ((n_hist - w_hist) / hist_days)
+        s *= 1.0 - ramp(est_lift, ORGANIC_LO, ORGANIC_HI)
+    return s, surprise, lift
 
 
-def score(weak: bool, w_win: int, n_win: int, w_hist: int, n_hist: int, rclass: str) -> Signal:
+def score(weak: bool, w_win: int, n_win: int, w_hist: int, n_hist: int, hist_days: int, rclass: str) -> Signal:
     if not weak:
         return Signal("weak_rate", 0.0)
-    s, surprise, lift = strength(w_win, n_win, w_hist, n_hist)
+    s, surprise, lift = strength(w_win, n_win, w_hist, n_hist, hist_days)
     if s <= 0:
         return Signal("weak_rate", 0.0)
     stars = "4-5-star" if rclass == "pos" else "1-2-star"
