@@ -198,7 +198,9 @@ class LofoReport:
 
 
 def _rows(evals: dict[str, list[Stream]], refs: dict[int, Stream], combo_of: Any, name: str,
-          flags_of: Any = None) -> list[dict[str, Any]]:
+          flags_of: Any = None, robust: bool = True) -> list[dict[str, Any]]:
+    """Per family: detection metrics and score shifts (``robust``: which score formula the
+    detection-on shift uses - the baseline release is measured with its own, the plain one)."""
     rows, total = [], Row("ALL")
     for fam, streams in evals.items():
         row = Row(fam)
@@ -212,7 +214,7 @@ def _rows(evals: dict[str, list[Stream]], refs: dict[int, Stream], combo_of: Any
             lab = np.array(s.labels)
             att, hon = lab == fam, lab == "honest"
             args = (int((fl & att).sum()), int((fl & hon).sum()), int((~fl & att).sum()), int(hon.sum()),
-                    _score_shift(s, ref, fl, rfl), _score_shift(s, ref, None, None),
+                    _score_shift(s, ref, fl, rfl, robust=robust), _score_shift(s, ref, None, None),
                     _score_shift(s, ref, None, None, robust=False))
             row.add(*args)
             total.add(*args)
@@ -296,13 +298,11 @@ def report_from(data: Collected, baseline_src: Path | None = None, progress: Any
             tot += len(ref.labels)
         report.honest_only_fpr[name] = round(fl / tot, 5)
     if baseline_src is not None:
-        cache: dict[int, np.ndarray] = {}
-
         def flags_of(s: Stream) -> np.ndarray:
-            if id(s) not in cache:
-                cache[id(s)] = baseline_flags(s, baseline_src)
-            return cache[id(s)]
-        report.baseline = _rows(evals, refs, None, "baseline", flags_of)
+            if s.baseline_flags is None:
+                s.baseline_flags = baseline_flags(s, baseline_src)
+            return s.baseline_flags
+        report.baseline = _rows(evals, refs, None, "baseline", flags_of, robust=False)
         fl = sum(int(flags_of(r).sum()) for r in refs.values())
         report.honest_only_fpr["baseline"] = round(fl / sum(len(r.labels) for r in refs.values()), 5)
         log("baseline done")

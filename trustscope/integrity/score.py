@@ -52,9 +52,9 @@ WEEK = 7 * DAY
 WEAK_AGE_DAYS = 60.0
 WEAK_PRIOR = 2
 WEAK_WEIGHT = 0.25
-WEAK_CAP = 0.2  # weak accounts' weight in a week <= this x the week's established weight
+WEAK_CAP = 0.12  # weak accounts' weight in a week <= this x the week's established weight
 ANON = "\x00"  # the pseudo-author of reviews without author_id
-COHORT_CAP = 0.02  # one registration week's established accounts <= this share of established weight
+COHORT_CAP = 0.01  # one registration week's established accounts <= this share of established weight
 
 
 def _get(item: Any, key: str) -> Any:
