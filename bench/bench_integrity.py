@@ -10,6 +10,7 @@ the state takes (``used_memory`` minus the empty server's).
     python bench/bench_integrity.py --backend memory --reviews 100000
     python bench/bench_integrity.py --backend redis --reviews 300000 --start-redis
     python bench/bench_integrity.py --backend redis --redis-url redis://127.0.0.1:6399/0 --prefix bench
+    python bench/bench_integrity.py --false-match      # copy attribution on honest corpus texts
 
 Run one at a time on a shared machine. Time-bucketed groups expire by *wall-clock* TTL (60 days),
 so in a replay like this nothing expires and the memory reported is an upper bound.
@@ -98,6 +99,50 @@ def stream(n: int, seed: int = 0, per_day: int = 3000, platforms: int = 2000) ->
         i += 1
 
 
+def false_match() -> None:
+    """How often copy attribution (``detectors.copied``) would call an honest review a copy: every
+    unique text of the shared corpus, in a fixed random order, each by its own author, matched
+    against the earlier ones exactly as the engine does (first band holder, estimated Jaccard >=
+    MATCH). Reported for the shipped information threshold and looser ones."""
+    from trustscope.integrity.detectors import copied
+    from trustscope.integrity.detectors.duplicate import skeleton
+
+    pools = textpool.corpus_texts()
+    if pools is None:
+        print(json.dumps({"error": "shared corpus absent"}))
+        return
+    texts = list(pools[0]) + list(pools[1])
+    random.Random(0).shuffle(texts)
+    t0 = time.perf_counter()
+    rows = []
+    for min_chars, min_sh in ((0, 2), (8, 6), (copied.MIN_CHARS, copied.MIN_SHINGLES), (20, 18)):
+        bands: dict[bytes, int] = {}
+        holders: dict[int, bytes] = {}
+        indexed = matched = 0
+        for i, text in enumerate(texts):
+            sh = copied.clause_shingles(text)
+            if len(sh) < min_sh or len(skeleton(text)) < min_chars:
+                continue
+            sig = copied.minhash(sh)
+            indexed += 1
+            keys = copied.band_keys(sig)
+            hit = False
+            for h in dict.fromkeys(bands[k] for k in keys if k in bands):
+                if copied.match(sig, holders[h], i + 1, f"a{i}") is not None:
+                    hit = True
+                    break
+            matched += hit
+            if not all(k in bands for k in keys):
+                holders[i] = copied.pack_holder(sig, i, f"a{i}")
+                for k in keys:
+                    bands.setdefault(k, i)
+        rows.append({"min_chars": min_chars, "min_shingles": min_sh, "texts": len(texts), "indexed": indexed,
+                     "false_matches": matched, "false_match_rate": round(matched / max(1, indexed), 5),
+                     "of_all_texts": round(matched / len(texts), 5)})
+        print(json.dumps(rows[-1]), flush=True)
+    print(json.dumps({"seconds": round(time.perf_counter() - t0, 1)}))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -115,7 +160,11 @@ def main() -> None:
     ap.add_argument("--prefix", default="bench:int")
     ap.add_argument("--start-redis", action="store_true", help="start a private redis-server")
     ap.add_argument("--json", default=None, help="write results here")
+    ap.add_argument("--false-match", action="store_true", help="measure copy attribution on honest texts")
     args = ap.parse_args()
+    if args.false_match:
+        false_match()
+        return
 
     proc = None
     client = None

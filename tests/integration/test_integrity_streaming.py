@@ -71,5 +71,8 @@ def test_campaign_is_revised_in_the_index_and_left_out_of_the_score(settings, es
         assert any(r.startswith("near_duplicate") for r in first["reasons"])
         with httpx.Client(base_url=gateway.url, timeout=30) as client:
             score = client.get("/v1/platforms/lufax/score", headers=READER).json()
-        assert score["total"] >= 12 and score["excluded"].get("near_duplicate", 0) >= 12
+        # the first review is a near-duplicate cluster member; the later ones also repeat it
+        # (copy attribution by time), and either may be their primary reason
+        ex = score["excluded"]
+        assert score["total"] >= 12 and ex.get("near_duplicate", 0) + ex.get("copied_text", 0) >= 12
         assert orjson.dumps(score)

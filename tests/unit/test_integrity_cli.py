@@ -1,6 +1,7 @@
 """`trustscope integrity check|simulate|evaluate` through the typer app."""
 
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from trustscope.cli.main import app
@@ -58,3 +59,18 @@ def test_simulate_then_check_round_trip(tmp_path):
 def test_evaluate_rejects_unknown_attack():
     res = runner.invoke(app, ["integrity", "evaluate", "--attack", "bogus"])
     assert res.exit_code != 0
+
+
+@pytest.mark.slow
+def test_evaluate_leave_one_family_out_prints_the_table(tmp_path):
+    out = tmp_path / "lofo.json"
+    res = runner.invoke(app, ["integrity", "evaluate", "--leave-one-family-out", "--attack", "copy_paste",
+                              "--attack", "unmarked", "--days", "20", "--platforms", "3", "--builtin-texts",
+                              "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "held-out" in res.output and "unmarked" in res.output and "ALL" in res.output
+    body = orjson.loads(out.read_bytes())
+    assert {r["family"] for r in body["held_out"]} == {"copy_paste", "unmarked", "ALL"}
+    assert set(body["combinations"]) == {"copy_paste", "unmarked", "ALL (in-family)"}
+    bad = runner.invoke(app, ["integrity", "evaluate", "--leave-one-family-out", "--baseline-src", str(tmp_path)])
+    assert bad.exit_code != 0 and "baseline-src" in bad.output

@@ -72,3 +72,71 @@ def test_to_dict_shape_and_bad_input():
 def test_scores_by_platform():
     out = scores_by_platform([{**_r(5), "platform": "a"}, {**_r(1), "platform": "b"}], now=NOW)
     assert set(out) == {"a", "b"} and out["a"].verified_score > out["b"].verified_score
+
+
+# ---------------------------------------------------------------- defence in depth (robust score)
+def _platform(days=60, per_day=10, seed=1):
+    import random
+    r = random.Random(seed)
+    out = []
+    for d in range(days):
+        for k in range(per_day):
+            t = NOW - (days - d) * DAY + k * 600
+            newcomer = r.random() < 0.25
+            out.append({"rating": r.choice([1, 2, 3, 4, 5, 5, 4, 3]), "created_at": t, "verdict": "verified",
+                        "author_id": f"n{d}-{k}" if newcomer else f"u{r.randrange(2000)}",
+                        "author_created_at": t - (1 if newcomer else r.uniform(60, 1000)) * DAY,
+                        "author_review_count": 1 if newcomer else 8})
+    return out
+
+
+def _injected(base, n, young=True, authors=None, days=12):
+    out = []
+    for i in range(n):
+        t = NOW - days * DAY + i * days * DAY / n
+        out.append({"rating": 5, "created_at": t, "verdict": "verified",
+                    "author_id": f"x{i}" if authors is None else f"x{i % authors}",
+                    "author_created_at": t - (10 if young else 400) * DAY, "author_review_count": 1 if young else 6})
+    return base + out
+
+
+def test_a_missed_newcomer_campaign_of_30_percent_moves_the_robust_score_little():
+    honest = _platform()
+    attacked = _injected(honest, round(len(honest) * 0.3 / 0.7))
+    plain = verified_score(attacked, now=NOW, robust=False).verified_score - \
+        verified_score(honest, now=NOW, robust=False).verified_score
+    robust = verified_score(attacked, now=NOW).verified_score - verified_score(honest, now=NOW).verified_score
+    assert plain > 0.4 and 0 < robust <= 0.2
+
+
+def test_a_few_aged_accounts_writing_many_reviews_share_a_few_voices():
+    honest = _platform()
+    attacked = _injected(honest, round(len(honest) * 0.3 / 0.7), young=False, authors=20, days=60)
+    robust = verified_score(attacked, now=NOW).verified_score - verified_score(honest, now=NOW).verified_score
+    assert robust <= 0.1
+
+
+def test_a_genuine_surge_of_established_users_still_moves_the_score():
+    honest = _platform()
+    surge = [{**it, "rating": 1, "author_id": f"s{i}", "created_at": NOW - 3 * DAY + i * 60,
+              "author_created_at": NOW - 500 * DAY - i * 7 * DAY} for i, it in enumerate(honest[:300])]
+    before = verified_score(honest, now=NOW)
+    after = verified_score(honest + surge, now=NOW)
+    plain_drop = verified_score(honest, now=NOW, robust=False).verified_score - \
+        verified_score(honest + surge, now=NOW, robust=False).verified_score
+    assert before.verified_score - after.verified_score >= max(0.5, 0.8 * plain_drop)
+
+
+def test_remove_undoes_add_and_merge_keeps_author_state():
+    items = _injected(_platform(days=20), 60)
+    acc = ScoreAccumulator()
+    for it in items:
+        acc.add(it)
+    extra = {**items[0], "verdict": "fake", "reasons": ["copied_text: x"]}
+    acc.add(extra)
+    acc.remove(extra)
+    assert acc.result(NOW).to_dict() == verified_score(items, now=NOW).to_dict()
+    a, b = ScoreAccumulator(), ScoreAccumulator()
+    for n, it in enumerate(items):
+        (a if n % 3 else b).add(it)
+    assert a.merge(b).result(NOW).to_dict() == verified_score(items, now=NOW).to_dict()

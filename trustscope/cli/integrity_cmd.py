@@ -119,13 +119,20 @@ def simulate(
     platforms: int = typer.Option(10, min=3),
     builtin_texts: bool = typer.Option(False, "--builtin-texts", help="ignore the shared corpus"),
     labels: Path | None = typer.Option(None, "--labels", help="write id -> label JSON here"),
+    variant: str = typer.Option("tune", "--variant", help="generator parameters: tune | eval"),
+    domain: list[str] = typer.Option([], "--domain", help="corpus domain prefix(es) to draw texts from"),
 ) -> None:
     """Write a simulated, labelled review stream as JSON lines (the `check` input format)."""
-    from trustscope.integrity.simulator import SimConfig
+    from trustscope.integrity.simulator import GEN_PARAMS, SimConfig
     from trustscope.integrity.simulator import simulate as run
 
-    sim = run(SimConfig(seed=seed, attacks=tuple(attack), days=days, platforms=platforms,
-                        use_corpus=not builtin_texts))
+    if variant not in GEN_PARAMS:
+        raise typer.BadParameter(f"choose from {list(GEN_PARAMS)}", param_hint="--variant")
+    try:
+        sim = run(SimConfig(seed=seed, attacks=tuple(attack), days=days, platforms=platforms,
+                            use_corpus=not builtin_texts, variant=variant, domains=tuple(domain) or None))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--attack") from exc
     out = sys.stdout.buffer
     for e in sim.events:
         out.write(orjson.dumps({"id": e.id, "platform": e.platform, "author_id": e.author_id,
@@ -174,16 +181,34 @@ def evaluate(
     json_out: Path | None = typer.Option(None, "--json", help="also write the report as JSON"),
     model: Path | None = typer.Option(None, "--model", help="model dir with heads/paid_review.json"),
     no_head: bool = typer.Option(False, "--no-head", help="run without the paid-review head"),
+    lofo: bool = typer.Option(False, "--leave-one-family-out",
+                              help="tune the combination without each family, evaluate it on held-out "
+                                   "generator parameters, domain and seeds (docs/integrity.md)"),
+    baseline_src: Path | None = typer.Option(None, "--baseline-src",
+                                             help="with --leave-one-family-out: a source tree of another "
+                                                  "engine version, run through its own `integrity check`"),
 ) -> None:
     """Precision/recall/F1 per attack, honest false positives and verified-score shift."""
     from trustscope.integrity.evaluate import HELDOUT_SEEDS, format_report
     from trustscope.integrity.evaluate import evaluate as run
-    from trustscope.integrity.simulator import ATTACKS, SimConfig
+    from trustscope.integrity.simulator import ALL_ATTACKS, ATTACKS, SimConfig
 
-    unknown = [a for a in attack if a not in ATTACKS]
+    unknown = [a for a in attack if a not in ALL_ATTACKS]
     if unknown:
-        raise typer.BadParameter(f"unknown attack(s) {unknown}; choose from {list(ATTACKS)}",
+        raise typer.BadParameter(f"unknown attack(s) {unknown}; choose from {list(ALL_ATTACKS)}",
                                  param_hint="--attack")
+    if baseline_src is not None and not (baseline_src / "trustscope").is_dir():
+        raise typer.BadParameter(f"no trustscope/ package in {baseline_src}", param_hint="--baseline-src")
+    if lofo:
+        from trustscope.integrity.lofo import format_lofo, leave_one_family_out
+
+        rep = leave_one_family_out(tuple(attack) or ALL_ATTACKS, days=days, platforms=platforms,
+                                   use_corpus=not builtin_texts, baseline_src=baseline_src,
+                                   progress=lambda m: typer.echo(f"  {m}", err=True))
+        typer.echo(format_lofo(rep))
+        if json_out is not None:
+            json_out.write_bytes(orjson.dumps(rep.to_dict(), option=orjson.OPT_INDENT_2))
+        return
     paid = None if no_head else _load_paid_head(model, None)
     if paid is None and not no_head:
         typer.echo("warning: no paid-review head found; evaluating without it", err=True)

@@ -28,6 +28,8 @@ WEIGHTS: dict[str, float] = {
     "lockstep": 4.5,
     "rating_text_mismatch": 1.5,
     "paid_text": 1.5,  # the learned head: never alone, nor with one other weak signal (docs/integrity.md)
+    "copied_text": 5.0,  # repeats an earlier review of another author: suspicious alone, fake with more
+    "weak_rate": 3.0,  # weak accounts' share far above the platform's history: needs a young account too
 }
 FAKE = 0.8
 SUSPICIOUS = 0.5

@@ -33,11 +33,13 @@ from trustscope.integrity import combiner
 from trustscope.integrity.detectors import (
     Signal,
     burst,
+    copied,
     duplicate,
     lockstep,
     mismatch,
     paid_text,
     reviewer,
+    weak_rate,
 )
 from trustscope.integrity.models import ReviewEvent, VerdictUpdate
 from trustscope.integrity.paid_head import NAME as PAID_HEAD
@@ -54,6 +56,8 @@ DAY = 86_400
 GROUP_TTL = 60 * DAY  # time-bucketed groups expire after this long (bounded memory)
 MAX_CANDIDATES = 3  # cluster representatives compared per review
 RECENT_KEEP = 8  # recent reviews kept per author
+FOUNDER_GAP = 7 * DAY  # a cluster founder this much older than its first copy is the original
+WEAK_CACHE = 400_000  # (platform, class, day) weak/all counts of finished days kept in process
 
 SentimentFn = Callable[[list[str]], Sequence[Any]]
 PaidFn = Callable[[list[str]], Sequence[float | None]]
@@ -66,14 +70,19 @@ def pack_record(rec: list[Any]) -> str:
 
 
 def unpack_record(raw: str) -> list[Any]:
-    """[platform, author, rating, t, cluster, age_days, prior, rapid_n, prob_positive, week, paid_prob]
-    (records written before the paid-review head have no paid_prob column: None)."""
+    """[platform, author, rating, t, cluster, age_days, prior, rapid_n, prob_positive, week, paid_prob,
+    copy] with copy = (estimated Jaccard, days since the earlier holder) or None (records written
+    before the paid-review head / copy attribution lack those columns: None)."""
     f = raw.split("\t")
 
     def num(v: str, kind: Any) -> Any:
         return None if v == "" else kind(v)
+    cp = None
+    if len(f) > 12 and f[11]:
+        j, gap = f[11].split(":")
+        cp = (int(j) / 1000, float(gap))
     return [f[0], f[1], num(f[2], int), int(f[3]), f[4], num(f[5], float), int(f[6]), int(f[7]),
-            num(f[8], float), num(f[9], int), num(f[10], float) if len(f) > 11 else None]
+            num(f[8], float), num(f[9], int), num(f[10], float) if len(f) > 11 else None, cp]
 
 
 @dataclass(slots=True)
@@ -90,6 +99,7 @@ class _Queued:
     grid_pairs: list[tuple[int, int, str, list[tuple[str, str]]]]
     week: int | None
     author: list[Any]
+    weak: bool = False
 
 
 def _level(score: float) -> int:
@@ -126,6 +136,8 @@ class IntegrityEngine:
         self.paid_threshold = paid_threshold
         self.claim_stale_s = claim_stale_s  # a claim older than this was left by a crashed consumer
         self._baselines: OrderedDict[tuple[str, int, str], float | None] = OrderedDict()
+        self._weak: OrderedDict[tuple[str, str, int], tuple[int, int]] = OrderedDict()  # finished days
+        self._latest_day = 0  # the latest review day this engine has ingested
 
     @classmethod
     def from_redis(cls, client: Any, prefix: str = "ts:int", sentiment: SentimentFn | None = None,
@@ -189,54 +201,72 @@ class IntegrityEngine:
         # 1. claim each review and read its LSH bands and author state (a claim left by a consumer
         #    that crashed before step 3 is taken over after store.CLAIM_STALE_S, so a redelivered
         #    batch is ingested, while a review whose record is written is never counted twice)
-        prepared: list[tuple[ReviewEvent, Any, list[str]]] = []
+        prepared: list[tuple[ReviewEvent, Any, list[str], Any, list[bytes]]] = []
         p = self.store.pipe()
         for ev in batch:
             skel = duplicate.skeleton(ev.text)
             sig = duplicate.signature(skel) if len(skel) >= duplicate.MIN_SKELETON else None
             bands = duplicate.band_keys(sig, ev.platform) if sig is not None else []
+            csig = copied.signature(ev.text, skel)
+            cbands = copied.band_keys(csig) if csig is not None else []
             p.claim(ev.id, self.claim_stale_s)
-            p.hmget_multi([("lsh", b) for b in bands] + [("au", ev.author_id)])
-            prepared.append((ev, sig, bands))
+            p.hmget_multi([("lsh", b) for b in bands] + [("cpb", b) for b in cbands] + [("au", ev.author_id)])
+            prepared.append((ev, sig, bands, csig, cbands))
         looked = p.execute() if prepared else []
 
-        # 2. representatives of every stored cluster the batch's bands point at
-        stored = list(dict.fromkeys(c for n in range(len(prepared)) if looked[2 * n]
-                                    for c in looked[2 * n + 1][:-1] if c))
+        # 2. representatives of every stored cluster the batch's bands point at, and the copy-index
+        #    entries of the earlier holders of the batch's global bands
+        stored = list(dict.fromkeys(c for n, pr in enumerate(prepared) if looked[2 * n]
+                                    for c in looked[2 * n + 1][:len(pr[2])] if c))
+        holder_ids = list(dict.fromkeys(h for n, pr in enumerate(prepared) if looked[2 * n]
+                                        for h in looked[2 * n + 1][len(pr[2]):-1] if h))
         reps: dict[str, list[Any]] = {}
-        if stored:
+        holders: dict[str, bytes] = {}
+        if stored or holder_ids:
             p = self.store.pipe()
             for c in stored:
                 p.hget_raw("rep", c)
                 p.hget_raw("rpx", c)
+            for h in holder_ids:
+                p.hget_raw("cph", h)
             got = p.execute()
             reps = {c: [got[2 * n], got[2 * n + 1]] for n, c in enumerate(stored)}
+            holders = {h: _raw(v) for h, v in zip(holder_ids, got[2 * len(stored):]) if v}
 
         # 3. all writes in one pipeline, in batch order; then read back each review's counters
         bands_new: dict[str, str] = {}  # band -> cluster set by an earlier review of this batch
+        cbands_new: dict[bytes, str] = {}  # global band -> holder set by an earlier review of this batch
         authors: dict[str, list[Any]] = {}  # author state after an earlier review of this batch
         p = self.store.pipe()
         queued: list[tuple[int, _Queued]] = []
-        for n, (ev, sig, bands) in enumerate(prepared):
+        for n, (ev, sig, bands, csig, cbands) in enumerate(prepared):
             if not looked[2 * n]:
                 continue  # already ingested: at-least-once redelivery, do not count twice
-            band_hits, au_raw = looked[2 * n + 1][:-1], looked[2 * n + 1][-1]
+            row = looked[2 * n + 1]
+            band_hits, au_raw = row[:len(bands)], row[-1]
             band_hits = [hit or bands_new.get(b) for b, hit in zip(bands, band_hits)]
+            cband_hits = [hit or cbands_new.get(b) for b, hit in zip(cbands, row[len(bands):-1])]
             author = authors.get(ev.author_id)
             if author is None:
                 author = orjson.loads(au_raw) if au_raw else [0, []]
             start = p.queued()
-            q = self._queue_writes(p, ev, sig, bands, band_hits, author, reps)
+            q = self._queue_writes(p, ev, sig, bands, band_hits, author, reps, csig, cbands, cband_hits, holders)
             for b in bands:
                 bands_new.setdefault(b, q.cid)
+            if csig is not None:
+                for b in cbands:
+                    cbands_new.setdefault(b, copied.holder_id(ev.id))
             authors[ev.author_id] = q.author
             queued.append((start, q))
         res = p.execute() if queued else []
         for start, q in queued:
             self._read_counters(q, res[start:], triggers, pairs)
+        self._weak_triggers([q for _, q in queued], triggers)
 
     def _queue_writes(self, p: Any, ev: ReviewEvent, sig: Any, bands: list[str], band_hits: list[Any],
-                      author: list[Any], reps: dict[str, list[Any]]) -> _Queued:
+                      author: list[Any], reps: dict[str, list[Any]], csig: Any = None,
+                      cbands: list[bytes] | None = None, cband_hits: list[Any] | None = None,
+                      holders: dict[str, bytes] | None = None) -> _Queued:
         """Queue one review's writes on ``p``; ``reps`` is updated for later reviews of the batch."""
         # --- near-duplicate cluster (per platform): join the most similar candidate cluster
         cid, founded, new_extra = "", False, b""
@@ -275,7 +305,18 @@ class IntegrityEngine:
             week = int(ev.author_created_at // reviewer.COHORT_WEEK)  # type: ignore[operator]
         pp = None if ev.prob_positive is None else round(float(ev.prob_positive), 3)
         paid = None if ev.paid_prob is None else round(float(ev.paid_prob), 3)
-        record = [ev.platform, ev.author_id, ev.rating, int(t), cid, age_days, prior, rapid_n, pp, week, paid]
+        # --- copy attribution: the best earlier holder (another author) of the text's global bands
+        copy_col = ""
+        if csig is not None and holders is not None:
+            best_copy: tuple[float, float] | None = None
+            for h in list(dict.fromkeys(x for x in (cband_hits or []) if x))[:MAX_CANDIDATES]:
+                m = copied.match(csig, holders.get(h, b""), t, ev.author_id)
+                if m is not None and (best_copy is None or m[0] > best_copy[0]):
+                    best_copy = m
+            if best_copy is not None:
+                copy_col = f"{round(best_copy[0] * 1000)}:{best_copy[1]:.1f}"
+        record = [ev.platform, ev.author_id, ev.rating, int(t), cid, age_days, prior, rapid_n, pp, week, paid,
+                  copy_col]
         polar = rc is not None
 
         # --- lockstep pairs (an item the author reviewed recently, this item), on each grid;
@@ -324,7 +365,23 @@ class IntegrityEngine:
         recent.append([int(t), ev.platform, ev.id if polar else ""])  # only polar ones form pairs
         state = [seen_before + 1, recent[-RECENT_KEEP:]]
         p.hset("au", ev.author_id, orjson.dumps(state))
-        return _Queued(ev, cid, founded, bool(new_extra), sig is not None, rc, day, grid_pairs, week, state)
+        # --- written after everything _read_counters reads back (its positions stay as they were)
+        if sig is not None and not founded:
+            p.hsetnx("clj", cid, str(int(t)))  # the first copy's time: is the founder the original?
+        if csig is not None and cbands:
+            hid = copied.holder_id(ev.id)
+            p.hsetnx_multi([("cpb", b, hid) for b in cbands])
+            if holders is not None and not all(cband_hits or []):  # holds at least one band: index it
+                holders[hid] = copied.pack_holder(csig, t, ev.author_id)
+                p.hset("cph", hid, holders[hid])
+        weak = polar and weak_rate.is_weak(age_days, prior)
+        if polar:
+            p.hincrby(f"t/wr/{day}", f"{ev.platform}|{rc}|n", 1, ttl=GROUP_TTL)
+            if weak:
+                p.hincrby(f"t/wr/{day}", f"{ev.platform}|{rc}|w", 1, ttl=GROUP_TTL)
+                p.group_add(f"t/wk/{day}", f"{ev.platform}|{rc}", ev.id, ttl=GROUP_TTL)
+        return _Queued(ev, cid, founded, bool(new_extra), sig is not None, rc, day, grid_pairs, week, state,
+                       weak)
 
     def _read_counters(self, q: _Queued, res: list[Any], triggers: list[tuple[str, str]],
                        pairs: list[tuple[str, str, float]]) -> None:
@@ -470,7 +527,7 @@ class IntegrityEngine:
         raw = p.execute()[0]
         recs = [(rid, unpack_record(r)) for rid, r in zip(ids, raw) if r is not None and not is_claim(r)]
         lookups: list[tuple[str, str]] = []
-        for _, rec in recs:
+        for rid, rec in recs:
             platform, author, rating, t, cid = rec[:5]
             day, rc = t // DAY, burst.rating_class(rating)
             w0, w1 = lockstep.window_of(t, 0), lockstep.window_of(t, 1)
@@ -481,13 +538,15 @@ class IntegrityEngine:
                 ("lsi", item0), ("lsi", f"{platform}@1:{w1}"), ("lsa", author), ("au", author),
                 (f"t/co/{w0}:n", f"{platform}|{rec[9]}") if rec[9] is not None else ("none", "-"),
                 (f"t/li/0/{w0}", item0),
+                ("clj", cid) if cid and cid == duplicate.cluster_id(rid) else ("none", "-"),
             ]
         p = self.store.pipe()
         p.hmget_multi(lookups)
         stats = p.execute()[0]
+        weak_counts = self._weak_window_counts([rec for _, rec in recs])
         judged: list[tuple[str, str, float, list[str], dict[str, float]]] = []
         for n, (rid, rec) in enumerate(recs):
-            signals = self._signals(rec, stats[n * 8:(n + 1) * 8])
+            signals = self._signals(rec, stats[n * 9:(n + 1) * 9], weak_counts)
             verdict, prob, reasons, scores = combiner.combine(signals)
             judged.append((rid, verdict, prob, reasons, scores))
         p = self.store.pipe()
@@ -503,12 +562,15 @@ class IntegrityEngine:
                 out.append(VerdictUpdate(rid, verdict, prob, reasons, scores, rev))
         return out
 
-    def _signals(self, rec: list[Any], stats: list[Any]) -> list[Signal]:
-        platform, _, rating, t, _, age_days, prior, rapid_n, pp, week, paid = rec
-        n_cl, k, lsi0, lsi1, lsa, au, n_co, n_item = stats
+    def _signals(self, rec: list[Any], stats: list[Any],
+                 weak_counts: dict[tuple[str, str, int], tuple[int, int, int, int]] | None = None) -> list[Signal]:
+        platform, _, rating, t, _, age_days, prior, rapid_n, pp, week, paid, cp = rec
+        n_cl, k, lsi0, lsi1, lsa, au, n_co, n_item, clj = stats
         rc = burst.rating_class(rating)
+        original = clj is not None and int(clj) - t >= FOUNDER_GAP  # founder older than its first copy
         sigs = [
-            duplicate.score(int(n_cl) + 1 if n_cl else 1),
+            duplicate.score(1 if original else int(n_cl) + 1 if n_cl else 1),
+            copied.score(*(cp or (None, None))),
             reviewer.account(age_days, prior),
             reviewer.rapid(int(rapid_n)),
             mismatch.score(rating, pp),
@@ -522,7 +584,103 @@ class IntegrityEngine:
         sigs.append(lockstep.score(ls_item, ls_author))
         if week is not None:
             sigs.append(reviewer.cohort(int(n_co or 0), int(n_item or 1)))
+        if rc and weak_counts is not None and weak_rate.is_weak(age_days, prior):
+            c = weak_counts.get((platform, rc, t // DAY))
+            if c is not None:
+                sigs.append(weak_rate.score(True, *c, rc))
         return sigs
+
+    # ------------------------------------------------------------------ weak-account share
+    def _day_counts(self, keys: set[tuple[str, str, int]]) -> dict[tuple[str, str, int], tuple[int, int]]:
+        """(weak, all) polar reviews per (platform, class, day); finished days come from the cache."""
+        out: dict[tuple[str, str, int], tuple[int, int]] = {}
+        need = []
+        for key in keys:
+            if key in self._weak:
+                out[key] = self._weak[key]
+            else:
+                need.append(key)
+        if need:
+            p = self.store.pipe()
+            p.hmget_multi([f for pf, rc, d in need for f in ((f"t/wr/{d}", f"{pf}|{rc}|w"),
+                                                                (f"t/wr/{d}", f"{pf}|{rc}|n"))])
+            res = p.execute()[0]
+            for n, key in enumerate(need):
+                c = (int(res[2 * n] or 0), int(res[2 * n + 1] or 0))
+                out[key] = c
+                if key[2] < self._latest_day - 1:  # finished (with a day's margin for late reviews)
+                    self._weak[key] = c
+            while len(self._weak) > WEAK_CACHE:
+                self._weak.popitem(last=False)
+        return out
+
+    def _window(self, counts: dict[tuple[str, str, int], tuple[int, int]], pf: str, rc: str,
+                day: int) -> tuple[int, int, int, int, int]:
+        w_win = sum(counts[(pf, rc, d)][0] for d in weak_rate.window_days(day))
+        n_win = sum(counts[(pf, rc, d)][1] for d in weak_rate.window_days(day))
+        w_hist, n_hist, h_days = weak_rate.history([counts[(pf, rc, d)] for d in weak_rate.history_days(day)])
+        return w_win, n_win, w_hist, n_hist, h_days
+
+    @staticmethod
+    def _span(day: int) -> list[int]:
+        h = weak_rate.history_days(day)
+        return list(range(h.start, weak_rate.window_days(day).stop))
+
+    def _weak_window_counts(self, recs: list[list[Any]]
+                            ) -> dict[tuple[str, str, int], tuple[int, int, int, int, int]]:
+        cells = {(rec[0], burst.rating_class(rec[2]), rec[3] // DAY) for rec in recs
+                 if burst.rating_class(rec[2]) and weak_rate.is_weak(rec[5], rec[6])}
+        if not cells:
+            return {}
+        counts = self._day_counts({(pf, rc, d) for pf, rc, day in cells for d in self._span(day)})
+        return {(pf, rc, day): self._window(counts, pf, rc, day) for pf, rc, day in cells}
+
+    def _weak_triggers(self, queued: list[_Queued], triggers: list[tuple[str, str]]) -> None:
+        """Weak-share windows whose level this batch changed: their weak members are judged again.
+
+        Only cells (platform, class) that gained a weak review are checked, for window centres
+        from 6 days before each such day up to the batch's latest day: reviews arrive in time order,
+        so later days have no members yet (a window whose level drops because established reviews
+        arrived is revised when its next weak review comes)."""
+        inc: Counter = Counter()
+        last = 0
+        for q in queued:
+            if q.rc is not None:
+                d = int(q.ev.created_at // DAY)
+                last = max(last, d)
+                inc[(q.ev.platform, q.rc, d, "n")] += 1
+                if q.weak:
+                    inc[(q.ev.platform, q.rc, d, "w")] += 1
+        self._latest_day = max(self._latest_day, last)
+        weak_days = [(pf, rc, d) for pf, rc, d, kind in inc if kind == "w"]
+        if not weak_days:
+            return
+        centers = {(pf, rc, c) for pf, rc, d in weak_days for c in range(d - weak_rate.HALF_WINDOW, last + 1)}
+        counts = self._day_counts({(pf, rc, d) for pf, rc, c in centers
+                                   for d in range(c - weak_rate.HALF_WINDOW, min(c + weak_rate.HALF_WINDOW, last) + 1)})
+        before = {k: (v[0] - inc[(*k, "w")], v[1] - inc[(*k, "n")]) for k, v in counts.items()}
+        zero = (0, 0)
+        hist_need: list[tuple[str, str, int]] = []
+        for pf, rc, c in centers:
+            win = [counts.get((pf, rc, d), zero) for d in weak_rate.window_days(c)]
+            if sum(x[0] for x in win) >= weak_rate.MIN_WEAK:  # below it the score is 0 either way
+                hist_need.append((pf, rc, c))
+        if not hist_need:
+            return
+        hist = self._day_counts({(pf, rc, d) for pf, rc, c in hist_need for d in weak_rate.history_days(c)})
+        for pf, rc, c in hist_need:
+            h = weak_rate.history([hist[(pf, rc, d)] for d in weak_rate.history_days(c)])
+            now_w = [counts.get((pf, rc, d), zero) for d in weak_rate.window_days(c)]
+            was_w = [before.get((pf, rc, d), zero) for d in weak_rate.window_days(c)]
+            now = weak_rate.strength(sum(x[0] for x in now_w), sum(x[1] for x in now_w), *h)[0]
+            was = weak_rate.strength(sum(x[0] for x in was_w), sum(x[1] for x in was_w), *h)[0]
+            if _level(now) != _level(was):
+                triggers.append((f"t/wk/{c}", f"{pf}|{rc}"))
+
+
+def _raw(value: Any) -> bytes:
+    """Binary store values come back as bytes from Redis and as str/bytes from memory."""
+    return value.encode("latin-1") if isinstance(value, str) else value
 
 
 def fake_prob_to_logit(p: float) -> float:

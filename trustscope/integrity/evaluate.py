@@ -40,7 +40,9 @@ def run_stream(sim: Simulation, engine: IntegrityEngine | None = None, batch_siz
 
 def _platform_score(sim: Simulation, verdicts: dict[str, VerdictUpdate], platform: str):
     items = [{"rating": e.rating, "created_at": e.created_at, "verdict": verdicts[e.id].verdict,
-              "reasons": verdicts[e.id].reasons} for e in sim.events if e.platform == platform]
+              "reasons": verdicts[e.id].reasons, "author_id": e.author_id,
+              "author_created_at": e.author_created_at, "author_review_count": e.author_review_count}
+             for e in sim.events if e.platform == platform]
     return verified_score(items, now=sim.end)
 
 

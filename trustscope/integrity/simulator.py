@@ -27,6 +27,23 @@ action, referral codes / contact handles), so text style, not domain, tells them
 * ``sleeper``      - accounts registered in bulk a year earlier, with a review history, woken up
   together for three days with spun scripts.
 * ``competitor``   - a 1-star attack on a competitor with negative templates and spins, new accounts.
+
+Unmarked families (``UNMARKED_ATTACKS``: no opener, superlative, call to action or code anywhere):
+
+* ``unmarked``         - distinct real positive reviews, clauses reordered and punctuation changed
+  (``textpool.reorder``), by one-review accounts days to weeks old, over about two weeks.
+* ``copy_cross``       - verbatim and near-verbatim copies of *older honest reviews of other
+  platforms*, five stars, by aged accounts (a year or more old) writing a few each over ~two months.
+* ``aged_drip``        - a slow drip by aged accounts, a few reviews each over ~two months, of
+  light edits of two real reviews.
+* ``mixed_stars``      - a 4- and 5-star campaign (about half each) of spun real reviews without
+  marks, young accounts, a week.
+* ``cross_camouflage`` - accounts a few weeks old that each first write one honest-looking review of
+  another platform (label ``cover``), then reordered real positive reviews of the target.
+
+``SimConfig.variant`` picks the generator's parameters: ``"tune"`` (what weights are fitted on) or
+``"eval"`` (held-out: other account ages, spans, farm sizes, honest-wave shape, copy mix), so an
+evaluation never sees the parameter values its weights were tuned on (``GenParams``).
 """
 
 from __future__ import annotations
@@ -39,6 +56,10 @@ from trustscope.integrity import textpool
 from trustscope.integrity.models import ReviewEvent
 
 ATTACKS = ("copy_paste", "templated", "paraphrased", "slow", "camouflaged", "sleeper", "competitor")
+# Families added for the leave-one-family-out evaluation (issue 13): no paid-script marks at all.
+# Kept apart from ATTACKS so the paid-review head's training data (train_head) stays as it was.
+UNMARKED_ATTACKS = ("unmarked", "copy_cross", "aged_drip", "mixed_stars", "cross_camouflage")
+ALL_ATTACKS = ATTACKS + UNMARKED_ATTACKS
 DAY = 86_400.0
 START = 1_735_689_600.0  # 2025-01-01T00:00:00Z: streams are reproducible, not tied to "now"
 PLATFORM_NAMES = ["稳盈宝", "金信贷", "汇理财", "安心投", "易融通", "惠享金", "聚财盒子", "银谷在线",
@@ -57,6 +78,30 @@ class SimConfig:
     honest_waves: int = 1  # genuine surges (a platform defaults: a wave of real 1-star reviews)
     domains: tuple[str, ...] | None = None  # corpus domains to draw texts from (prefixes; None = all)
     exclude_domains: tuple[str, ...] = ()  # corpus domains left out (the head's held-out domain)
+    variant: str = "tune"  # generator parameters for the unmarked families and waves: "tune" | "eval"
+
+
+@dataclass(frozen=True)
+class GenParams:
+    """Parameters of the unmarked families and of honest waves; tuning and evaluation differ."""
+
+    unmarked_age: tuple[float, float]  # account age (days) of one-review campaign accounts
+    unmarked_span: float  # days a campaign runs
+    copy_accounts: int  # aged accounts of copy_cross / aged_drip
+    copy_age: tuple[float, float]  # their age (days) at the stream start
+    copy_span: float  # days the drip runs
+    copy_edit: float  # share of copies lightly edited (the rest verbatim)
+    mixed_four: float  # share of 4-star reviews in mixed_stars
+    camo_age: tuple[float, float]  # account age of cross_camouflage accounts
+    wave_newcomers: float  # share of newcomer accounts among an honest wave's reviews
+    wave_days: float  # length of an honest wave
+    wave_factor: float  # extra volume of an honest wave (times the usual daily rate)
+
+
+GEN_PARAMS = {
+    "tune": GenParams((1, 30), 10, 15, (380, 700), 45, 0.4, 0.4, (10, 45), 0.35, 3, 4),
+    "eval": GenParams((1, 40), 12, 20, (365, 900), 60, 0.6, 0.5, (15, 60), 0.40, 4, 3),
+}
 
 
 @dataclass
@@ -149,12 +194,13 @@ class _Sim:
     def wave(self, platform: str) -> None:
         """A genuine surge of complaints (labelled honest)."""
         r = self.rng
+        gp = GEN_PARAMS[self.cfg.variant]
         day0 = r.uniform(15, self.cfg.days - 5)
-        for _ in range(self._poisson(self.rate[platform] * 4 * 3)):
-            t = START + day0 * DAY + r.uniform(0, 3) * DAY
+        for _ in range(self._poisson(self.rate[platform] * gp.wave_factor * gp.wave_days)):
+            t = START + day0 * DAY + r.uniform(0, gp.wave_days) * DAY
             label = 0 if r.random() < 0.9 else 1
             rating = self._rating(label)
-            if r.random() < 0.35:
+            if r.random() < gp.wave_newcomers:
                 author, created, prior = self._aid("n"), t - r.uniform(0, 2) * DAY, 0
             else:
                 a = r.choices(self.aged, weights=self.aged_w)[0]
@@ -246,8 +292,10 @@ class _Sim:
                            spin(r.choice(scripts), r, 0.6), t, created, r.randint(2, 10), 1)
         elif name == "camouflaged":
             self._camouflaged(target, n)
+        elif name in UNMARKED_ATTACKS:
+            self._unmarked(name, target, n, day0)
         else:
-            raise ValueError(f"unknown attack {name!r}; choose from {', '.join(ATTACKS)}")
+            raise ValueError(f"unknown attack {name!r}; choose from {', '.join(ALL_ATTACKS)}")
 
     def _camouflaged(self, target: str, n: int) -> None:
         r = self.rng
@@ -278,6 +326,55 @@ class _Sim:
                            created, prior, label)
 
 
+    def _unmarked(self, name: str, target: str, n: int, day0: float) -> None:
+        """The families without paid-script marks (module docstring)."""
+        r = self.rng
+        gp = GEN_PARAMS[self.cfg.variant]
+        reorder = textpool.reorder
+        if name == "unmarked":
+            self._new_accounts_campaign(name, target, n, day0, gp.unmarked_span,
+                                        lambda: reorder(self.texts.draw_base(1), r), lambda: 5 if r.random() < 0.8 else 4,
+                                        1, age_days=gp.unmarked_age, prior=(0, 0))
+        elif name == "mixed_stars":
+            bases = [self.texts.draw_base(1, 20) for _ in range(3)]
+            self._new_accounts_campaign(name, target, n, day0, 7,
+                                        lambda: textpool.spin(r.choice(bases), r, 0.4),
+                                        lambda: 4 if r.random() < gp.mixed_four else 5, 1, age_days=(0, 15),
+                                        prior=(0, 2))
+        elif name in ("copy_cross", "aged_drip"):
+            accounts = [(self._aid("g"), START - r.uniform(*gp.copy_age) * DAY, r.randint(3, 25))
+                        for _ in range(gp.copy_accounts)]
+            start = max(5.0, self.cfg.days - gp.copy_span - 1)
+            if name == "copy_cross":  # originals: substantial honest positive reviews of other platforms
+                originals = [e for e in self.events if e.platform != target and self.labels[e.id] == "honest"
+                             and e.rating is not None and e.rating >= 4 and len(e.text) >= 15]
+            else:
+                bases = [self.texts.draw_base(1, 20) for _ in range(2)]
+            for _ in range(n):
+                a, created, prior = r.choice(accounts)
+                t = START + (start + r.uniform(0, gp.copy_span)) * DAY
+                if name == "copy_cross":
+                    older = [e for e in r.sample(originals, min(40, len(originals))) if e.created_at < t - DAY]
+                    text = older[0].text if older else self.texts.draw_base(1)
+                    if r.random() < gp.copy_edit:
+                        text = textpool.light_edit(text, r)
+                else:
+                    text = textpool.light_edit(r.choice(bases), r)
+                self._emit(self._rid("f"), name, target, a, 5, text, t, created, prior, 1)
+        elif name == "cross_camouflage":
+            others = [p for p in self.plat if p != target]
+            for _ in range(n):
+                t = START + (day0 + r.uniform(0, gp.unmarked_span)) * DAY
+                a, created = self._aid("x"), t - r.uniform(*gp.camo_age) * DAY
+                tc = created + r.uniform(0.2, 0.9) * (t - created)
+                p = r.choice(others)
+                label = 1 if r.random() < self.quality[p] else 0
+                self._emit(self._rid("v"), "cover", p, a, self._rating(label), self.texts.draw(label), tc,
+                           created, 0, label)
+                self._emit(self._rid("f"), name, target, a, 5 if r.random() < 0.85 else 4,
+                           reorder(self.texts.draw_base(1), r), t, created, 0, 1)
+
+
 def simulate(cfg: SimConfig) -> Simulation:
     """A labelled stream in time order. Same config (seed included) -> the same stream."""
     sim = _Sim(cfg)
@@ -287,9 +384,11 @@ def simulate(cfg: SimConfig) -> Simulation:
     sim.rng.shuffle(free)
     for _ in range(cfg.honest_waves):
         sim.wave(free.pop())
+    if cfg.variant not in GEN_PARAMS:
+        raise ValueError(f"unknown variant {cfg.variant!r}; choose from {', '.join(GEN_PARAMS)}")
     for name in cfg.attacks:
-        if name not in ATTACKS:
-            raise ValueError(f"unknown attack {name!r}; choose from {', '.join(ATTACKS)}")
+        if name not in ALL_ATTACKS:
+            raise ValueError(f"unknown attack {name!r}; choose from {', '.join(ALL_ATTACKS)}")
         target = free.pop() if free else sim.rng.choice(sim.plat)
         targets[name] = target
         sim.attack(name, target)

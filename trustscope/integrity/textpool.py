@@ -257,3 +257,48 @@ def spin(text: str, rng: random.Random, strength: float = 0.5) -> str:
 def fill_template(template: str, platform: str, rng: random.Random) -> str:
     return template.format(p=platform, n=rng.randint(1, 36), m=rng.randint(1, 60), name=rng.choice(NAMES),
                            e=rng.choice(EMOJI))
+
+
+_CLAUSE_SEPS = "，,。！!？?；;~～ "
+
+
+def _clauses(text: str) -> list[str]:
+    out, cur = [], ""
+    for ch in text:
+        if ch in _CLAUSE_SEPS:
+            if cur:
+                out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur:
+        out.append(cur)
+    return out
+
+
+def reorder(text: str, rng: random.Random) -> str:
+    """A real review with its clauses reordered and its punctuation changed - no synonyms, fillers
+    or marks: what a campaign that rewords real reviews to dodge copy detection does."""
+    clauses = _clauses(text) or [text]
+    if len(clauses) > 1:
+        rng.shuffle(clauses)
+    seps = rng.choice([["，"], ["，", "。"], ["！", "，"], [" "], ["；", "，"]])
+    out = clauses[0]
+    for c in clauses[1:]:
+        out += rng.choice(seps) + c
+    return out + rng.choice(["", "。", "！", "~", "!!"])
+
+
+def light_edit(text: str, rng: random.Random) -> str:
+    """A near-verbatim copy: punctuation changed, maybe one clause moved or one character dropped."""
+    clauses = _clauses(text) or [text]
+    if len(clauses) > 2 and rng.random() < 0.5:
+        c = clauses.pop(rng.randrange(len(clauses)))
+        clauses.insert(rng.randrange(len(clauses) + 1), c)
+    if rng.random() < 0.3:
+        k = rng.randrange(len(clauses))
+        if len(clauses[k]) > 4:
+            i = rng.randrange(len(clauses[k]))
+            clauses[k] = clauses[k][:i] + clauses[k][i + 1:]
+    sep = rng.choice(["，", "，", "。", " ", "！"])
+    return sep.join(clauses) + rng.choice(["", "。", "！", "~"])

@@ -1,0 +1,77 @@
+"""Rate-aware weak-account bursts: the share of young, one-review accounts against the platform's history."""
+
+import random
+
+from trustscope.integrity import IntegrityEngine, ReviewEvent
+from trustscope.integrity.detectors import weak_rate
+
+T0 = 1_735_689_600.0
+DAY = 86_400.0
+
+
+def test_strength_needs_both_surprise_and_lift():
+    assert weak_rate.strength(40, 60, 100, 400)[0] == 1.0  # 67% against 25%: sure and large
+    assert weak_rate.strength(20, 60, 100, 400)[0] == 0.0  # 33% against 25%: a small rise
+    assert weak_rate.strength(5, 8, 100, 400)[0] == 0.0  # too few reviews to say
+    s_small, *_ = weak_rate.strength(9, 12, 0, 0)  # no history: the prior's uncertainty
+    s_hist, *_ = weak_rate.strength(9, 12, 250, 1000)
+    assert s_small < s_hist
+
+
+def _stream(wave: str, seed: int = 3):
+    """60 days of a platform (10 reviews a day, a quarter from newcomers), then a wave on days 40-52."""
+    r = random.Random(seed)
+    out, labels = [], {}
+    for d in range(60):
+        for k in range(10):
+            t = T0 + (d + r.random()) * DAY
+            weak = r.random() < 0.25
+            rid = f"h{d}-{k}"
+            rating = 5 if r.random() < 0.6 else 1
+            out.append(ReviewEvent(id=rid, platform="p", author_id=f"a{d}-{k}" if weak else f"old{r.randrange(900)}",
+                                   rating=rating, text=f"第{d}天第{k}条", created_at=t,
+                                   author_created_at=t - (1 if weak else 500) * DAY,
+                                   author_review_count=1 if weak else 9))
+            labels[rid] = "honest"
+        if 40 <= d < 52:
+            for k in range(8):
+                t = T0 + (d + r.random()) * DAY
+                rid = f"w{d}-{k}"
+                if wave == "campaign":  # newcomers with five stars, nobody else more than usual
+                    out.append(ReviewEvent(id=rid, platform="p", author_id=f"c{d}-{k}", rating=5,
+                                           text=f"挺好{d}{k}", created_at=t, author_created_at=t - 20 * DAY,
+                                           author_review_count=1))
+                    labels[rid] = "campaign"
+                else:  # an outage: everybody complains, aged users as much as newcomers
+                    weak = r.random() < 0.3
+                    out.append(ReviewEvent(id=rid, platform="p", author_id=f"o{d}-{k}", rating=1,
+                                           text=f"提现不到账{d}{k}", created_at=t,
+                                           author_created_at=t - (1 if weak else 400) * DAY,
+                                           author_review_count=1 if weak else 6))
+                    labels[rid] = "honest"
+    out.sort(key=lambda e: e.created_at)
+    return out, labels
+
+
+def _run(events):
+    engine = IntegrityEngine.in_memory()
+    for i in range(0, len(events), 32):
+        engine.process(events[i:i + 32])
+    return {u.id: u for u in engine.current([e.id for e in events])}
+
+
+def test_a_newcomer_wave_is_found_and_its_first_days_are_revised():
+    events, labels = _stream("campaign")
+    v = _run(events)
+    camp = [rid for rid, lab in labels.items() if lab == "campaign"]
+    hit = [rid for rid in camp if v[rid].signals.get("weak_rate", 0) >= 0.5]
+    assert len(hit) >= 0.9 * len(camp)
+    assert any(rid.startswith("w40-") for rid in hit)  # the wave's first day, revised by later days
+    before = [e.id for e in events if e.created_at < T0 + 30 * DAY]
+    assert max(v[rid].signals.get("weak_rate", 0) for rid in before) < 0.15  # honest days: noise at most
+
+
+def test_an_outage_where_everybody_complains_is_not_a_weak_account_wave():
+    events, labels = _stream("outage")
+    v = _run(events)
+    assert max(v[e.id].signals.get("weak_rate", 0) for e in events) < 0.15  # noise at most, no wave
