@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from services.gateway import queries, scores, widget
 from trustscope import __version__
 from trustscope.auth import KeyRing
-from trustscope.bus import DEAD_LETTER, StreamBus
+from trustscope.bus import DEAD_LETTER, StreamBus, StreamIdError
 from trustscope.es import DocIndices, make_client
 from trustscope.intake import redis_client
 from trustscope.observability import configure_logging, get_logger
@@ -246,19 +246,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def dead_letters(request: Request, count: Annotated[int, Query(ge=1, le=1000)] = 100,
                      after: str = "-") -> dict[str, Any]:
         bus: StreamBus = request.app.state.bus
-        items = bus.dead_letters(count, after)
+        try:
+            items = bus.dead_letters(count, after)
+        except StreamIdError as exc:
+            raise ApiError(400, "bad_parameter", str(exc)) from exc
         return {"total": bus.backlog(DEAD_LETTER), "dead_letters": [asdict(d) for d in items]}
 
     @app.post("/v1/admin/dead-letters/{dead_id}/replay", dependencies=[admin])
     def replay(request: Request, dead_id: str) -> dict[str, Any]:
-        new_id = request.app.state.bus.replay_dead_letter(dead_id)
+        try:
+            new_id = request.app.state.bus.replay_dead_letter(dead_id)
+        except StreamIdError:  # not an id, so no dead letter has it
+            new_id = None
         if new_id is None:
             raise ApiError(404, "not_found", f"no dead letter with id '{dead_id}'")
         return {"replayed": dead_id, "message_id": new_id}
 
     @app.delete("/v1/admin/dead-letters/{dead_id}", status_code=204, dependencies=[admin])
     def drop_dead_letter(request: Request, dead_id: str) -> None:
-        if not request.app.state.bus.delete_dead_letter(dead_id):
+        try:
+            dropped = request.app.state.bus.delete_dead_letter(dead_id)
+        except StreamIdError:
+            dropped = False
+        if not dropped:
             raise ApiError(404, "not_found", f"no dead letter with id '{dead_id}'")
 
     @app.get("/v1/admin/pipeline", dependencies=[admin])
