@@ -76,6 +76,7 @@ class StreamIdError(ValueError):
 
 _STREAM_ID = re.compile(r"\d{1,20}(?:-\d{1,20})?")
 _U64 = 2**64 - 1
+_HASH_TAG = re.compile(r"^[^{]*\{[^}]+\}")  # Redis hashes the first non-empty {...} of a key
 
 
 def check_stream_id(value: str, name: str = "id") -> str:
@@ -339,6 +340,11 @@ def redis_from_settings(settings: Any) -> Any:
     """
     if getattr(settings, "redis_cluster", False):
         from redis.cluster import RedisCluster
+
+        prefix = str(getattr(settings, "stream_prefix", ""))
+        if not _HASH_TAG.search(prefix):
+            raise ValueError(f"TS_STREAM_PREFIX '{prefix}' has no hash tag: on a Redis Cluster it must "
+                             "be like '{ts}' so every pipeline key hashes to one slot")
 
         return RedisCluster.from_url(settings.redis_url, decode_responses=False)
     return redis.Redis.from_url(settings.redis_url, decode_responses=False, health_check_interval=30,
