@@ -17,6 +17,7 @@ few Redis commands below are the whole mechanism, and are easier to reason about
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,35 @@ class Rejection:
     message: Message
     reason: str  # short code, a metrics label and the dead letter's filter key
     detail: str
+
+
+class StreamIdError(ValueError):
+    """A string that is not a Redis stream id (``<ms>`` or ``<ms>-<seq>``, each a 64-bit unsigned)."""
+
+    def __init__(self, value: str, name: str = "id") -> None:
+        self.value = value
+        self.name = name
+        super().__init__(f"{name}: '{value[:60]}' is not a stream id (expected <ms>-<seq>, digits)")
+
+
+_STREAM_ID = re.compile(r"\d{1,20}(?:-\d{1,20})?")
+_U64 = 2**64 - 1
+_HASH_TAG = re.compile(r"^[^{]*\{[^}]+\}")  # Redis hashes the first non-empty {...} of a key
+
+
+def check_stream_id(value: str, name: str = "id") -> str:
+    """Return ``value`` if it is a complete stream id, else raise StreamIdError.
+
+    Checked here, before any Redis command: XRANGE/XDEL answer a ResponseError to a malformed id,
+    which a caller cannot tell from an outage; and ``(`` or ``-``/``+`` smuggled into an id would
+    change the range a query reads.
+    """
+    if not isinstance(value, str) or not _STREAM_ID.fullmatch(value):
+        raise StreamIdError(str(value), name)
+    ms, _, seq = value.partition("-")
+    if int(ms) > _U64 or (seq and int(seq) > _U64):
+        raise StreamIdError(value, name)
+    return value
 
 
 def _decode(value: Any) -> str:
@@ -284,7 +314,11 @@ class StreamBus:
 
     # --- dead letters ----------------------------------------------------------------------
     def dead_letters(self, count: int = 100, after: str = "-") -> list[DeadLetter]:
-        start = after if after == "-" else f"({after}"
+        """Up to ``count`` dead letters after id ``after`` (``-``: from the start); StreamIdError if
+        ``after`` is neither ``-`` nor a stream id."""
+        start = after if after == "-" else f"({check_stream_id(after, 'after')}"
+        if after == f"{_U64}-{_U64}":  # nothing can follow the last id (XRANGE refuses the range)
+            return []
         entries = self.client.xrange(self.key(DEAD_LETTER), min=start, max="+", count=count)
         out = []
         for mid, raw in entries:
@@ -298,7 +332,10 @@ class StreamBus:
         return out
 
     def replay_dead_letter(self, dead_id: str) -> str | None:
-        """Put a dead letter back on its stream; returns the new message id, None if unknown."""
+        """Put a dead letter back on its stream; returns the new message id, None if unknown.
+
+        StreamIdError if ``dead_id`` is not a stream id."""
+        check_stream_id(dead_id, "dead_id")
         entries = self.client.xrange(self.key(DEAD_LETTER), min=dead_id, max=dead_id, count=1)
         if not entries:
             return None
@@ -310,6 +347,8 @@ class StreamBus:
         return _decode(new_id)
 
     def delete_dead_letter(self, dead_id: str) -> bool:
+        """Drop one dead letter; False if unknown, StreamIdError if ``dead_id`` is not a stream id."""
+        check_stream_id(dead_id, "dead_id")
         return bool(self.client.xdel(self.key(DEAD_LETTER), dead_id))
 
 
@@ -321,6 +360,11 @@ def redis_from_settings(settings: Any) -> Any:
     """
     if getattr(settings, "redis_cluster", False):
         from redis.cluster import RedisCluster
+
+        prefix = str(getattr(settings, "stream_prefix", ""))
+        if not _HASH_TAG.search(prefix):
+            raise ValueError(f"TS_STREAM_PREFIX '{prefix}' has no hash tag: on a Redis Cluster it must "
+                             "be like '{ts}' so every pipeline key hashes to one slot")
 
         return RedisCluster.from_url(settings.redis_url, decode_responses=False)
     return redis.Redis.from_url(settings.redis_url, decode_responses=False, health_check_interval=30,

@@ -1,7 +1,7 @@
 """Intake: validated documents in, linked and de-duplicated, onto the first stream.
 
 Shared by the ingest HTTP API and the pollers. De-duplication and publishing happen in one Lua
-script per document, so a document is marked as seen *only* if it was also put on the stream: a
+script call per chunk of documents, so a document is marked as seen *only* if it was also put on the stream: a
 crash between the two can never make a retry look like a duplicate and lose the document. A re-post
 whose content changed (an edited review) is published again as an update.
 
@@ -34,7 +34,7 @@ INGEST_STREAM = "ingest"
 #: The input stream of every pipeline stage (sentiment reads ingest, integrity scored, the indexer
 #: verified), from the one table of stages: a full stream anywhere means the pipeline is behind.
 STAGE_STREAMS: tuple[str, ...] = tuple(stream for stream, _group, _dest in STAGES)
-#: Lines published per pipelined round trip.
+#: Lines published per script call (one round trip, a few ms of Redis time).
 PUBLISH_CHUNK = 500
 
 #: Redis errors that mean "Redis cannot take this now", not "this document is wrong".
@@ -46,14 +46,33 @@ REDIS_UNAVAILABLE: tuple[type[BaseException], ...] = (
 
 Status = Literal["accepted", "duplicate", "updated"]
 
+#: One call per chunk: KEYS[1] the first stream, KEYS[1+i] document i's "seen" key; ARGV[1] the TTL,
+#: ARGV[2i], ARGV[2i+1] its content hash and JSON. Returns one code per document (see _STATUS).
+#: The stream entry is written before the "seen" mark, so a write Redis refuses (-1, OOM) can never
+#: leave a document marked seen but unpublished. All keys share the stream prefix, so with a hash
+#: tag ({ts}) they are one slot and the call runs unchanged on Redis Cluster (which refuses script
+#: calls queued in a cluster pipeline, and keys of several slots in one script).
 _DEDUPE_AND_PUBLISH = """
-local old = redis.call('GET', KEYS[1])
-if old == ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
-redis.call('XADD', KEYS[2], '*', 'doc', ARGV[3], 'op', 'index')
-if old then return 2 end
-return 1
+local ttl = tonumber(ARGV[1])
+local out = {}
+for i = 2, #KEYS do
+  local hash, doc = ARGV[2 * i - 2], ARGV[2 * i - 1]
+  local old = redis.call('GET', KEYS[i])
+  if old == hash then
+    out[i - 1] = 0
+  else
+    local added = redis.pcall('XADD', KEYS[1], '*', 'doc', doc, 'op', 'index')
+    if type(added) == 'table' and added.err then
+      out[i - 1] = -1
+    else
+      redis.pcall('SET', KEYS[i], hash, 'EX', ttl)
+      if old then out[i - 1] = 2 else out[i - 1] = 1 end
+    end
+  end
+end
+return out
 """
+REFUSED = -1
 _STATUS: dict[int, Status] = {0: "duplicate", 1: "accepted", 2: "updated"}
 
 
@@ -152,31 +171,35 @@ class Intake:
         platforms = linker.link(item.platforms, str(item.url) if item.url else None, item.title, item.text)
         return item.to_document(platforms)
 
-    def _queue(self, pipe: redis.client.Pipeline, doc: Document) -> None:
-        seen_key = f"{self.settings.stream_prefix}:seen:{doc.id}"
-        self._script(keys=[seen_key, self.bus.key(INGEST_STREAM)],
-                     args=[doc.content_hash, self.dedupe_ttl_s, doc.to_json()], client=pipe)
+    def _publish_chunk(self, docs: Sequence[Document]) -> list[int]:
+        """De-duplicate and publish ``docs`` in one atomic script call (one round trip); a code per
+        document. A direct call, not a pipelined one, so it also runs on Redis Cluster; redis-py's
+        Script re-loads the script after a Redis restart (NoScriptError)."""
+        prefix = self.settings.stream_prefix
+        keys = [self.bus.key(INGEST_STREAM), *(f"{prefix}:seen:{d.id}" for d in docs)]
+        args: list[str | int] = [self.dedupe_ttl_s]
+        for d in docs:
+            args += [d.content_hash, d.to_json()]
+        return [int(c) for c in self._script(keys=keys, args=args)]
 
     def submit(self, items: Sequence[DocumentIn]) -> list[Outcome]:
         """Publish new or changed documents; report each one's fate, in order (all or ``Unavailable``)."""
         docs = [self.prepare(item) for item in items]
-        if not docs:
-            return []
-        pipe = self.client.pipeline(transaction=False)  # per-key scripts: Redis Cluster safe
-        for doc in docs:
-            self._queue(pipe, doc)
+        codes: list[int] = []
         try:
-            codes = pipe.execute()
+            for start in range(0, len(docs), PUBLISH_CHUNK):
+                codes += self._publish_chunk(docs[start:start + PUBLISH_CHUNK])
         except REDIS_UNAVAILABLE as exc:
             raise Unavailable(self.settings.retry_after_s) from exc
-        return [Outcome(d.id, _STATUS[int(c)], d.platforms) for d, c in zip(docs, codes, strict=True)]
+        if REFUSED in codes:  # Redis refused a write (out of memory): resending all is safe
+            raise Unavailable(self.settings.retry_after_s)
+        return [Outcome(d.id, _STATUS[c], d.platforms) for d, c in zip(docs, codes, strict=True)]
 
     def submit_lines(self, items: Sequence[tuple[int, DocumentIn]]) -> LinesResult:
         """Publish numbered documents, reporting each line on its own.
 
         A line that cannot be prepared (an unexpected error) is reported and the rest go on. Lines
-        are published ``PUBLISH_CHUNK`` at a time in one pipelined round trip whose per-line results
-        are read one by one (each line is one atomic script). Once Redis is unreachable, the lines
+        are published ``PUBLISH_CHUNK`` at a time in one atomic script call that reports each line. Once Redis is unreachable, the lines
         of that chunk and after are reported as not published with ``retry``: some of the chunk may
         have got through before the connection dropped, which is why resending is safe (a re-sent
         published line is a duplicate) and a line is never reported accepted unless it was.
@@ -193,11 +216,8 @@ class Intake:
                 result.failed.append(LineFailure(line, "internal error while preparing this line", False))
         for start in range(0, len(prepared), PUBLISH_CHUNK):
             chunk = prepared[start:start + PUBLISH_CHUNK]
-            pipe = self.client.pipeline(transaction=False)
-            for _, doc in chunk:
-                self._queue(pipe, doc)
             try:
-                codes = pipe.execute(raise_on_error=False)
+                codes = self._publish_chunk([doc for _, doc in chunk])
             except REDIS_UNAVAILABLE:
                 if not result.published:
                     raise Unavailable(self.settings.retry_after_s) from None
@@ -208,14 +228,19 @@ class Intake:
                                      for line, _ in prepared[start:])
                 break
             for (line, doc), code in zip(chunk, codes, strict=True):
-                if isinstance(code, Exception):
+                if code == REFUSED:
                     result.failed.append(LineFailure(line, "not published: the pipeline store refused it; "
                                                            "resend this line", True))
                 else:
-                    result.published.append((line, Outcome(doc.id, _STATUS[int(code)], doc.platforms)))
+                    result.published.append((line, Outcome(doc.id, _STATUS[code], doc.platforms)))
         result.failed.sort(key=lambda f: f.line)
         return result
 
 
 def redis_client(settings: Settings) -> redis.Redis:
+    """The services' client: a Redis Cluster when ``TS_REDIS_CLUSTER`` (see redis_from_settings)."""
+    if settings.redis_cluster:
+        from trustscope.bus import redis_from_settings
+
+        return redis_from_settings(settings)  # type: ignore[no-any-return]
     return redis.Redis.from_url(settings.redis_url, decode_responses=False, health_check_interval=30)

@@ -87,3 +87,41 @@ def test_bus_and_two_workers_on_a_3_master_cluster(cluster: LocalRedisCluster) -
     nodes = {client.get_node_from_key(k).port for k in ("{a}:stream:ingest", "{b}:stream:ingest")}
     assert len(slots) == 2 and len(nodes) == 2
     client.close()
+
+
+def test_intake_on_a_3_master_cluster(cluster: LocalRedisCluster) -> None:
+    """Intake's de-duplicate-and-publish script runs as direct calls with one-slot keys: 1,200 lines
+    (three script calls) accepted once, re-sent as duplicates, an edit published as an update, and the
+    script re-loaded by itself after SCRIPT FLUSH (what a Redis restart does to it)."""
+    from trustscope.bus import redis_from_settings
+    from trustscope.intake import Intake, redis_client
+    from trustscope.samples import reviews
+    from trustscope.schemas import DocumentIn
+
+    prefix = "{" + f"i{uuid.uuid4().hex[:8]}" + "}"
+    settings = Settings(redis_url=cluster.url, redis_cluster=True, stream_prefix=prefix, log_json=False,
+                        log_level="WARNING")
+    client = redis_client(settings)
+    assert isinstance(client, RedisCluster)
+    intake = Intake(client, settings)
+    items = [DocumentIn.model_validate(r) for r in reviews(1_200, seed=3)]
+    result = intake.submit_lines(list(enumerate(items, start=1)))
+    assert not result.failed and len(result.published) == 1_200
+    assert {o.status for _line, o in result.published} == {"accepted"}
+    assert intake.bus.backlog("ingest") == 1_200
+    intake.check_backpressure()  # XLEN of every stage stream, pipelined over the cluster
+    assert intake.backlogs()["ingest"] == 1_200
+
+    client.script_flush()  # as after a restart: the next call re-loads the script
+    again = intake.submit(items[:10])
+    assert [o.status for o in again] == ["duplicate"] * 10
+    edited = items[0].model_copy(update={"text": items[0].text + " (edited)"})
+    assert [o.status for o in intake.submit([edited])] == ["updated"]
+    assert intake.bus.backlog("ingest") == 1_201
+    assert client.keyslot(f"{prefix}:seen:{again[0].id}") == client.keyslot(intake.bus.key("ingest"))
+
+    with pytest.raises(ValueError, match="hash tag"):
+        redis_from_settings(Settings(redis_url=cluster.url, redis_cluster=True, stream_prefix="ts"))
+    for key in client.scan_iter(f"{prefix}:*", count=1000, target_nodes=RedisCluster.ALL_NODES):
+        client.delete(key)
+    client.close()

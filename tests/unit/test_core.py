@@ -121,5 +121,8 @@ def test_cli_registers_every_command_group():
     from trustscope.cli.main import app
 
     out = CliRunner().invoke(app, ["--help"]).output
-    for command in ("import", "poll", "sentiment", "model", "integrity", "es", "platforms"):
+    for command in ("import", "poll", "sentiment", "model", "integrity", "es", "platforms", "pipeline"):
         assert command in out
+    pipeline = CliRunner().invoke(app, ["pipeline", "--help"]).output
+    for command in ("status", "replay", "prune-consumers"):
+        assert command in pipeline
