@@ -78,7 +78,8 @@ def _split(reviews: list[Review], opts: TransferOptions):
     rest = [r for r in reviews if r.domain not in opts.held_out]
     rng.shuffle(rest)
     tests = {d: [r for r in reviews if r.domain == d] for d in opts.held_out}
-    return rest[: opts.train_size], rest[opts.train_size: opts.train_size + 1000], tests
+    n = opts.train_size or len(rest) - 1000
+    return rest[:n], rest[n: n + 1000], tests
 
 
 def run(opts: TransferOptions, log=print) -> dict:
@@ -91,8 +92,8 @@ def run(opts: TransferOptions, log=print) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     reviews = load_reviews()
     train, val, tests = _split(reviews, opts)
-    if opts.held_out is None or not opts.held_out:
-        train = train[: opts.train_size] if opts.train_size else train
+    if not opts.held_out and opts.train_size:
+        train = random.Random(opts.seed).sample(train, min(opts.train_size, len(train)))
     prior = sum(r.label for r in train) / len(train)
     tok = AutoTokenizer.from_pretrained(str(opts.base_dir), local_files_only=True)
     cfg = opts.finetune
@@ -116,10 +117,14 @@ def run(opts: TransferOptions, log=print) -> dict:
                            score_fn=score_fn if opts.held_out else None)
     out = {"options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()},
            "finetune": info, "train_prior": prior, "bert": {}, "tfidf_lr": {}}
+    probs = {}
     for d, rs in tests.items():
         p = predict_probs(model, tok, [r.text for r in rs], cfg.max_length, 128)[:, 1].tolist()
+        probs[d] = {r.id: round(x, 6) for r, x in zip(rs, p)}
         out["bert"][d] = score_probs([r.label for r in rs], p, prior)
         log(f"{d}: {out['bert'][d]}")
+    # the teacher's probabilities on the test texts, reused as distillation targets
+    (work / "test_probs.json").write_text(json.dumps(probs, ensure_ascii=False))
     if opts.baselines:
         from trustscope.sentiment.baselines import tfidf_lr
 
