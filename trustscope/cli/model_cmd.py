@@ -217,3 +217,25 @@ def train_base_cmd(
                            baselines=baselines)
     typer.echo(_command_line(ctx), err=True)
     run(opts, log=lambda m: typer.echo(m, err=True))
+
+
+@app.command("distill")
+def distill_cmd(
+    teacher: Path = typer.Option(..., help="fine-tuned teacher dir (`trustscope model train-base`)"),
+    student_init: Path = typer.Option(DEFAULT_MODEL_DIR, help="student checkpoint to start from"),
+    work_dir: Path = typer.Option(Path.home() / ".cache" / "trustscope" / "train" / "distill"),
+    texts: int = typer.Option(20000, help="unlabelled review texts (random split train+val; 0 = all)"),
+    epochs: float = typer.Option(2.0),
+    lr: float = typer.Option(2e-4),
+    max_minutes: float = typer.Option(None, help="wall budget of the student's training"),
+    threads: int = typer.Option(2),
+) -> None:
+    """Distil a teacher into the small student on its probabilities over unlabelled review text."""
+    import torch
+
+    from trustscope.sentiment.distill import DistillConfig, run_distill
+
+    torch.set_num_threads(threads)
+    cfg = DistillConfig(epochs=epochs, lr=lr, max_minutes=max_minutes)
+    res = run_distill(teacher, student_init, work_dir, texts, cfg, log=lambda m: typer.echo(m, err=True))
+    typer.echo(json.dumps(res["test_all"], indent=2))

@@ -100,3 +100,54 @@ def distill(student_dir: str | Path, texts: list[str], soft_pos, cfg: DistillCon
 def student_probs(model, tok, texts: list[str], max_length: int):
     """P(positive) of a (student) model, float list."""
     return predict_probs(model, tok, texts, max_length, 128)[:, 1].tolist()
+
+
+def distillation_texts(reviews, seed: int = 13, n_texts: int = 20000, shuffle_seed: int = 7) -> list[str]:
+    """Unlabelled review texts for distillation: the random split's train + val texts, never its test texts."""
+    from trustscope.sentiment.data import random_split
+
+    sp = random_split(reviews, seed=seed)
+    test_texts = {r.text for r in sp.test}
+    texts = [t for t in dict.fromkeys(r.text for r in sp.train + sp.val) if t not in test_texts]
+    random.Random(shuffle_seed).shuffle(texts)
+    return texts[:n_texts] if n_texts else texts
+
+
+def run_distill(teacher_dir: Path, student_init: Path, work_dir: Path, n_texts: int, cfg: DistillConfig,
+                teacher_max_length: int = 64, log=print) -> dict:
+    """Teacher labels -> student -> random-split test report; everything under ``work_dir``.
+
+    The teacher's labels are cached in ``work_dir/teacher_probs.npy`` (the slow part), the student
+    in ``work_dir/model``, its validation probabilities (for the neutral band) in val_probs.json.
+    """
+    import json
+
+    import numpy as np
+
+    from trustscope.sentiment.data import load_reviews, random_split
+    from trustscope.sentiment.metrics import per_domain
+    from trustscope.sentiment.transfer import score_probs
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    reviews = load_reviews()
+    sp = random_split(reviews, seed=13)
+    texts = distillation_texts(reviews, n_texts=n_texts)
+    cache = work_dir / "teacher_probs.npy"
+    if cache.exists() and len(np.load(cache)) == len(texts):
+        soft = np.load(cache)
+    else:
+        soft = teacher_probabilities(teacher_dir, texts, teacher_max_length, log)
+        np.save(cache, soft)
+    model, tok, info = distill(student_init, texts, soft, cfg, work_dir / "model", log)
+    p = student_probs(model, tok, [r.text for r in sp.test], cfg.max_length)
+    soft_prior = float(np.mean(soft))
+    res = {"teacher": str(teacher_dir), "student_init": str(student_init), "distill": info,
+           "soft_prior": soft_prior, "test_all": score_probs([r.label for r in sp.test], p, soft_prior),
+           "per_domain": per_domain([r.domain for r in sp.test], [r.label for r in sp.test],
+                                    [int(x > 0.5) for x in p])}
+    val_p = student_probs(model, tok, [r.text for r in sp.val], cfg.max_length)
+    (work_dir / "val_probs.json").write_text(json.dumps(val_p))
+    (work_dir / "test_probs.json").write_text(json.dumps({r.id: x for r, x in zip(sp.test, p)}))
+    (work_dir / "metrics.json").write_text(json.dumps(res, indent=2, ensure_ascii=False))
+    log(f"student test: {res['test_all']}")
+    return res
