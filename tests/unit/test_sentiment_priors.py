@@ -46,3 +46,13 @@ def test_source_prior_waits_for_enough_texts_then_follows_the_window():
     sp.update([0.1] * 300)  # the window forgets the old posteriors
     assert sp.prior < 0.1
     assert sp.adjust(np.array([0.5]))[0] < 0.5
+
+
+def test_roc_auc_and_score_probs_on_known_cases():
+    from trustscope.sentiment.transfer import roc_auc, score_probs
+
+    assert roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
+    assert roc_auc([0, 1, 1], [0.5, 0.5, 0.9]) == 0.75  # a tie counts half
+    assert roc_auc([1, 1], [0.2, 0.3]) is None
+    s = score_probs([0, 1, 1, 1], [0.2, 0.45, 0.7, 0.9], train_prior=0.5)
+    assert s["accuracy"] == 0.75 and s["n"] == 4 and s["estimated_prior"] > 0.5

@@ -190,6 +190,7 @@ def train_base_cmd(
     held_out: str = typer.Option("food_delivery,shopping/水果",
                                  help="domains held out together (comma-separated); '' = random 10%% split"),
     train_size: int = typer.Option(12000, help="training reviews drawn (0 = all)"),
+    test_size: int = typer.Option(3000, help="reviews drawn per held-out domain for the report (0 = all)"),
     epochs: float = typer.Option(1.0),
     lr: float = typer.Option(5e-5),
     max_length: int = typer.Option(64),
@@ -213,7 +214,7 @@ def train_base_cmd(
                          patience=100, warmup_frac=0.1, seed=seed, layer_decay=layer_decay,
                          label_smoothing=label_smoothing)
     opts = TransferOptions(base_dir=base, work_dir=work_dir, finetune=cfg, seed=seed, threads=threads,
-                           held_out=tuple(d for d in held_out.split(",") if d), train_size=train_size,
+                           held_out=tuple(d for d in held_out.split(",") if d), train_size=train_size, test_size=test_size,
                            baselines=baselines)
     typer.echo(_command_line(ctx), err=True)
     run(opts, log=lambda m: typer.echo(m, err=True))
