@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create or update the project's virtualenv (outside the clone): infra/local/venv.sh [--force]
 #
-# Why a stamp: `pip install -e .[dev]` costs seconds when nothing changed and minutes on a fresh
+# Why a stamp: `pip install -e .[dev,train]` costs seconds when nothing changed and minutes on a fresh
 # machine (torch); it runs only when pyproject.toml or the clone's path changed (an editable
 # install points at one clone; a second clone sharing the venv must re-point it).
 #
