@@ -19,6 +19,7 @@ from pathlib import Path
 from trustscope.sentiment.data import Review, load_reviews, random_split
 from trustscope.sentiment.finetune import FinetuneConfig, finetune
 from trustscope.sentiment.inference import predict_probs
+from trustscope.sentiment.prior_store import PRIOR_FILE
 from trustscope.sentiment.priors import adjust_posteriors, em_prior
 
 HELD_OUT = ("food_delivery", "shopping/水果")
@@ -119,6 +120,8 @@ def run(opts: TransferOptions, log=print) -> dict:
     t0 = time.time()
     model, info = finetune(opts.base_dir, tok, train, val, work / "model", cfg, "cpu", log,
                            score_fn=score_fn if opts.held_out else None)
+    # the base of the per-source prior adjustment in the service (prior_store.PriorHook)
+    (work / "model" / PRIOR_FILE).write_text(json.dumps({"train_prior": round(prior, 6)}) + "\n")
     out = {"options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()},
            "finetune": info, "train_prior": prior, "bert": {}, "tfidf_lr": {}}
     probs = {}
