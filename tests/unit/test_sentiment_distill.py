@@ -53,3 +53,38 @@ def test_layer_decay_gives_lower_layers_smaller_rates():
     assert {id(p) for p in groups[-1]["params"]} == emb
     assert len(param_groups(model, 1e-3, 1.0, 0.01)) == 5  # no decay: same rate everywhere
     assert {g["lr"] for g in param_groups(model, 1e-3, 1.0, 0.01)} == {1e-3}
+
+
+@pytest.mark.slow
+def test_train_base_cli_holds_out_two_domains_and_reports_both(tmp_path, monkeypatch):
+    """`trustscope model train-base` on a tiny base and corpus: both held-out domains reported
+    with accuracy, prior-adjusted accuracy and ROC AUC, TF-IDF + LR beside, prior.json written."""
+    import gzip
+    import json
+    import random
+
+    from typer.testing import CliRunner
+
+    from trustscope.cli.main import app
+
+    rng = random.Random(0)
+    words = {1: ["很好", "满意", "推荐", "好评"], 0: ["太差", "失望", "差评", "垃圾"]}
+    rows = [{"id": f"r{i}", "domain": ["food_delivery", "shopping/水果", "shopping/a", "shopping/b"][i // 2 % 4],
+             "label": i % 2, "text": rng.choice(words[i % 2]) + rng.choice(["", "！", "。"])} for i in range(400)]
+    (tmp_path / "data").mkdir()
+    with gzip.open(tmp_path / "data" / "sentiment_reviews.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    monkeypatch.setenv("TS_SHARED_DATA", str(tmp_path / "data"))
+    _tiny_student(tmp_path / "base")
+    work = tmp_path / "work"
+    res = CliRunner().invoke(app, ["model", "train-base", "--base-dir", str(tmp_path / "base"), "--work-dir",
+                                   str(work), "--train-size", "100", "--test-size", "50", "--eval-every", "2",
+                                   "--lr", "1e-3", "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    m = json.loads((work / "metrics.json").read_text())
+    assert set(m["bert"]) == set(m["tfidf_lr"]) == {"food_delivery", "shopping/水果"}
+    for d in m["bert"].values():
+        assert d["n"] == 50 and {"accuracy", "accuracy_prior_adjusted", "roc_auc", "estimated_prior"} <= set(d)
+    assert all(h["food_delivery"]["roc_auc"] is not None for h in m["finetune"]["history"])
+    assert json.loads((work / "model" / "prior.json").read_text())["train_prior"] == pytest.approx(
+        m["train_prior"], abs=1e-6)

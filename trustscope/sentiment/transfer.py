@@ -112,7 +112,8 @@ def run(opts: TransferOptions, log=print) -> dict:
             details[d] = score_probs([r.label for r in rs], p, prior)
         # choose by the mean held-out accuracy after prior adjustment (what serving applies)
         mean = sum(v["accuracy_prior_adjusted"] for v in details.values()) / len(details)
-        return mean, {d: {k: round(v[k], 4) for k in ("accuracy", "accuracy_prior_adjusted", "roc_auc")}
+        return mean, {d: {k: None if v[k] is None else round(v[k], 4)
+                          for k in ("accuracy", "accuracy_prior_adjusted", "roc_auc")}
                       for d, v in details.items()}
 
     log(f"train {len(train)} (prior {prior:.3f}) val {len(val)} tests "
