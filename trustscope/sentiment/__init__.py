@@ -8,13 +8,16 @@ Public API (used by the sentiment service and the CLI)::
 
 Serving runs on ONNX Runtime when the model dir has ``model.onnx`` (no torch import; see
 ``classifier.py`` and ``TS_SENTIMENT_BACKEND``), else on torch. ``clf.pooled(texts)`` gives the
-pooled embedding that auxiliary heads (``heads.py``) are trained on.
+pooled embedding that auxiliary heads (``heads.py``) are trained on; ``clf.analyze(texts)`` gives
+sentiment, every head (paid review, rumour text, ...) and the pooled embedding from one forward
+pass (``Analysis(results, pooled)``). A per-source label-prior adjustment for services is in
+``prior_store.PriorHook``.
 
 Training lives in ``trustscope.sentiment.training`` (``trustscope model train``) and imports
 torch only when called.
 """
 
-from trustscope.sentiment.classifier import SentimentClassifier, load_classifier
+from trustscope.sentiment.classifier import Analysis, SentimentClassifier, load_classifier
 from trustscope.sentiment.result import SentimentResult
 
-__all__ = ["SentimentClassifier", "SentimentResult", "load_classifier"]
+__all__ = ["Analysis", "SentimentClassifier", "SentimentResult", "load_classifier"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,20 @@ def _label_roles(id2label: dict) -> tuple[int, int, int | None]:
             return 1, 0, None
         raise ValueError(f"cannot tell positive/negative classes from id2label={id2label}")
     return pos, neg, neu
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything one forward pass gives for a batch of texts.
+
+    ``results[i]`` is the sentiment of text i with every head's probability in ``.heads``
+    (paid-review, rumour text, ...: ``<model_dir>/heads/*.json``); ``pooled[i]`` is its
+    attention-masked mean embedding (float32, ``hidden`` wide), also for unscored texts, e.g. for
+    paraphrase similarity (cosine) in the integrity engine without a second model.
+    """
+
+    results: list[SentimentResult]
+    pooled: np.ndarray
 
 
 class SentimentClassifier:
@@ -89,6 +104,17 @@ class SentimentClassifier:
             for row, h, i in zip(probs.tolist(), heads, todo):
                 results[i] = self._result(row, h)
         return results  # type: ignore[return-value]
+
+    def analyze(self, texts: Sequence[str], batch_size: int = 64) -> Analysis:
+        """Sentiment, every head and the pooled embedding of each text from one forward pass."""
+        self._check(texts)
+        if not texts:
+            return Analysis([], np.zeros((0, self.hidden_size), dtype=np.float32))
+        probs, pooled = self._forward(list(texts), batch_size)
+        heads = head_probs(self.heads, pooled)
+        results = [SentimentResult.unscored(reason) if (reason := unscored_reason(t))
+                   else self._result(row, h) for t, row, h in zip(texts, probs.tolist(), heads)]
+        return Analysis(results, pooled)
 
     def pooled(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Attention-masked mean of the last hidden state, (len(texts), hidden) float32.

@@ -47,6 +47,10 @@ class FinetuneConfig:
     # shopping/水果 held out; off by default)
     probe_epochs: float = 0.0
     probe_lr: float = 1e-3
+    # layer-wise learning-rate decay: layer k of L trains at lr * layer_decay ** (L - k), the
+    # embeddings at lr * layer_decay ** (L + 1), the head at lr (1.0 = one rate for all)
+    layer_decay: float = 1.0
+    label_smoothing: float = 0.0
 
 
 def _bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -125,6 +129,24 @@ def _linear_probe(model, seqs, labels, cfg: FinetuneConfig, rng: random.Random, 
     log(f"linear probe: {steps} steps, loss {ema:.4f}")
 
 
+def param_groups(model, lr: float, layer_decay: float, weight_decay: float) -> list[dict]:
+    """AdamW groups with layer-wise decayed learning rates (one group per depth)."""
+    n_layers = model.config.num_hidden_layers
+    groups: dict[int, list] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if ".embeddings." in f".{name}":
+            depth = n_layers + 1
+        elif ".layer." in name:
+            depth = n_layers - int(name.split(".layer.")[1].split(".")[0])
+        else:  # pooler, classifier
+            depth = 0
+        groups.setdefault(depth, []).append(p)
+    return [{"params": ps, "lr": lr * layer_decay ** d, "weight_decay": weight_decay}
+            for d, ps in sorted(groups.items())]
+
+
 def accuracy(model, tokenizer, reviews: list[Review], max_length: int, device: str) -> float:
     probs = predict_probs(model, tokenizer, [r.text for r in reviews], max_length, 128, device)
     pred = probs.argmax(-1).tolist()
@@ -132,8 +154,13 @@ def accuracy(model, tokenizer, reviews: list[Review], max_length: int, device: s
 
 
 def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Review],
-             out_dir: str | Path | None, cfg: FinetuneConfig, device: str = "cpu", log=print):
-    """Train from ``init_dir`` (an MLM checkpoint); returns (best model, info dict)."""
+             out_dir: str | Path | None, cfg: FinetuneConfig, device: str = "cpu", log=print,
+             score_fn=None):
+    """Train from ``init_dir`` (an MLM or base checkpoint); returns (best model, info dict).
+
+    ``score_fn(model) -> (score, details)`` replaces validation accuracy as the checkpoint
+    choice, e.g. accuracy on other held-out domains (chosen on what the model did not train on).
+    """
     import torch
     from transformers import BertForSequenceClassification
 
@@ -152,7 +179,8 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
         _linear_probe(model, seqs, labels, cfg, rng, tokenizer.pad_token_id, device, log)
     gen = torch.Generator().manual_seed(cfg.seed)
     total = _steps(len(seqs), cfg.batch_size, cfg.epochs)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(param_groups(model, cfg.lr, cfg.layer_decay, cfg.weight_decay), lr=cfg.lr)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     clock = TrainClock(total, cfg.max_minutes)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, clock.lr_factor(cfg.warmup_frac))
     t0 = time.time()
@@ -162,22 +190,25 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
     with progress_bar("fine-tuning", total=total) as bar:
         for ids, mask, y in _training_batches(seqs, labels, cfg.batch_size, rng, total, tokenizer.pad_token_id):
             ids = mask_tokens(ids, mask, cfg.token_mask_prob, tokenizer.mask_token_id, gen)
-            out = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=y.to(device))
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+            loss = loss_fn(logits, y.to(device))
             opt.zero_grad(set_to_none=True)
-            out.loss.backward()
+            loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
             step += 1
             clock.step = step
-            ema = out.loss.item() if ema is None else 0.98 * ema + 0.02 * out.loss.item()
+            ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
             bar.update(1, loss=ema)
             last, stop = clock.done(), False
             if step % cfg.eval_every == 0 or last:
-                acc = accuracy(model, tokenizer, val, cfg.max_length, device)
-                history.append({"step": step, "val_accuracy": acc, "train_loss": ema})
-                log(f"finetune step {step}/{total} loss {ema:.4f} val_acc {acc:.4f} "
-                    f"{(time.time() - t0) / 60:.1f} min")
+                val_acc = accuracy(model, tokenizer, val, cfg.max_length, device) if val else None
+                acc, details = (val_acc, {}) if score_fn is None else score_fn(model)
+                history.append({"step": step, "val_accuracy": val_acc, "score": acc, "train_loss": ema,
+                                **details})
+                log(f"finetune step {step}/{total} loss {ema:.4f} val_acc {val_acc} score {acc:.4f} "
+                    f"{details} {(time.time() - t0) / 60:.1f} min")
                 if acc > best_acc:
                     best_acc, best_step, bad = acc, step, 0
                     best_state = copy.deepcopy(model.state_dict())

@@ -158,6 +158,8 @@ def write_model_card(outdir: str | Path, metrics: dict) -> None:
               f"of texts fall inside; accuracy inside {_pct(band.get('val_accuracy_inside'))}, outside "
               f"{_pct(band.get('val_accuracy_outside'))}."), ""]
     L += _kept_section(out / "README.md", "## Serving")
+    # measured by `trustscope model train-base` / `distill`, written by hand from their metrics
+    L += _kept_section(out / "README.md", "## Distilled from bge-small-zh-v1.5 (2026-12-01)")
     L += ["## Limits", "",
           ("Trained on e-commerce and food-delivery reviews; finance-platform texts are out of domain. "
           "Binary labels only: mixed or factual texts land near 0.5 and are labelled neutral by the "
