@@ -16,7 +16,8 @@ from trustscope.schemas import DocumentIn
 from trustscope.integrity.score import verified_score
 from trustscope.scores import ScoreStore, contribution_of, score_view
 from trustscope.scores.contribution import sum_contributions, unflatten
-from trustscope.scores.rebuild import compare, recompute
+from trustscope.schemas import parse_time
+from trustscope.scores.rebuild import compare, recompute, scan_reviews
 
 pytestmark = pytest.mark.integration
 NOW = 1_790_000_000.0
@@ -136,8 +137,19 @@ def test_pipeline_state_agrees_with_rebuild_and_cli(settings, rclient, es, stage
     for pid in platforms:
         rebuilt = recompute(es, alias, pid)
         assert compare(store.state(pid), rebuilt.state) == {}, pid
+        assert compare(store.author_state(pid), rebuilt.authors.hash_fields()) == {}, pid
         total += score_view(pid, store.state(pid)).total
     assert total == len(items)
+    # the maintained score is the robust formula over what Elasticsearch holds, authors and all
+    pid = max(platforms, key=lambda p: rclient.hlen(store.author_hash_key(p)))
+    assert rclient.hlen(store.author_hash_key(pid)) > 0
+    rows = [{"rating": d.get("rating"), "created_at": parse_time(d["created_at"]).timestamp(),
+             "verdict": d["integrity"]["verdict"], "reasons": d["integrity"].get("reasons") or [],
+             "author_id": d.get("author_id"), "author_review_count": d.get("author_review_count"),
+             "author_created_at": parse_time(d["author_created_at"]).timestamp() if d.get("author_created_at") else None}
+            for d in scan_reviews(es, alias, pid)]
+    now = 1_800_000_000.0
+    assert abs(unflatten(store.state(pid)).result(now).verified_score - verified_score(rows, now=now).verified_score) < 1e-9
     # the CLI agrees too, and exits 1 when the live state is off
     env = {"TS_REDIS_URL": settings.redis_url, "TS_ES_URL": settings.es_url,
            "TS_STREAM_PREFIX": settings.stream_prefix, "TS_ES_INDEX_PREFIX": settings.es_index_prefix}
