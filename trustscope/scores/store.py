@@ -30,7 +30,7 @@ import orjson
 import redis
 
 from trustscope.observability import get_logger
-from trustscope.scores.contribution import SharedSums, Contribution, contribution_of, unflatten
+from trustscope.scores.contribution import Contribution, SharedSums, contribution_of, unflatten
 
 log = get_logger("trustscope.scores")
 
