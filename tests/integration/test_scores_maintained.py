@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 
 import orjson
@@ -12,8 +13,11 @@ from tests.integration.helpers import wait_until
 from trustscope.intake import Intake
 from trustscope.samples import reviews
 from trustscope.schemas import DocumentIn
+from trustscope.integrity.score import verified_score
 from trustscope.scores import ScoreStore, contribution_of, score_view
-from trustscope.scores.rebuild import compare, recompute
+from trustscope.scores.contribution import sum_contributions, unflatten
+from trustscope.schemas import parse_time
+from trustscope.scores.rebuild import compare, recompute, scan_reviews
 
 pytestmark = pytest.mark.integration
 NOW = 1_790_000_000.0
@@ -26,11 +30,52 @@ def _doc(i: int, rating: int, verdict: str, revision: int = 0, reasons: list[str
 
 
 def _expected(docs: list[dict]) -> dict[str, float]:
-    state: dict[str, float] = {}
-    for d in docs:
-        for k, v in contribution_of(d).fields.items():
-            state[k] = state.get(k, 0.0) + v
-    return state
+    return sum_contributions(contribution_of(d) for d in docs)[0]
+
+
+def test_script_keeps_the_robust_state_exact_in_any_order_with_revisions(settings, rclient):
+    """Repeat authors (one-author-one-voice), young accounts (weak cap) and a registration cohort,
+    applied shuffled, with revisions, moves between authors and redelivery: the Redis state's score
+    is ``verified_score`` over the final reviews, and both hashes equal the recomputed ones."""
+    rng = random.Random(7)
+    docs = []
+    for i in range(240):
+        a = rng.randrange(30)
+        d = _doc(i, rng.randint(1, 5), rng.choice(["verified", "verified", "suspicious", "fake"]))
+        d["created_at"] = NOW - rng.uniform(0, 200) * 86400
+        if a % 6:
+            young = a % 4 == 0
+            d.update(author_id=f"au.{a}", author_review_count=1 if young else 9,
+                     author_created_at=d["created_at"] - (86400 * 3 if young else 86400 * (400 + (a % 3))))
+        docs.append(d)
+    revised = [{**d, "author_id": d.get("author_id") if j % 3 else "au.moved",
+                "integrity": {"verdict": "fake" if d["integrity"]["verdict"] == "verified" else "verified",
+                              "revision": 1, "reasons": ["lockstep: 4 accounts"]}}
+               for j, d in enumerate(rng.sample(docs, 50))]
+    events = [contribution_of(d) for d in docs + revised + docs[:40] + revised[:10]]
+    rng.shuffle(events)
+    store = ScoreStore(rclient, settings.stream_prefix)
+    for k in range(0, len(events), 37):
+        store.apply(events[k:k + 37], snapshot=False)
+    final = list({d["id"]: d for d in docs + revised}.values())
+    state, authors = sum_contributions(contribution_of(d) for d in final)
+    assert compare(store.state("p1"), state) == {}
+    assert compare(store.author_state("p1"), authors.hash_fields()) == {}
+    rows = [{"rating": d["rating"], "created_at": d["created_at"], "verdict": d["integrity"]["verdict"],
+             "reasons": d["integrity"]["reasons"], "author_id": d.get("author_id"),
+             "author_created_at": d.get("author_created_at"), "author_review_count": d.get("author_review_count")}
+            for d in final]
+    expected = verified_score(rows, now=NOW)
+    assert abs(unflatten(store.state("p1")).result(NOW).verified_score - expected.verified_score) < 1e-9
+    view = score_view("p1", store.state("p1"), now=NOW, min_verified=1)
+    assert view.verified_score == round(expected.verified_score, 3) and view.verified == expected.verified
+    # every review removed again (a platform dropped from each): the author hash empties
+    gone = [contribution_of({**d, "platforms": ["p2"], "integrity": {**d["integrity"], "revision": 5}})
+            for d in final]
+    store.apply(gone, snapshot=False)
+    assert rclient.hlen(store.author_hash_key("p1")) == 0
+    assert all(abs(v) < 1e-6 for v in store.state("p1").values())
+    assert compare(store.author_state("p2"), authors.hash_fields()) == {}
 
 
 def test_apply_is_idempotent_revisable_and_refuses_stale(settings, rclient):
@@ -92,8 +137,19 @@ def test_pipeline_state_agrees_with_rebuild_and_cli(settings, rclient, es, stage
     for pid in platforms:
         rebuilt = recompute(es, alias, pid)
         assert compare(store.state(pid), rebuilt.state) == {}, pid
+        assert compare(store.author_state(pid), rebuilt.authors.hash_fields()) == {}, pid
         total += score_view(pid, store.state(pid)).total
     assert total == len(items)
+    # the maintained score is the robust formula over what Elasticsearch holds, authors and all
+    pid = max(platforms, key=lambda p: rclient.hlen(store.author_hash_key(p)))
+    assert rclient.hlen(store.author_hash_key(pid)) > 0
+    rows = [{"rating": d.get("rating"), "created_at": parse_time(d["created_at"]).timestamp(),
+             "verdict": d["integrity"]["verdict"], "reasons": d["integrity"].get("reasons") or [],
+             "author_id": d.get("author_id"), "author_review_count": d.get("author_review_count"),
+             "author_created_at": parse_time(d["author_created_at"]).timestamp() if d.get("author_created_at") else None}
+            for d in scan_reviews(es, alias, pid)]
+    now = 1_800_000_000.0
+    assert abs(unflatten(store.state(pid)).result(now).verified_score - verified_score(rows, now=now).verified_score) < 1e-9
     # the CLI agrees too, and exits 1 when the live state is off
     env = {"TS_REDIS_URL": settings.redis_url, "TS_ES_URL": settings.es_url,
            "TS_STREAM_PREFIX": settings.stream_prefix, "TS_ES_INDEX_PREFIX": settings.es_index_prefix}

@@ -1,7 +1,8 @@
 """Recompute score state from Elasticsearch (``trustscope scores rebuild``).
 
 One scan of a platform's reviews gives the same contributions the indexer applied; summing them
-must equal the live state (``compare``). ``history`` rebuilds the daily snapshots from the
+(and the per-author shares of the robust formula) must equal the live state (``compare``, both the
+platform hash and the per-author hash). ``history`` rebuilds the daily snapshots from the
 reviews' creation dates, with today's verdicts (a verdict revised later is applied back in time).
 """
 
@@ -14,11 +15,11 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
-from trustscope.scores.contribution import Contribution, contribution_of
+from trustscope.scores.contribution import Contribution, SharedSums, contribution_of
 from trustscope.scores.store import ScoreStore, history_point
 
-SOURCE = ["id", "kind", "platforms", "rating", "created_at", "integrity.verdict", "integrity.reasons",
-          "integrity.revision"]
+SOURCE = ["id", "kind", "platforms", "rating", "created_at", "author_id", "author_created_at",
+          "author_review_count", "integrity.verdict", "integrity.reasons", "integrity.revision"]
 TOLERANCE = 1e-6  # relative; float sums in another order differ in the last bits only
 
 
@@ -28,6 +29,7 @@ class Rebuilt:
     state: dict[str, float]
     docs: list[Contribution]
     history: dict[str, dict[str, Any]] = field(default_factory=dict)
+    authors: SharedSums = field(default_factory=SharedSums)
 
 
 def scan_reviews(es: Elasticsearch, index: str, platform: str | None = None) -> Iterator[dict[str, Any]]:
@@ -40,28 +42,29 @@ def scan_reviews(es: Elasticsearch, index: str, platform: str | None = None) -> 
 
 
 def recompute(es: Elasticsearch, index: str, platform: str) -> Rebuilt:
-    """The state of ``platform`` as the indexer would have built it from the indexed reviews."""
-    state: dict[str, float] = {}
-    docs: list[Contribution] = []
-    by_day: dict[str, dict[str, float]] = {}
+    """The state of ``platform`` as the indexer would have built it from the indexed reviews
+    (additive sums, per-author sums and the derived shares, kept as the store's script keeps them)."""
+    by_day: dict[str, list[Contribution]] = {}
     for src in scan_reviews(es, index, platform):
         c = contribution_of(src)
         if c is None or platform not in c.platforms:
             continue
-        docs.append(c)
-        day = str(src.get("created_at", ""))[:10]
-        bucket = by_day.setdefault(day, {})
-        for k, v in c.fields.items():
-            state[k] = state.get(k, 0.0) + v
-            bucket[k] = bucket.get(k, 0.0) + v
+        by_day.setdefault(str(src.get("created_at", ""))[:10], []).append(c)
+    docs: list[Contribution] = []
+    additive: dict[str, float] = {}
+    authors = SharedSums()
     history: dict[str, dict[str, Any]] = {}
-    running: dict[str, float] = {}
-    for day in sorted(d for d in by_day if d):
-        for k, v in by_day[day].items():
-            running[k] = running.get(k, 0.0) + v
-        end = datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(days=1)
-        history[day] = history_point(running, end.timestamp())
-    return Rebuilt(platform, {k: v for k, v in state.items() if v != 0.0}, docs, history)
+    for day in sorted(by_day):
+        for c in by_day[day]:
+            docs.append(c)
+            for k, v in c.fields.items():
+                additive[k] = additive.get(k, 0.0) + v
+            authors.apply(c.author, c.author_fields, 1)
+        if day:
+            end = datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(days=1)
+            history[day] = history_point({**additive, **authors.shared}, end.timestamp())
+    state = {k: v for k, v in {**additive, **authors.shared}.items() if v != 0.0}
+    return Rebuilt(platform, state, docs, history, authors)
 
 
 def platforms_in_index(es: Elasticsearch, index: str) -> list[str]:
@@ -85,6 +88,8 @@ def rebuild(store: ScoreStore, es: Elasticsearch, index: str, platform: str,
     """Recompute one platform; compare with the live state; swap it in when ``write``."""
     rebuilt = recompute(es, index, platform)
     diffs = compare(store.state(platform), rebuilt.state)
+    diffs.update({f"author:{k}": v for k, v in
+                  compare(store.author_state(platform), rebuilt.authors.hash_fields()).items()})
     if write:
-        store.replace(platform, rebuilt.state, rebuilt.docs, rebuilt.history)
+        store.replace(platform, rebuilt.state, rebuilt.docs, rebuilt.history, rebuilt.authors)
     return rebuilt, diffs

@@ -1,17 +1,23 @@
-"""Per-platform score sums in Redis, updated atomically and idempotently per document.
+"""Per-platform score state in Redis, updated atomically and idempotently per document.
 
 Keys (``P`` = the stream prefix):
 
-- ``P:score:p:<platform>``: hash of summed fields (see ``contribution.py``); a read is one HGETALL.
-- ``P:score:doc:<doc id>``: hash ``rev``, ``platforms`` (JSON), ``c`` (JSON contribution) - the last
-  contribution applied for the document, so a revision subtracts exactly what was added before.
+- ``P:score:p:<platform>``: hash of summed fields (see ``contribution.py``): additive ``a:``/``x:``
+  sums and the derived per-author shares ``s:<bucket>.<star>``. A read is one HGETALL of it; its
+  size grows with the weeks and registration cohorts the reviews span, not with the authors.
+- ``P:score:a:<platform>``: per-author sums of the robust formula (``<author>.n``,
+  ``<author>.<bucket>.<star>``, ``<author>.b`` its buckets); touched only by writes and rebuilds.
+- ``P:score:doc:<doc id>``: hash ``rev``, ``platforms`` (JSON), ``c`` (JSON contribution), ``a``
+  (author key), ``af`` (JSON author delta) - the last contribution applied for the document, so a
+  revision subtracts exactly what was added before.
 - ``P:score:hist:<platform>``: hash ``YYYY-MM-DD`` -> JSON snapshot of that day's last score.
 - ``P:score:platforms``: set of platforms with state.
 
-Why a Lua script: reading the previous contribution, subtracting it, adding the new one and storing
-it must be one step, or two indexer consumers handling a redelivered batch and its revision could
-apply a contribution twice. The script refuses a revision older than the stored one and does
-nothing when the same revision with the same contribution arrives again (redelivery).
+Why a Lua script: reading the previous contribution, subtracting it, adding the new one, moving the
+author's share (its ``n`` changes every other of its reviews' weight) and storing the record must be
+one step, or two indexer consumers handling a redelivered batch and its revision could apply a
+contribution twice. The script refuses a revision older than the stored one and does nothing when
+the same revision with the same contribution arrives again (redelivery).
 """
 
 from __future__ import annotations
@@ -24,31 +30,90 @@ import orjson
 import redis
 
 from trustscope.observability import get_logger
-from trustscope.scores.contribution import Contribution, contribution_of, unflatten
+from trustscope.scores.contribution import Contribution, SharedSums, contribution_of, unflatten
 
 log = get_logger("trustscope.scores")
 
 # KEYS[1] doc record; KEYS[2..] state hashes of the new platforms.
-# ARGV[1] revision, ARGV[2] contribution JSON, ARGV[3] platforms JSON, ARGV[4] state key prefix.
+# ARGV[1] revision, ARGV[2] contribution JSON, ARGV[3] platforms JSON, ARGV[4] state key prefix,
+# ARGV[5] author key ("" for none), ARGV[6] author fields JSON, ARGV[7] author hash key prefix.
 # Returns 1 applied, 0 stale (older revision), 2 unchanged (redelivery).
 APPLY_LUA = """
 local rev = tonumber(ARGV[1])
-local old = redis.call('HMGET', KEYS[1], 'rev', 'platforms', 'c')
+-- every increment as a 17-digit string: a Lua number passed as is would be cut to 14 digits
+local function num(x) return string.format('%.17g', x) end
+
+-- one author's sums in the platform's author hash change by sign*af; the platform's shared sums
+-- s:<bucket>.<star> (sum over authors of vec / n) follow: the author's old share out, the new in
+local function author_update(p, a, af, sign)
+  if a == '' then return end
+  local akey = ARGV[7] .. p
+  local skey = ARGV[4] .. p
+  local pre = a .. '.'
+  local head = redis.call('HMGET', akey, pre .. 'n', pre .. 'b')
+  local n_old = tonumber(head[1]) or 0
+  local buckets, seen, added = {}, {}, false
+  if head[2] then
+    for b in string.gmatch(head[2], '%S+') do seen[b] = true; buckets[#buckets + 1] = b end
+  end
+  for f, _ in pairs(af) do
+    local b = string.match(f, '^(.+)%.%d$')
+    if b and not seen[b] then seen[b] = true; buckets[#buckets + 1] = b; added = true end
+  end
+  local fields = {}
+  for _, b in ipairs(buckets) do
+    for k = 1, 5 do fields[#fields + 1] = b .. '.' .. k end
+  end
+  local old = {}
+  if #fields > 0 then
+    local names = {}
+    for i, f in ipairs(fields) do names[i] = pre .. f end
+    old = redis.call('HMGET', akey, unpack(names))
+  end
+  local n_new = tonumber(redis.call('HINCRBYFLOAT', akey, pre .. 'n', num(sign * (af['n'] or 0))))
+  local gone = n_new <= 0
+  local div_old, div_new = math.max(1, n_old), math.max(1, n_new)
+  if a == '%00' then div_old, div_new = 1, 1 end
+  for i, f in ipairs(fields) do
+    local was = tonumber(old[i]) or 0
+    local now = was
+    if af[f] then now = tonumber(redis.call('HINCRBYFLOAT', akey, pre .. f, num(sign * af[f]))) end
+    local share = 0
+    if not gone then share = now / div_new end
+    local d = share - was / div_old
+    if d ~= 0 then redis.call('HINCRBYFLOAT', skey, 's:' .. f, num(d)) end
+  end
+  if gone then
+    local names = {pre .. 'n', pre .. 'b'}
+    for _, f in ipairs(fields) do names[#names + 1] = pre .. f end
+    redis.call('HDEL', akey, unpack(names))
+  elseif added then
+    redis.call('HSET', akey, pre .. 'b', table.concat(buckets, ' '))
+  end
+end
+
+local old = redis.call('HMGET', KEYS[1], 'rev', 'platforms', 'c', 'a', 'af')
 if old[1] then
   local old_rev = tonumber(old[1])
   if old_rev > rev then return 0 end
-  if old_rev == rev and old[2] == ARGV[3] and old[3] == ARGV[2] then return 2 end
+  if old_rev == rev and old[2] == ARGV[3] and old[3] == ARGV[2] and (old[4] or '') == ARGV[5]
+     and (old[5] or '{}') == ARGV[6] then return 2 end
   local old_c = cjson.decode(old[3])
+  local old_af = cjson.decode(old[5] or '{}')
   for _, p in ipairs(cjson.decode(old[2])) do
     local key = ARGV[4] .. p
-    for f, v in pairs(old_c) do redis.call('HINCRBYFLOAT', key, f, -v) end
+    for f, v in pairs(old_c) do redis.call('HINCRBYFLOAT', key, f, num(-v)) end
+    author_update(p, old[4] or '', old_af, -1)
   end
 end
 local c = cjson.decode(ARGV[2])
+local af = cjson.decode(ARGV[6])
+local new_platforms = cjson.decode(ARGV[3])
 for i = 2, #KEYS do
-  for f, v in pairs(c) do redis.call('HINCRBYFLOAT', KEYS[i], f, v) end
+  for f, v in pairs(c) do redis.call('HINCRBYFLOAT', KEYS[i], f, num(v)) end
+  author_update(new_platforms[i - 1], ARGV[5], af, 1)
 end
-redis.call('HSET', KEYS[1], 'rev', ARGV[1], 'platforms', ARGV[3], 'c', ARGV[2])
+redis.call('HSET', KEYS[1], 'rev', ARGV[1], 'platforms', ARGV[3], 'c', ARGV[2], 'a', ARGV[5], 'af', ARGV[6])
 return 1
 """
 
@@ -59,6 +124,10 @@ def history_point(state: Mapping[str, float], at: float) -> dict[str, Any]:
     result = unflatten(state).result(at)
     return {"posterior": result.verified_score, "verified": result.verified, "total": result.total,
             "fake": result.fake, "suspicious": result.suspicious}
+
+
+def _json(fields: Mapping[str, float]) -> str:
+    return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _num(raw: bytes | str) -> float:
@@ -81,6 +150,9 @@ class ScoreStore:
     def state_key(self, platform: str) -> str:
         return f"{self.base}p:{platform}"
 
+    def author_hash_key(self, platform: str) -> str:
+        return f"{self.base}a:{platform}"
+
     def doc_key(self, doc_id: str) -> str:
         return f"{self.base}doc:{doc_id}"
 
@@ -100,8 +172,9 @@ class ScoreStore:
         pipe = self.client.pipeline(transaction=False)
         for c in items:
             self._apply(keys=[self.doc_key(c.doc_id), *(self.state_key(p) for p in c.platforms)],
-                        args=[c.revision, orjson.dumps(c.fields, option=orjson.OPT_SORT_KEYS).decode(),
-                              orjson.dumps(list(c.platforms)).decode(), f"{self.base}p:"],
+                        args=[c.revision, _json(c.fields),
+                              orjson.dumps(list(c.platforms)).decode(), f"{self.base}p:", c.author,
+                              _json(c.author_fields), f"{self.base}a:"],
                         client=pipe)
         results = pipe.execute()
         counts = {"applied": results.count(1), "stale": results.count(0), "unchanged": results.count(2)}
@@ -131,6 +204,16 @@ class ScoreStore:
         raw = self.client.hgetall(self.state_key(platform))
         return {_text(k): _num(v) for k, v in raw.items()}
 
+    def author_state(self, platform: str) -> dict[str, float]:
+        """The platform's per-author sums (``<author>.n``, ``<author>.<bucket>.<star>``); a full
+        read of a hash as large as the platform's authors - for rebuild checks, never for a score."""
+        out = {}
+        for k, v in self.client.hscan_iter(self.author_hash_key(platform), count=5000):
+            name = _text(k)
+            if not name.endswith(".b"):
+                out[name] = _num(v)
+        return out
+
     def accumulator(self, platform: str) -> Any:
         return unflatten(self.state(platform))
 
@@ -151,16 +234,25 @@ class ScoreStore:
 
     # --- rebuild -----------------------------------------------------------------------------
     def replace(self, platform: str, state: Mapping[str, float], docs: Iterable[Contribution],
-                history: Mapping[str, Mapping[str, Any]] | None = None) -> None:
-        """Swap in a recomputed state for one platform: the doc records first, then the sums by
-        RENAME (readers see the old sums or the new, never a half-written hash)."""
+                history: Mapping[str, Mapping[str, Any]] | None = None,
+                authors: SharedSums | None = None) -> None:
+        """Swap in a recomputed state for one platform: the doc records first, then the sums and
+        the per-author hash by RENAME (readers see the old sums or the new, never a half-written
+        hash)."""
         pipe = self.client.pipeline(transaction=False)
         for c in docs:
             pipe.hset(self.doc_key(c.doc_id), mapping={
-                "rev": c.revision, "c": orjson.dumps(c.fields, option=orjson.OPT_SORT_KEYS).decode(),
-                "platforms": orjson.dumps(list(c.platforms)).decode()})
+                "rev": c.revision, "c": _json(c.fields), "platforms": orjson.dumps(list(c.platforms)).decode(),
+                "a": c.author, "af": _json(c.author_fields)})
         pipe.execute()
-        tmp = f"{self.state_key(platform)}:rebuild"
+        tmp, atmp = f"{self.state_key(platform)}:rebuild", f"{self.author_hash_key(platform)}:rebuild"
+        pipe = self.client.pipeline(transaction=False)
+        pipe.delete(atmp)
+        for key, fields in (authors.authors.items() if authors else ()):
+            row = {f"{key}.{f}": repr(float(v)) for f, v in fields.items()}
+            row[f"{key}.b"] = " ".join(sorted({f.rsplit(".", 1)[0] for f in fields if f != "n"}))
+            pipe.hset(atmp, mapping=row)
+        pipe.execute()
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(tmp)
         if state:
@@ -168,6 +260,10 @@ class ScoreStore:
             pipe.rename(tmp, self.state_key(platform))
         else:
             pipe.delete(self.state_key(platform))
+        if authors and authors.authors:
+            pipe.rename(atmp, self.author_hash_key(platform))
+        else:
+            pipe.delete(self.author_hash_key(platform))
         if history:
             pipe.hset(self.history_key(platform), mapping={d: orjson.dumps(v) for d, v in history.items()})
         pipe.sadd(self.platforms_key, platform)
