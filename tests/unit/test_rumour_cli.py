@@ -59,9 +59,11 @@ def test_horizon_zero_is_the_post_alone_and_horizon_cuts_reposts():
     alone = _run(_line(post), "--horizon-hours", "0")[0]
     with_late = _run(_line({**post, "reposts": doubt}), "--horizon-hours", "0")[0]
     one_hour = _run(_line({**post, "reposts": doubt}), "--horizon-hours", "1")[0]
+    quiet_hour = _run(_line(post), "--horizon-hours", "1")[0]
     full = _run(_line({**post, "reposts": doubt}))[0]
-    assert alone == with_late == one_hour  # reposts after 2 h are not seen at 0 h or 1 h
-    assert full["prob_rumour"] != alone["prob_rumour"]
+    assert alone == with_late  # reposts after 2 h are not seen at 0 h ...
+    assert one_hour == quiet_hour  # ... nor at 1 h (where "no repost in an hour" is itself evidence)
+    assert full["prob_rumour"] != one_hour["prob_rumour"]
 
 
 def test_bad_horizon_and_missing_model_are_usage_errors(tmp_path):
