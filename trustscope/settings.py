@@ -69,6 +69,8 @@ class Settings(BaseSettings):
 
     # --- models ------------------------------------------------------------------------------
     sentiment_model_dir: str = Field(str(DEFAULT_MODEL_DIR), description="Hugging Face checkpoint dir")
+    rumour_model_dir: str = Field(str(REPO_DIR / "models" / "trustscope-rumour-zh"),
+                                  description="rumour model dir (`trustscope rumour train`); missing = lexicon only")
     torch_threads: int = Field(0, description="inference intra-op threads (torch and ONNX Runtime); 0 = number of cores")
     sentiment_backend: Literal["auto", "onnx", "torch"] = Field(
         "auto", description="sentiment inference backend; auto = ONNX Runtime when the model dir has "

@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 
 from trustscope.bus import Message
-from trustscope.rumour.lexicon import score_text
-from trustscope.schemas import Document, IntegrityField, Kind, RumourField, utcnow
+from trustscope.rumour.scorer import RumourScorer
+from trustscope.schemas import Document, IntegrityField, Kind, utcnow
 
 SOURCE = "scored"
 DEST = "verified"
@@ -37,12 +37,13 @@ class IntegrityStage:
     source = SOURCE
     dest = DEST
 
-    def __init__(self, engine: Any, engine_name: str = "integrity-v1") -> None:
+    def __init__(self, engine: Any, engine_name: str = "integrity-v1", rumour: RumourScorer | None = None) -> None:
         self.engine = engine
         self.engine_name = engine_name
         # a batch redone after a Redis outage must find its own claims stale, or the engine takes
         # them for another consumer's and skips the reviews
         self.min_retry_s = float(getattr(engine, "claim_stale_s", 0)) + 0.5
+        self.rumour = rumour if rumour is not None else RumourScorer(None)
 
     def process(self, messages: Sequence[Message]) -> list[dict[str, str]]:
         from trustscope.integrity import ReviewEvent
@@ -67,13 +68,12 @@ class IntegrityStage:
         now = utcnow()
         out: list[dict[str, str]] = []
         batch_ids = set()
-        for doc in docs:
+        for doc, rumour in zip(docs, self.rumour.fields(docs)):
             batch_ids.add(doc.id)
             update = updates.get(doc.id)
             if update is not None:
                 doc.integrity = integrity_field(update, self.engine_name)
-            rumour = score_text(doc.text_simplified + (doc.title or ""))
-            doc.rumour = RumourField(score=rumour.score, terms=rumour.terms, engine=rumour.engine)
+            doc.rumour = rumour
             doc.stages["integrity"] = now
             out.append({"doc": doc.to_json(), "op": "index"})
         for rid, update in updates.items():
@@ -95,4 +95,5 @@ def build(settings: Any, client: Any) -> IntegrityStage:
     # a crashed consumer's claims must be stale by the time XAUTOCLAIM hands its batch to another
     stale_s = max(1, min(CLAIM_STALE_S, settings.claim_idle_ms // 2000))
     return IntegrityStage(IntegrityEngine.from_redis(client, prefix=f"{settings.stream_prefix}:int",
-                                                     paid_threshold=threshold, claim_stale_s=stale_s))
+                                                     paid_threshold=threshold, claim_stale_s=stale_s),
+                          rumour=RumourScorer.from_settings(settings))

@@ -1,0 +1,74 @@
+"""A character n-gram TF-IDF + logistic-regression view, stored as plain arrays.
+
+Serving needs only numpy: the vocabulary (n-gram -> column), the idf and the coefficients of the
+fitted logistic regression. The TF-IDF is sklearn's ``sublinear_tf=True, norm="l2"`` recipe,
+recomputed here per text so the exported view gives the same logit as the fitted pipeline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trustscope.rumour.features import char_ngrams
+
+
+@dataclass(slots=True, repr=False)
+class TextView:
+    name: str
+    nmin: int
+    nmax: int
+    vocab: dict[str, int]
+    idf: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    _idf: list[float] = field(init=False, repr=False)
+    _w: list[float] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # idf * coef folded once: a text's logit is sum(tf*idf*coef) / ||tf*idf||
+        self._idf = self.idf.astype(np.float64).tolist()
+        self._w = (self.coef.astype(np.float64) * self.idf.astype(np.float64)).tolist()
+
+    def logit(self, text: str) -> float:
+        """The view's log-odds for one text (the intercept alone when no n-gram is known)."""
+        vocab = self.vocab
+        counts = Counter(j for j in map(vocab.get, char_ngrams(text, self.nmin, self.nmax)) if j is not None)
+        if not counts:
+            return self.intercept
+        idf, w = self._idf, self._w
+        num = 0.0
+        sq = 0.0
+        for j, c in counts.items():
+            tf = 1.0 + math.log(c)
+            num += tf * w[j]
+            x = tf * idf[j]
+            sq += x * x
+        return self.intercept + num / math.sqrt(sq)
+
+    def logits(self, texts: list[str]) -> np.ndarray:
+        return np.fromiter((self.logit(t) for t in texts), dtype=np.float64, count=len(texts))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        p = f"{self.name}."
+        return {p + "idf": self.idf.astype(np.float32), p + "coef": self.coef.astype(np.float32),
+                p + "intercept": np.asarray([self.intercept], dtype=np.float64)}
+
+    def terms(self) -> list[str]:
+        out = [""] * len(self.vocab)
+        for term, j in self.vocab.items():
+            out[j] = term
+        return out
+
+    @classmethod
+    def from_arrays(cls, name: str, nmin: int, nmax: int, terms: list[str],
+                    arrays: dict[str, np.ndarray]) -> TextView:
+        p = f"{name}."
+        idf, coef = arrays[p + "idf"], arrays[p + "coef"]
+        if not (len(terms) == idf.shape[0] == coef.shape[0]):
+            raise ValueError(f"view {name}: vocabulary, idf and coef sizes differ")
+        return cls(name, nmin, nmax, {t: j for j, t in enumerate(terms)}, idf, coef,
+                   float(arrays[p + "intercept"][0]))

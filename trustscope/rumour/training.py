@@ -1,0 +1,392 @@
+"""Training and evaluation of the rumour model (needs scikit-learn, the ``dev`` extra).
+
+Leakage rules, all enforced here rather than by convention:
+- every vocabulary cut (min_df, max_features), idf and classifier is fit on the training rows of a
+  fold only: the counts are computed once over a global n-gram index, and each fit keeps only the
+  columns its own training rows support, which is what fitting a vectorizer inside the fold does;
+- stacking uses out-of-fold view logits from inner folds *by event* inside the outer training set;
+- outer folds are by event, and near-duplicate original posts are put in the same fold;
+- a horizon H uses only the reposts with time <= post time + H hours (``RumourEvent.truncated``),
+  and no feature reads the crawl-time total ``reposts_count``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.preprocessing import normalize
+
+from trustscope.rumour.events import RumourEvent, parse_event
+from trustscope.rumour.features import DENSE_NAMES, char_ngrams, comments_text, dense_features
+from trustscope.rumour.model import NO_AUTHOR_COLS, STACK_NAMES, RumourModel, Stacker
+from trustscope.rumour.textview import TextView
+
+Horizon = float | None
+EVAL_HORIZONS: tuple[Horizon, ...] = (0.0, 1.0, 3.0, 12.0, None)
+TRAIN_HORIZONS: tuple[Horizon, ...] = (0.0, 0.5, 1.0, 2.0, 3.0, 6.0, 12.0, 24.0, None)
+# the comments view learns from these truncations only (its cost grows with every copy); the
+# stacker still sees every training horizon's out-of-fold logits
+COMMENT_VIEW_HORIZONS: tuple[Horizon, ...] = (1.0, 3.0, 12.0, None)
+NGRAM = (1, 3)
+TEXT_ONLY = "text only (no author)"
+
+
+@dataclass(frozen=True, slots=True)
+class ViewParams:
+    min_df: int
+    max_features: int | None
+    C: float
+
+
+POST_PARAMS = ViewParams(min_df=2, max_features=60_000, C=10.0)
+COMMENT_PARAMS = ViewParams(min_df=3, max_features=120_000, C=10.0)
+BASELINE_PARAMS = ViewParams(min_df=2, max_features=200_000, C=10.0)
+STACK_C = 1.0
+
+
+def horizon_label(h: Horizon | str) -> str:
+    if isinstance(h, str):
+        return h
+    return "full" if h is None else ("post only" if h == 0 else f"{h:g} h")
+
+
+def read_events(path: Path) -> tuple[list[RumourEvent], np.ndarray]:
+    """Events and labels (1 = rumour) from a CED-format JSON-lines file (.gz or plain)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    events: list[RumourEvent] = []
+    labels: list[int] = []
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                obj = json.loads(line)
+                events.append(parse_event(obj))
+                labels.append(1 if obj["label"] == "rumour" else 0)
+    return events, np.asarray(labels, dtype=np.int64)
+
+
+@dataclass(slots=True)
+class Dataset:
+    """Counts over one global n-gram index, per horizon; dense features per horizon."""
+
+    events: list[RumourEvent]
+    y: np.ndarray
+    terms: np.ndarray
+    post: sp.csr_matrix
+    comments: dict[Horizon, sp.csr_matrix]
+    dense: dict[Horizon, np.ndarray]
+    has_comments: dict[Horizon, np.ndarray]
+
+    @classmethod
+    def build(cls, events: list[RumourEvent], y: np.ndarray, horizons: Iterable[Horizon]) -> Dataset:
+        horizons = list(dict.fromkeys(list(horizons) + [None]))
+        vec = CountVectorizer(analyzer=lambda s: char_ngrams(s, *NGRAM), dtype=np.float64)
+        full = [comments_text(e) for e in events]
+        vec.fit([e.text for e in events] + full)  # an index only: every cut is made inside a fold
+        post = vec.transform([e.text for e in events]).tocsr()
+        comments: dict[Horizon, sp.csr_matrix] = {}
+        dense: dict[Horizon, np.ndarray] = {}
+        has: dict[Horizon, np.ndarray] = {}
+        for h in horizons:
+            cut = [e.truncated(h) for e in events]
+            texts = full if h is None else [comments_text(e) for e in cut]
+            comments[h] = (vec.transform(texts).tocsr() if h != 0
+                           else sp.csr_matrix((len(events), len(vec.vocabulary_))))
+            dense[h] = np.vstack([dense_features(e) for e in cut])
+            has[h] = np.asarray([bool(t) for t in texts]) if h != 0 else np.zeros(len(events), bool)
+        return cls(events, y, vec.get_feature_names_out(), post, comments, dense, has)
+
+
+@dataclass(slots=True)
+class FittedView:
+    cols: np.ndarray
+    idf: np.ndarray
+    lr: LogisticRegression
+
+    def features(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        x = counts[:, self.cols].tocsr()
+        x.data = 1.0 + np.log(x.data)
+        return normalize(x.multiply(self.idf[None, :]).tocsr())
+
+    def logits(self, counts: sp.csr_matrix) -> np.ndarray:
+        return self.lr.decision_function(self.features(counts))
+
+    def export(self, name: str, terms: np.ndarray) -> TextView:
+        vocab = {str(t): j for j, t in enumerate(terms[self.cols])}
+        return TextView(name, NGRAM[0], NGRAM[1], vocab, self.idf.copy(), self.lr.coef_[0].copy(),
+                        float(self.lr.intercept_[0]))
+
+
+def fit_view(counts: sp.csr_matrix, y: np.ndarray, params: ViewParams, seed: int = 0) -> FittedView:
+    """Vocabulary cut, idf and LR from these training rows only (TfidfVectorizer semantics:
+    sublinear tf, smooth idf, l2 rows; max_features by corpus frequency)."""
+    n = counts.shape[0]
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    keep = np.flatnonzero(df >= params.min_df)
+    if params.max_features is not None and keep.size > params.max_features:
+        freq = np.asarray(counts[:, keep].sum(axis=0)).ravel()
+        keep = np.sort(keep[np.argsort(-freq, kind="stable")[: params.max_features]])
+    idf = np.log((1.0 + n) / (1.0 + df[keep])) + 1.0
+    view = FittedView(keep, idf, LogisticRegression(C=params.C, solver="liblinear", max_iter=1000,
+                                                    random_state=seed))
+    view.lr.fit(view.features(counts), y)
+    return view
+
+
+@dataclass(slots=True)
+class AugRows:
+    """(event, horizon) training rows: one truncated copy of each event per training horizon."""
+
+    event: np.ndarray
+    horizon: list[Horizon]
+
+
+def _aug(idx: np.ndarray, horizons: Sequence[Horizon]) -> AugRows:
+    ev = np.concatenate([idx for _ in horizons])
+    hz: list[Horizon] = [h for h in horizons for _ in idx]
+    return AugRows(ev, hz)
+
+
+def _rows_by_h(rows: AugRows) -> dict[Horizon, np.ndarray]:
+    out: dict[Horizon, list[int]] = {}
+    for pos, h in enumerate(rows.horizon):
+        out.setdefault(h, []).append(pos)
+    return {h: np.asarray(p) for h, p in out.items()}
+
+
+def _comment_training(ds: Dataset, idx: np.ndarray, horizons: Sequence[Horizon]) -> tuple[sp.csr_matrix, np.ndarray]:
+    mats, ys = [], []
+    chosen = [h for h in horizons if h in COMMENT_VIEW_HORIZONS] or [h for h in horizons if h != 0]
+    for h in chosen:
+        sel = idx[ds.has_comments[h][idx]]
+        if sel.size:
+            mats.append(ds.comments[h][sel])
+            ys.append(ds.y[sel])
+    return sp.vstack(mats).tocsr(), np.concatenate(ys)
+
+
+def _comment_logits(ds: Dataset, view: FittedView, rows: AugRows) -> np.ndarray:
+    out = np.full(len(rows.horizon), float(view.lr.intercept_[0]))
+    for h, pos in _rows_by_h(rows).items():
+        ev = rows.event[pos]
+        has = ds.has_comments[h][ev]
+        if has.any():
+            out[pos[has]] = view.logits(ds.comments[h][ev[has]])
+    return out
+
+
+def _dense(ds: Dataset, rows: AugRows) -> np.ndarray:
+    out = np.zeros((len(rows.horizon), len(DENSE_NAMES)))
+    for h, pos in _rows_by_h(rows).items():
+        out[pos] = ds.dense[h][rows.event[pos]]
+    return out
+
+
+@dataclass(slots=True)
+class Stack:
+    post: FittedView
+    comments: FittedView
+    stacker: Stacker
+    stacker_na: Stacker
+
+    def predict(self, ds: Dataset, rows: AugRows, drop_author: bool = False) -> np.ndarray:
+        """P(rumour) per row; ``drop_author`` scores as if no profile were known (the stage's case)."""
+        z = np.column_stack([self.post.logits(ds.post[rows.event]), _comment_logits(ds, self.comments, rows),
+                             _dense(ds, rows)])
+        has = np.fromiter((ds.events[e].author is not None and not drop_author for e in rows.event), bool,
+                          count=len(rows.horizon))
+        return 1.0 / (1.0 + np.exp(-np.where(has, self.stacker.logit(z), self.stacker_na.logit(z))))
+
+    def export(self, ds: Dataset, meta: dict) -> RumourModel:
+        return RumourModel(self.post.export("post", ds.terms), self.comments.export("comments", ds.terms),
+                           self.stacker, self.stacker_na, 0.5, meta)
+
+
+def _fit_stacker(z: np.ndarray, y: np.ndarray, cols: np.ndarray) -> Stacker:
+    x = z[:, cols]
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    lr = LogisticRegression(C=STACK_C, max_iter=2000).fit((x - mean) / scale, y)
+    return Stacker([STACK_NAMES[c] for c in cols], cols, mean, scale, lr.coef_[0].copy(), float(lr.intercept_[0]))
+
+
+def fit_stack(ds: Dataset, idx: np.ndarray, horizons: Sequence[Horizon] = TRAIN_HORIZONS,
+              inner_folds: int = 5, seed: int = 0) -> Stack:
+    """Views + stacker on events ``idx``; the stacker learns from inner out-of-fold view logits."""
+    rows = _aug(idx, horizons)
+    post_oof = np.zeros(len(ds.events))
+    comm_oof = np.zeros(len(rows.horizon))
+    inner = StratifiedKFold(inner_folds, shuffle=True, random_state=seed)
+    for tr, te in inner.split(idx, ds.y[idx]):
+        tr_ev, te_ev = idx[tr], idx[te]
+        pv = fit_view(ds.post[tr_ev], ds.y[tr_ev], POST_PARAMS, seed)
+        post_oof[te_ev] = pv.logits(ds.post[te_ev])
+        cx, cy = _comment_training(ds, tr_ev, horizons)
+        cv = fit_view(cx, cy, COMMENT_PARAMS, seed)
+        te_set = set(int(e) for e in te_ev)
+        mask = np.fromiter((int(e) in te_set for e in rows.event), bool, count=len(rows.horizon))
+        sub = AugRows(rows.event[mask], [h for h, m in zip(rows.horizon, mask) if m])
+        comm_oof[mask] = _comment_logits(ds, cv, sub)
+    z = np.column_stack([post_oof[rows.event], comm_oof, _dense(ds, rows)])
+    yr = ds.y[rows.event]
+    with_author = np.fromiter((ds.events[e].author is not None for e in rows.event), bool, count=len(yr))
+    stacker = _fit_stacker(z[with_author], yr[with_author], np.arange(len(STACK_NAMES)))
+    stacker_na = _fit_stacker(z, yr, NO_AUTHOR_COLS)  # every row, author columns left out
+    post = fit_view(ds.post[idx], ds.y[idx], POST_PARAMS, seed)
+    cx, cy = _comment_training(ds, idx, horizons)
+    comments = fit_view(cx, cy, COMMENT_PARAMS, seed)
+    return Stack(post, comments, stacker, stacker_na)
+
+
+def baseline_predict(ds: Dataset, tr: np.ndarray, te: np.ndarray, h: Horizon, seed: int = 0) -> np.ndarray:
+    """Char TF-IDF + LR over the post and its comments (one document), trained and tested at h."""
+    counts = ds.post + ds.comments[h]
+    view = fit_view(counts[tr], ds.y[tr], BASELINE_PARAMS, seed)
+    return 1.0 / (1.0 + np.exp(-view.logits(counts[te])))
+
+
+# ---------------------------------------------------------------------------------------------
+# near-duplicates, folds, metrics
+
+
+def near_duplicate_groups(events: list[RumourEvent], threshold: float = 0.8) -> np.ndarray:
+    """Group id per event: original posts whose char-3-gram Jaccard >= threshold share a group."""
+    vec = CountVectorizer(analyzer=lambda s: set(char_ngrams(s, 3, 3)), binary=True, dtype=np.float32)
+    x = vec.fit_transform([e.text for e in events]).tocsr()
+    sizes = np.asarray(x.sum(axis=1)).ravel()
+    inter = (x @ x.T).tocoo()
+    parent = np.arange(len(events))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j, v in zip(inter.row, inter.col, inter.data):
+        if i < j:
+            union = sizes[i] + sizes[j] - v
+            if union > 0 and v / union >= threshold:
+                parent[find(i)] = find(j)
+    return np.asarray([find(i) for i in range(len(events))])
+
+
+def metrics(y: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    pred = (prob >= threshold).astype(int)
+    tp = int(((pred == 1) & (y == 1)).sum())
+    fp = int(((pred == 1) & (y == 0)).sum())
+    fn = int(((pred == 0) & (y == 1)).sum())
+    f1 = 2 * tp / max(1, 2 * tp + fp + fn)
+    return {"accuracy": float((pred == y).mean()), "f1": float(f1), "n": int(len(y))}
+
+
+@dataclass(slots=True)
+class EvalReport:
+    cv: dict[str, dict[str, dict[str, float]]]  # horizon -> system -> metrics
+    time_split: dict[str, dict[str, dict[str, float]]]
+    duplicates: dict[str, float]
+    seconds: float
+
+    def to_json(self) -> dict:
+        return {"cv": self.cv, "time_split": self.time_split, "duplicates": self.duplicates,
+                "seconds": round(self.seconds, 1)}
+
+    def markdown(self) -> str:
+        lines = []
+        grouped = self.duplicates.get("folds_group_near_duplicates", True)
+        cv_title = ("5-fold CV (folds by event, near-duplicate posts kept together)" if grouped
+                    else "5-fold CV (folds by event only: near-duplicate posts may straddle folds)")
+        for title, table in ((cv_title, self.cv),
+                             ("Time-ordered split (train earliest 80 %, test latest 20 %)", self.time_split)):
+            if not table:
+                continue
+            lines += [f"**{title}**", "", "| horizon | model acc | model F1 | baseline acc | baseline F1 |",
+                      "|---|---|---|---|---|"]
+            for h, row in table.items():
+                m, b = row["model"], row["baseline"]
+                lines.append(f"| {h} | {m['accuracy']:.4f} | {m['f1']:.4f} | {b['accuracy']:.4f} | {b['f1']:.4f} |")
+            lines.append("")
+        return "\n".join(lines)
+
+
+def _evaluate_split(ds: Dataset, tr: np.ndarray, te: np.ndarray, horizons: Sequence[Horizon],
+                    train_horizons: Sequence[Horizon], seed: int) -> dict[Horizon, dict[str, np.ndarray]]:
+    stack = fit_stack(ds, tr, train_horizons, seed=seed)
+    out: dict[Horizon, dict[str, np.ndarray]] = {}
+    for h in horizons:
+        out[h] = {"model": stack.predict(ds, AugRows(te, [h] * len(te))),
+                  "baseline": baseline_predict(ds, tr, te, h, seed)}
+    # the integrity stage's case: the post's text alone, no author profile
+    out[TEXT_ONLY] = {"model": stack.predict(ds, AugRows(te, [0.0] * len(te)), drop_author=True),
+                      "baseline": out[0.0]["baseline"] if 0.0 in out else baseline_predict(ds, tr, te, 0.0, seed)}
+    return out
+
+
+def evaluate(ds: Dataset, folds: int = 5, seed: int = 0, horizons: Sequence[Horizon] = EVAL_HORIZONS,
+             train_horizons: Sequence[Horizon] = TRAIN_HORIZONS, dup_threshold: float = 0.8,
+             group_duplicates: bool = True, time_split: bool = True, log=print) -> EvalReport:
+    """CV by event (near-duplicate posts kept in one fold unless ``group_duplicates`` is off, to
+    measure what duplicates flatter) and a time-ordered split, model vs baseline per horizon."""
+    start = time.monotonic()
+    groups = near_duplicate_groups(ds.events, dup_threshold)
+    n_groups = len(set(groups.tolist()))
+    dup_events = int(sum(c for c in np.bincount(groups) if c > 1))
+    # what plain event folds would have leaked: near-duplicate pairs split across folds
+    plain = np.zeros(len(ds.events), int)
+    for k, (_, te) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=seed).split(ds.y, ds.y)):
+        plain[te] = k
+    split_pairs = 0
+    for g in np.unique(groups):
+        members = np.flatnonzero(groups == g)
+        if members.size > 1:
+            split_pairs += int(sum(plain[a] != plain[b] for i, a in enumerate(members) for b in members[i + 1:]))
+    label_mixed = int(sum(1 for g in np.unique(groups) if len(set(ds.y[groups == g].tolist())) > 1))
+    duplicates = {"threshold_jaccard_char3": dup_threshold, "events": len(ds.events), "groups": n_groups,
+                  "events_in_dup_groups": dup_events, "pairs_split_by_plain_event_folds": split_pairs,
+                  "groups_with_both_labels": label_mixed}
+    log(f"near-duplicates: {duplicates}")
+    keys = [*horizons, TEXT_ONLY]
+    probs = {h: {"model": np.zeros(len(ds.y)), "baseline": np.zeros(len(ds.y))} for h in keys}
+    sgkf = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    fold_groups = groups if group_duplicates else np.arange(len(ds.y))
+    for k, (tr, te) in enumerate(sgkf.split(np.zeros(len(ds.y)), ds.y, fold_groups)):
+        assert not set(fold_groups[tr]) & set(fold_groups[te])
+        res = _evaluate_split(ds, tr, te, horizons, train_horizons, seed)
+        for h in keys:
+            for name in ("model", "baseline"):
+                probs[h][name][te] = res[h][name]
+        log(f"fold {k + 1}/{folds} done ({time.monotonic() - start:.0f} s)")
+    cv = {horizon_label(h): {n: metrics(ds.y, probs[h][n]) for n in ("model", "baseline")} for h in keys}
+    duplicates["folds_group_near_duplicates"] = group_duplicates
+    if not time_split:
+        return EvalReport(cv, {}, duplicates, time.monotonic() - start)
+    order = np.argsort([e.time for e in ds.events], kind="stable")
+    cut = int(0.8 * len(order))
+    tr, te = np.sort(order[:cut]), np.sort(order[cut:])
+    # a near-duplicate of a test post may not sit in the training part either
+    te_groups = set(groups[te].tolist())
+    tr = tr[np.fromiter((g not in te_groups for g in groups[tr]), bool, count=tr.size)]
+    res = _evaluate_split(ds, tr, te, horizons, train_horizons, seed)
+    ts = {horizon_label(h): {n: metrics(ds.y[te], res[h][n]) for n in ("model", "baseline")} for h in keys}
+    log("time-ordered split done")
+    return EvalReport(cv, ts, duplicates, time.monotonic() - start)
+
+
+def train(ds: Dataset, seed: int = 0, train_horizons: Sequence[Horizon] = TRAIN_HORIZONS,
+          meta: dict | None = None, inner_folds: int = 5) -> RumourModel:
+    """The shipped model: the same recipe as a CV fold, on all events."""
+    stack = fit_stack(ds, np.arange(len(ds.events)), train_horizons, inner_folds=inner_folds, seed=seed)
+    info = {"engine": "rumour-stack-v1", "trained_events": len(ds.events),
+            "train_horizons_h": list(train_horizons), "ngram": list(NGRAM),
+            "post_params": asdict(POST_PARAMS), "comment_params": asdict(COMMENT_PARAMS),
+            "stack_C": STACK_C, "seed": seed, **(meta or {})}
+    return stack.export(ds, info)
