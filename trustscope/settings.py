@@ -77,6 +77,10 @@ class Settings(BaseSettings):
                             "model.onnx (`trustscope model export-onnx`), else torch")
     sentiment_int8: bool = Field(False, description="serve int8 weights (model.int8.onnx / torch dynamic quantisation)")
     sentiment_max_length: int = Field(128, description="tokens per text; longer texts keep head+tail")
+    sentiment_onnx_cache_dir: str = Field("~/.cache/trustscope/onnx", description="ONNX exports of model "
+                                          "dirs that ship only weights (the bge-zh accurate option), by checksum")
+    sentiment_prior_adjust: bool = Field(True, description="per-source label-prior adjustment in the sentiment "
+                                         "service (EM, kept in Redis); active only when the model dir has prior.json")
 
     # --- observability -----------------------------------------------------------------------
     log_level: str = "INFO"

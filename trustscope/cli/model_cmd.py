@@ -157,6 +157,13 @@ def export_onnx_cmd(
     if not (model_dir / "config.json").exists():
         typer.echo(f"error: no checkpoint (config.json) in {model_dir}", err=True)
         raise typer.Exit(2)
+    from trustscope.sentiment.onnx_cache import ensure_export, uses_cache
+
+    if uses_cache(model_dir):  # ONNX files of this dir live outside the clone
+        written = [ensure_export(model_dir, False)] + ([ensure_export(model_dir, True)] if quantize == "int8" else [])
+        for path in written:
+            typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        return
     written = [export_onnx(model_dir)]
     if quantize == "int8":
         written.append(quantize_onnx(model_dir))

@@ -143,10 +143,13 @@ class SentimentClassifier:
 def pick_backend(path: Path, backend: str) -> str:
     """"onnx" or "torch" for a checkpoint dir: ``auto`` means ONNX when model.onnx is there."""
     from trustscope.sentiment.onnx_backend import ONNX_FILE, export_is_stale
+    from trustscope.sentiment.onnx_cache import uses_cache
 
     backend = (backend or "auto").lower()
     if backend not in ("auto", "onnx", "torch"):
         raise ValueError(f"sentiment backend must be auto, onnx or torch, not {backend!r}")
+    if not (path / ONNX_FILE).exists() and uses_cache(path) and backend in ("auto", "onnx"):
+        return "onnx"  # exports built into the cache outside the clone (onnx_cache)
     if backend == "auto":
         if not (path / ONNX_FILE).exists():
             return "torch"
@@ -169,7 +172,11 @@ def _load_onnx(path: Path, threads: int | None, quantize: bool):
         read_config,
     )
 
+    from trustscope.sentiment.onnx_cache import ensure_export, uses_cache
+
     onnx_file = path / (ONNX_INT8_FILE if quantize else ONNX_FILE)
+    if not (path / ONNX_FILE).exists() and uses_cache(path):
+        onnx_file = ensure_export(path, quantize)
     if not onnx_file.exists():
         raise FileNotFoundError(f"no {onnx_file.name} in {path}; run `trustscope model export-onnx`")
     return OnnxRunner(onnx_file, threads), FastTokenizer(path), read_config(path)

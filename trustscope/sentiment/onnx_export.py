@@ -60,12 +60,14 @@ def export_onnx(model_dir: str | Path, out: str | Path | None = None) -> Path:
             output_names=["logits", "pooled"], opset_version=OPSET, dynamo=False,
             dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
                           "logits": {0: "batch"}, "pooled": {0: "batch"}})
-    _write_export_info(model_dir)
+    _write_export_info(model_dir, out.parent)
     return out
 
 
-def _write_export_info(model_dir: Path) -> None:
-    """Record which weights the ONNX files came from, so serving can notice a stale export."""
+def _write_export_info(model_dir: Path, out_dir: Path | None = None) -> None:
+    """Record which weights the ONNX files came from, so serving can notice a stale export.
+
+    A model dir whose ONNX files live in the cache (``onnx_cache``) keeps its own onnx_export.json."""
     import json
 
     from trustscope.sentiment.heads import WEIGHTS_FILE, sha256_file
@@ -76,13 +78,16 @@ def _write_export_info(model_dir: Path) -> None:
     shown = shown.relative_to(REPO_DIR) if shown.is_relative_to(REPO_DIR) else shown
     info = {"base_model_sha256": sha256_file(weights) if weights.exists() else None, "opset": OPSET,
             "outputs": ["logits", "pooled"], "command": f"trustscope model export-onnx --model {shown}"}
-    (model_dir / EXPORT_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+    out_dir = out_dir or model_dir
+    if out_dir.resolve() != model_dir.resolve():
+        info["source"] = str(shown)
+    (out_dir / EXPORT_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
 
 
-def quantize_onnx(model_dir: str | Path) -> Path:
-    """Write ``model.int8.onnx``: dynamic int8 quantisation of the MatMul weights of model.onnx."""
+def quantize_onnx(model_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Write ``model.int8.onnx`` (or ``out``): dynamic int8 quantisation of the MatMul weights of model.onnx."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    src, dst = Path(model_dir, ONNX_FILE), Path(model_dir, ONNX_INT8_FILE)
+    src, dst = Path(model_dir, ONNX_FILE), Path(out) if out else Path(model_dir, ONNX_INT8_FILE)
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
     return dst
