@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from fastapi import FastAPI, HTTPException, Request
@@ -156,9 +156,16 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
+def install_request_ids(app: FastAPI) -> None:
+    """Make :class:`RequestIdMiddleware` the outermost middleware: call again after adding any
+    middleware that answers by itself (a cache, CORS), so its answers and errors get an id too."""
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not RequestIdMiddleware]
+    app.add_middleware(RequestIdMiddleware)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """JSON errors with a request id for every failure, and the error responses in the OpenAPI."""
-    app.add_middleware(RequestIdMiddleware)
+    install_request_ids(app)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -321,6 +328,18 @@ def check_content_length(request: Request, limit: int) -> None:
             raise ApiError(413, "payload_too_large", f"request body is {size} bytes; the limit is {limit}")
 
 
+class Readiness(BaseModel):
+    """``GET /readyz`` of every service: names what is down, never how to reach it."""
+
+    status: Literal["ready", "not_ready"]
+    redis: Literal["ok", "degraded"]
+    elasticsearch: Literal["ok", "degraded"]
+
+
+#: ``responses=`` of a ``/readyz`` route.
+READINESS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": Readiness}, 503: {"model": Readiness, "description": "not ready; see Retry-After"}}
+
 _last_readiness: dict[str, str] = {}
 
 
@@ -351,5 +370,6 @@ def readiness(redis_client: Any, es: Any) -> JSONResponse:
             (log.warning if state != "ok" else log.info)("readiness.changed", dependency=name, state=state,
                                                          reason=reasons.get(name, "")[:300])
     ready = all(v == "ok" for v in checks.values())
+    headers = None if ready else {"Retry-After": str(DEPENDENCY_RETRY_AFTER_S)}
     return JSONResponse({"status": "ready" if ready else "not_ready", **checks},
-                        status_code=200 if ready else 503)
+                        status_code=200 if ready else 503, headers=headers)

@@ -27,6 +27,7 @@ from trustscope.platforms import PlatformRegistry
 from trustscope.schemas import DocumentIn
 from trustscope.settings import Settings, get_settings
 from trustscope.web import (
+    READINESS_RESPONSES,
     ApiError,
     check_content_length,
     install_error_handlers,
@@ -71,12 +72,6 @@ class BatchSummary(BaseModel):
     results: list[LineResult] = Field(..., description="every published line, in order")
     errors: list[LineError] = Field(..., description="every line not published, in order")
     ids: list[str] = Field(..., description="ids of the published lines, in order (same as results)")
-
-
-class Readiness(BaseModel):
-    status: Literal["ready", "not_ready"]
-    redis: Literal["ok", "degraded"]
-    elasticsearch: Literal["ok", "degraded"]
 
 
 def _document_body() -> dict[str, Any]:
@@ -154,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": "ingest", "version": __version__}
 
-    @app.get("/readyz", responses={200: {"model": Readiness}, 503: {"model": Readiness}})
+    @app.get("/readyz", responses=READINESS_RESPONSES)
     def readyz(request: Request) -> JSONResponse:
         """Ready when Redis and Elasticsearch answer (without ES the pipeline only backs up)."""
         return readiness(request.app.state.redis, request.app.state.es)

@@ -11,7 +11,6 @@ because a miss does Redis and Elasticsearch I/O).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -191,7 +190,7 @@ class WidgetEdgeCache:
     """Pure ASGI middleware: memo hits for widget GETs answered before routing (see module doc).
 
     It adds what the skipped middleware would have: CORS for the component's cross-origin fetch
-    (``cors_origins``) and a request id; it counts hits in ``trustscope_widget_edge_hits_total``."""
+    (``cors_origins``; the request id comes from ``RequestIdMiddleware`` outside it); it counts hits in ``trustscope_widget_edge_hits_total``."""
 
     def __init__(self, app: Any, fastapi_app: FastAPI) -> None:
         self.app = app
@@ -239,7 +238,6 @@ class WidgetEdgeCache:
             out["Content-Type"] = MEDIA[t.kind]
             out["Content-Length"] = str(len(body))
         EDGE_HITS.labels(t.kind, str(status)).inc()
-        out["X-Request-ID"] = uuid.uuid4().hex
         raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in out.items()]
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": body if status == 200 and scope["method"] == "GET" else b""})
