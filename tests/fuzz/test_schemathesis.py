@@ -87,12 +87,6 @@ def test_ingest_api_conforms(case, ingest_server):
     case.call_and_validate(base_url=ingest_server, headers=ADMIN, checks=CHECKS)
 
 
-#: Gateway operations that still answer 5xx in this tree, excluded until the gateway rewrite (another
-#: worktree) lands: a dead-letter id that is not a stream id ("|") reaches XRANGE unchecked
-#: (StreamBus.dead_letters / replay_dead_letter raise redis.ResponseError -> JSON 500).
-KNOWN_GATEWAY_5XX = ("/v1/admin/dead-letters", "/v1/admin/dead-letters/{dead_id}/replay")
-
-
 def _gateway_schema() -> Any:
     from services.gateway.app import create_app as create_gateway
 
@@ -113,7 +107,7 @@ def gateway_server(module_settings):
         yield server.url
 
 
-@gateway_schema.exclude(path=["/metrics", *KNOWN_GATEWAY_5XX]).parametrize()
+@gateway_schema.exclude(path="/metrics").parametrize()
 @hsettings(max_examples=MAX_EXAMPLES, deadline=None,
            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                   HealthCheck.filter_too_much, HealthCheck.data_too_large])
