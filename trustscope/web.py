@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, Literal
 
@@ -197,19 +197,36 @@ _ALWAYS = {"400": "bad request (a parameter or the body is malformed)",
            "404": "not found", "422": "validation error: `errors` names each field and the reason",
            "500": "unexpected error (JSON, with the request id)",
            "503": "a dependency is unavailable or the pipeline is full; see Retry-After"}
-_SECURED = {"401": "no or unknown API key", "403": "the key lacks the required role"}
+_SECURED = {"401": "no or unknown API key", "403": "the key lacks the required role",
+            "429": "the key's rate limit (or the address's failed-key limit) is spent; see Retry-After"}
+_OPTIONAL_AUTH = {"401": "an unknown, revoked or expired API key was presented",
+                  "429": "the key's rate limit (or the address's failed-key limit) is spent; see Retry-After"}
 _WITH_BODY = {"413": "request body over the size limit"}
 _WRITES = {"409": "conflict with the current state (e.g. the resource already exists)"}
 
 
-def _roles_of(route: APIRoute) -> set[str]:
+def _operations(app: FastAPI) -> Iterator[tuple[str, set[str], Any]]:
+    """``(path, methods, dependant)`` of every API operation, those of included routers too (newer
+    FastAPI keeps an included router as one lazy route whose contexts carry the effective
+    path and dependencies, router-level ones included)."""
+    for route in app.routes:
+        if hasattr(route, "effective_route_contexts"):
+            for ctx in route.effective_route_contexts():
+                if isinstance(ctx.original_route, APIRoute):
+                    yield ctx.path, set(ctx.methods or ()), ctx.dependant
+        elif isinstance(route, APIRoute):
+            yield route.path, set(route.methods or ()), route.dependant
+
+
+def _roles_of(dependant: Any, marker: str = "trustscope_role") -> set[str]:
+    """The ``marker`` attribute of every dependency in ``dependant`` (a role, or a flag)."""
     found: set[str] = set()
-    stack = [route.dependant]
+    stack = [dependant]
     while stack:
         dep = stack.pop()
-        role = getattr(dep.call, "trustscope_role", None)
+        role = getattr(dep.call, marker, None)
         if role:
-            found.add(role)
+            found.add(str(role))
         stack.extend(dep.dependencies)
     return found
 
@@ -246,8 +263,10 @@ def document_errors(app: FastAPI) -> None:
             schemas.pop(unused, None)
         components.setdefault("securitySchemes", {})["bearer"] = {
             "type": "http", "scheme": "bearer", "description": "an API key (also accepted as X-API-Key)"}
-        secured = {(r.path, m.lower()) for r in app.routes if isinstance(r, APIRoute) and _roles_of(r)
-                   for m in r.methods}
+        ops = list(_operations(app))
+        secured = {(path, m.lower()) for path, methods, dep in ops if _roles_of(dep) for m in methods}
+        optional = {(path, m.lower()) for path, methods, dep in ops
+                    if _roles_of(dep, "trustscope_optional_auth") for m in methods}
         error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
         for path, item in schema.get("paths", {}).items():
             for method, op in item.items():
@@ -257,6 +276,9 @@ def document_errors(app: FastAPI) -> None:
                 if (path, method) in secured:
                     codes.update(_SECURED)
                     op["security"] = [{"bearer": []}]
+                elif (path, method) in optional:
+                    codes.update(_OPTIONAL_AUTH)
+                    op["security"] = [{}, {"bearer": []}]
                 if "requestBody" in op:
                     codes.update(_WITH_BODY)
                 if method in ("post", "put", "patch", "delete"):
@@ -301,19 +323,23 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def role_dependency(keyring_of: Callable[[Request], KeyRing], role: str) -> Callable[[Request], Principal]:
-    """A FastAPI dependency that admits only keys holding ``role`` (401 no/unknown key, 403 wrong role)."""
+def role_dependency(keyring_of: Callable[[Request], KeyRing], role: str,
+                    *more: str) -> Callable[[Request], Principal]:
+    """A FastAPI dependency that admits only keys holding ``role`` (or one of ``more``): 401 no or
+    unknown key, 403 wrong role. Returns the Principal."""
+    roles = (role, *more)
 
     def _require(request: Request) -> Principal:
         principal = keyring_of(request).lookup(presented_key(request))
         if principal is None:
             raise ApiError(401, "unauthorized", "an API key is required (Authorization: Bearer <key>)",
                            headers={"WWW-Authenticate": "Bearer"})
-        if not principal.has(role):
-            raise ApiError(403, "forbidden", f"this key lacks the '{role}' role")
+        if not any(principal.has(r) for r in roles):
+            wanted = f"the '{role}' role" if not more else f"one of the roles {list(roles)}"
+            raise ApiError(403, "forbidden", f"this key lacks {wanted}")
         return principal
 
-    _require.trustscope_role = role  # type: ignore[attr-defined]  # read by document_errors
+    _require.trustscope_role = "|".join(roles)  # type: ignore[attr-defined]  # read by document_errors
     return _require
 
 

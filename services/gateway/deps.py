@@ -134,6 +134,9 @@ def principal(request: Request) -> Principal:
     return _authenticate(request) or ANONYMOUS
 
 
+principal.trustscope_optional_auth = True  # type: ignore[attr-defined]  # 401/429 in the OpenAPI
+
+
 def require_role(role: str) -> Callable[[Request], Principal]:
     """A dependency admitting keys that hold ``role`` (admin holds every role): 401 without a key or
     with an unknown one, 403 with a key lacking the role. Returns the Principal."""
@@ -148,6 +151,7 @@ def require_role(role: str) -> Callable[[Request], Principal]:
         return found
 
     _require.__name__ = f"require_{role}"
+    _require.trustscope_role = role  # type: ignore[attr-defined]  # read by web.document_errors
     return _require
 
 
@@ -164,6 +168,7 @@ def require_any(*roles: str) -> Callable[[Request], Principal]:
         return found
 
     _require.__name__ = "require_" + "_or_".join(roles)
+    _require.trustscope_role = "|".join(roles)  # type: ignore[attr-defined]  # read by web.document_errors
     return _require
 
 
