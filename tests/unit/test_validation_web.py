@@ -57,7 +57,9 @@ def test_an_unhandled_dependency_outage_is_a_json_503_with_retry_after():
     assert "10.9.9.9" not in r.text and "6379" not in r.text
 
 
-def test_the_log_line_of_a_500_carries_the_request_id():
+def test_the_log_line_of_a_500_carries_the_request_id(monkeypatch):
+    from trustscope import web
+
     seen: list[dict] = []
 
     def keep(_logger, _name, event):
@@ -65,6 +67,9 @@ def test_the_log_line_of_a_500_carries_the_request_id():
         raise structlog.DropEvent
 
     structlog.configure(processors=[structlog.contextvars.merge_contextvars, keep])
+    # an app started earlier in this process (configure_logging caches loggers on first use) would
+    # otherwise keep web.log bound to its processors
+    monkeypatch.setattr(web, "log", structlog.get_logger("trustscope.web"))
     try:
         TestClient(make_app(), raise_server_exceptions=False).get("/boom", headers={REQUEST_ID_HEADER: "req-9"})
     finally:
