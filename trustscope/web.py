@@ -15,6 +15,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Literal
 
@@ -30,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trustscope.auth import KeyRing, Principal
+from trustscope.intake import Backpressure, Unavailable
 from trustscope.observability import get_logger
 from trustscope.resilience import dependency_of
 
@@ -365,6 +367,22 @@ class Readiness(BaseModel):
 #: ``responses=`` of a ``/readyz`` route.
 READINESS_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": Readiness}, 503: {"model": Readiness, "description": "not ready; see Retry-After"}}
+
+@contextmanager
+def intake_errors() -> Iterator[None]:
+    """The intake's refusals as the documented 503s, for every service that publishes documents:
+    back-pressure (``backlog_full``, with the backlog and stream) or Redis unreachable before
+    anything was published (``unavailable``); both with Retry-After."""
+    try:
+        yield
+    except Backpressure as exc:
+        raise ApiError(503, "backlog_full", str(exc) + "; retry later",
+                       headers={"Retry-After": str(exc.retry_after)}, backlog=exc.backlog,
+                       stream=exc.stream) from exc
+    except Unavailable as exc:
+        raise ApiError(503, "unavailable", "the pipeline store is unavailable; nothing was published, "
+                       "retry later", headers={"Retry-After": str(exc.retry_after)}) from exc
+
 
 _last_readiness: dict[str, str] = {}
 

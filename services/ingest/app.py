@@ -22,7 +22,7 @@ from services.ingest.webhook import webhook_router
 from trustscope import __version__
 from trustscope.auth import INGEST, PLATFORM, KeyRing, Principal
 from trustscope.es import make_client
-from trustscope.intake import Backpressure, Intake, LinesResult, Unavailable, redis_client
+from trustscope.intake import Intake, LinesResult, redis_client
 from trustscope.observability import INGEST_DOCUMENTS, configure_logging, get_logger
 from trustscope.platforms import PlatformRegistry
 from trustscope.schemas import DocumentIn, Kind
@@ -32,6 +32,7 @@ from trustscope.web import (
     ApiError,
     check_content_length,
     install_error_handlers,
+    intake_errors,
     install_metrics,
     openapi_models,
     readiness,
@@ -119,20 +120,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def intake_of(request: Request) -> Intake:
         return request.app.state.intake  # type: ignore[no-any-return]
 
-    def unavailable(exc: Unavailable) -> ApiError:
-        return ApiError(503, "unavailable", "the pipeline store is unavailable; nothing was published, "
-                        "retry later", headers={"Retry-After": str(exc.retry_after)})
-
-    def backpressure(intake: Intake) -> None:
-        try:
-            intake.check_backpressure()
-        except Backpressure as exc:
-            raise ApiError(503, "backlog_full", str(exc) + "; retry later",
-                           headers={"Retry-After": str(exc.retry_after)}, backlog=exc.backlog,
-                           stream=exc.stream) from exc
-        except Unavailable as exc:
-            raise unavailable(exc) from exc
-
     async def read_body(request: Request) -> bytes:
         """The whole body, refused with 413 (before anything is published) once over the limit."""
         check_content_length(request, settings.max_body_bytes)
@@ -178,11 +165,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            "; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors) from exc
         item = for_principal(principal, item)
         intake = intake_of(request)
-        await run_in_threadpool(backpressure, intake)
-        try:
+        with intake_errors():
+            await run_in_threadpool(intake.check_backpressure)
             outcome = (await run_in_threadpool(intake.submit, [item]))[0]
-        except Unavailable as exc:
-            raise unavailable(exc) from exc
         INGEST_DOCUMENTS.labels(outcome.status).inc()
         status = 202 if outcome.status != "duplicate" else 200
         return JSONResponse({"id": outcome.id, "status": outcome.status, "platforms": outcome.platforms},
@@ -197,14 +182,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         together name every non-blank line). A body over the size or line limit is refused whole
         (413) and nothing is published."""
         intake = intake_of(request)
-        await run_in_threadpool(backpressure, intake)
+        with intake_errors():
+            await run_in_threadpool(intake.check_backpressure)
         body = await read_body(request)
         lines, valid, errors = await run_in_threadpool(parse_lines, body, settings.max_batch_lines)
         valid = [(line, for_principal(principal, item, line)) for line, item in valid]
-        try:
+        with intake_errors():
             published: LinesResult = await run_in_threadpool(intake.submit_lines, valid)
-        except Unavailable as exc:
-            raise unavailable(exc) from exc
         summary = summarise(lines, published, errors)
         headers = {"Retry-After": str(settings.retry_after_s)} if summary["unpublished"] else None
         return JSONResponse(summary, headers=headers)
