@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from fastapi import FastAPI, HTTPException, Request
@@ -30,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trustscope.auth import KeyRing, Principal
+from trustscope.intake import Backpressure, Unavailable
 from trustscope.observability import get_logger
 from trustscope.resilience import dependency_of
 
@@ -156,9 +158,16 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
+def install_request_ids(app: FastAPI) -> None:
+    """Make :class:`RequestIdMiddleware` the outermost middleware: call again after adding any
+    middleware that answers by itself (a cache, CORS), so its answers and errors get an id too."""
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not RequestIdMiddleware]
+    app.add_middleware(RequestIdMiddleware)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """JSON errors with a request id for every failure, and the error responses in the OpenAPI."""
-    app.add_middleware(RequestIdMiddleware)
+    install_request_ids(app)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -190,19 +199,36 @@ _ALWAYS = {"400": "bad request (a parameter or the body is malformed)",
            "404": "not found", "422": "validation error: `errors` names each field and the reason",
            "500": "unexpected error (JSON, with the request id)",
            "503": "a dependency is unavailable or the pipeline is full; see Retry-After"}
-_SECURED = {"401": "no or unknown API key", "403": "the key lacks the required role"}
+_SECURED = {"401": "no or unknown API key", "403": "the key lacks the required role",
+            "429": "the key's rate limit (or the address's failed-key limit) is spent; see Retry-After"}
+_OPTIONAL_AUTH = {"401": "an unknown, revoked or expired API key was presented",
+                  "429": "the key's rate limit (or the address's failed-key limit) is spent; see Retry-After"}
 _WITH_BODY = {"413": "request body over the size limit"}
 _WRITES = {"409": "conflict with the current state (e.g. the resource already exists)"}
 
 
-def _roles_of(route: APIRoute) -> set[str]:
+def _operations(app: FastAPI) -> Iterator[tuple[str, set[str], Any]]:
+    """``(path, methods, dependant)`` of every API operation, those of included routers too (newer
+    FastAPI keeps an included router as one lazy route whose contexts carry the effective
+    path and dependencies, router-level ones included)."""
+    for route in app.routes:
+        if hasattr(route, "effective_route_contexts"):
+            for ctx in route.effective_route_contexts():
+                if isinstance(ctx.original_route, APIRoute):
+                    yield ctx.path, set(ctx.methods or ()), ctx.dependant
+        elif isinstance(route, APIRoute):
+            yield route.path, set(route.methods or ()), route.dependant
+
+
+def _roles_of(dependant: Any, marker: str = "trustscope_role") -> set[str]:
+    """The ``marker`` attribute of every dependency in ``dependant`` (a role, or a flag)."""
     found: set[str] = set()
-    stack = [route.dependant]
+    stack = [dependant]
     while stack:
         dep = stack.pop()
-        role = getattr(dep.call, "trustscope_role", None)
+        role = getattr(dep.call, marker, None)
         if role:
-            found.add(role)
+            found.add(str(role))
         stack.extend(dep.dependencies)
     return found
 
@@ -239,8 +265,10 @@ def document_errors(app: FastAPI) -> None:
             schemas.pop(unused, None)
         components.setdefault("securitySchemes", {})["bearer"] = {
             "type": "http", "scheme": "bearer", "description": "an API key (also accepted as X-API-Key)"}
-        secured = {(r.path, m.lower()) for r in app.routes if isinstance(r, APIRoute) and _roles_of(r)
-                   for m in r.methods}
+        ops = list(_operations(app))
+        secured = {(path, m.lower()) for path, methods, dep in ops if _roles_of(dep) for m in methods}
+        optional = {(path, m.lower()) for path, methods, dep in ops
+                    if _roles_of(dep, "trustscope_optional_auth") for m in methods}
         error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
         for path, item in schema.get("paths", {}).items():
             for method, op in item.items():
@@ -250,6 +278,9 @@ def document_errors(app: FastAPI) -> None:
                 if (path, method) in secured:
                     codes.update(_SECURED)
                     op["security"] = [{"bearer": []}]
+                elif (path, method) in optional:
+                    codes.update(_OPTIONAL_AUTH)
+                    op["security"] = [{}, {"bearer": []}]
                 if "requestBody" in op:
                     codes.update(_WITH_BODY)
                 if method in ("post", "put", "patch", "delete"):
@@ -294,19 +325,23 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def role_dependency(keyring_of: Callable[[Request], KeyRing], role: str) -> Callable[[Request], Principal]:
-    """A FastAPI dependency that admits only keys holding ``role`` (401 no/unknown key, 403 wrong role)."""
+def role_dependency(keyring_of: Callable[[Request], KeyRing], role: str,
+                    *more: str) -> Callable[[Request], Principal]:
+    """A FastAPI dependency that admits only keys holding ``role`` (or one of ``more``): 401 no or
+    unknown key, 403 wrong role. Returns the Principal."""
+    roles = (role, *more)
 
     def _require(request: Request) -> Principal:
         principal = keyring_of(request).lookup(presented_key(request))
         if principal is None:
             raise ApiError(401, "unauthorized", "an API key is required (Authorization: Bearer <key>)",
                            headers={"WWW-Authenticate": "Bearer"})
-        if not principal.has(role):
-            raise ApiError(403, "forbidden", f"this key lacks the '{role}' role")
+        if not any(principal.has(r) for r in roles):
+            wanted = f"the '{role}' role" if not more else f"one of the roles {list(roles)}"
+            raise ApiError(403, "forbidden", f"this key lacks {wanted}")
         return principal
 
-    _require.trustscope_role = role  # type: ignore[attr-defined]  # read by document_errors
+    _require.trustscope_role = "|".join(roles)  # type: ignore[attr-defined]  # read by document_errors
     return _require
 
 
@@ -319,6 +354,34 @@ def check_content_length(request: Request, limit: int) -> None:
             raise ApiError(400, "bad_request", "Content-Length is not a number") from exc
         if size > limit:
             raise ApiError(413, "payload_too_large", f"request body is {size} bytes; the limit is {limit}")
+
+
+class Readiness(BaseModel):
+    """``GET /readyz`` of every service: names what is down, never how to reach it."""
+
+    status: Literal["ready", "not_ready"]
+    redis: Literal["ok", "degraded"]
+    elasticsearch: Literal["ok", "degraded"]
+
+
+#: ``responses=`` of a ``/readyz`` route.
+READINESS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": Readiness}, 503: {"model": Readiness, "description": "not ready; see Retry-After"}}
+
+@contextmanager
+def intake_errors() -> Iterator[None]:
+    """The intake's refusals as the documented 503s, for every service that publishes documents:
+    back-pressure (``backlog_full``, with the backlog and stream) or Redis unreachable before
+    anything was published (``unavailable``); both with Retry-After."""
+    try:
+        yield
+    except Backpressure as exc:
+        raise ApiError(503, "backlog_full", str(exc) + "; retry later",
+                       headers={"Retry-After": str(exc.retry_after)}, backlog=exc.backlog,
+                       stream=exc.stream) from exc
+    except Unavailable as exc:
+        raise ApiError(503, "unavailable", "the pipeline store is unavailable; nothing was published, "
+                       "retry later", headers={"Retry-After": str(exc.retry_after)}) from exc
 
 
 _last_readiness: dict[str, str] = {}
@@ -351,5 +414,6 @@ def readiness(redis_client: Any, es: Any) -> JSONResponse:
             (log.warning if state != "ok" else log.info)("readiness.changed", dependency=name, state=state,
                                                          reason=reasons.get(name, "")[:300])
     ready = all(v == "ok" for v in checks.values())
+    headers = None if ready else {"Retry-After": str(DEPENDENCY_RETRY_AFTER_S)}
     return JSONResponse({"status": "ready" if ready else "not_ready", **checks},
-                        status_code=200 if ready else 503)
+                        status_code=200 if ready else 503, headers=headers)

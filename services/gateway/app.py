@@ -30,7 +30,7 @@ from trustscope.observability import configure_logging, get_logger
 from trustscope.platforms import PlatformRegistry
 from trustscope.ratelimit import AuthGuard, TokenBucket
 from trustscope.settings import Settings, get_settings
-from trustscope.web import install_error_handlers, install_metrics
+from trustscope.web import install_error_handlers, install_metrics, install_request_ids
 
 log = get_logger("trustscope.gateway")
 API_DESCRIPTION = (
@@ -105,7 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        allow_methods=["GET"], allow_headers=["*"])
     for router in ROUTERS:
         app.include_router(router)
-    install_widget_edge(app)  # outermost: cached widget GETs skip routing and the middleware above
+    install_widget_edge(app)  # cached widget GETs skip routing and the middleware above
+    install_request_ids(app)  # outermost: every answer, the edge cache's and CORS's too, has an id
     return app
 
 

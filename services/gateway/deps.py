@@ -134,21 +134,13 @@ def principal(request: Request) -> Principal:
     return _authenticate(request) or ANONYMOUS
 
 
+principal.trustscope_optional_auth = True  # type: ignore[attr-defined]  # 401/429 in the OpenAPI
+
+
 def require_role(role: str) -> Callable[[Request], Principal]:
     """A dependency admitting keys that hold ``role`` (admin holds every role): 401 without a key or
     with an unknown one, 403 with a key lacking the role. Returns the Principal."""
-
-    def _require(request: Request) -> Principal:
-        found = _authenticate(request)
-        if found is None:
-            raise ApiError(401, "unauthorized", "an API key is required (Authorization: Bearer <key>)",
-                           headers={"WWW-Authenticate": "Bearer"})
-        if not found.has(role):
-            raise ApiError(403, "forbidden", f"this key lacks the '{role}' role")
-        return found
-
-    _require.__name__ = f"require_{role}"
-    return _require
+    return require_any(role)
 
 
 def require_any(*roles: str) -> Callable[[Request], Principal]:
@@ -160,10 +152,12 @@ def require_any(*roles: str) -> Callable[[Request], Principal]:
             raise ApiError(401, "unauthorized", "an API key is required (Authorization: Bearer <key>)",
                            headers={"WWW-Authenticate": "Bearer"})
         if not any(found.has(r) for r in roles):
-            raise ApiError(403, "forbidden", f"this key needs one of the roles {list(roles)}")
+            wanted = f"the '{roles[0]}' role" if len(roles) == 1 else f"one of the roles {list(roles)}"
+            raise ApiError(403, "forbidden", f"this key lacks {wanted}")
         return found
 
     _require.__name__ = "require_" + "_or_".join(roles)
+    _require.trustscope_role = "|".join(roles)  # type: ignore[attr-defined]  # read by web.document_errors
     return _require
 
 

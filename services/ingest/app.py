@@ -1,7 +1,8 @@
 """Ingest HTTP API: one document or an NDJSON batch in, onto the pipeline's first stream.
 
-Run: ``uvicorn services.ingest.app:app --port 8001``. Every write endpoint needs a key with the
-``ingest`` role. A 202 means the document will be searchable: validation matches the index
+Run: ``uvicorn services.ingest.app:app --port 8001``. Every write endpoint needs a key (from
+``TS_API_KEYS`` or the Redis key store) with the ``ingest`` role, or a ``platform`` key, which may
+submit only reviews of its own platforms (``source`` becomes ``platform:<id>``, as on the gateway). A 202 means the document will be searchable: validation matches the index
 mapping (trustscope/schemas.py). When the largest backlog of any stage passes ``TS_MAX_BACKLOG``,
 or Redis cannot be reached, the API answers 503 with Retry-After. Errors: docs/api-errors.md.
 """
@@ -19,17 +20,19 @@ from pydantic import BaseModel, Field, ValidationError
 
 from services.ingest.webhook import webhook_router
 from trustscope import __version__
-from trustscope.auth import KeyRing
+from trustscope.auth import INGEST, PLATFORM, KeyRing, Principal
 from trustscope.es import make_client
-from trustscope.intake import Backpressure, Intake, LinesResult, Unavailable, redis_client
+from trustscope.intake import Intake, LinesResult, redis_client
 from trustscope.observability import INGEST_DOCUMENTS, configure_logging, get_logger
 from trustscope.platforms import PlatformRegistry
-from trustscope.schemas import DocumentIn
+from trustscope.schemas import DocumentIn, Kind
 from trustscope.settings import Settings, get_settings
 from trustscope.web import (
+    READINESS_RESPONSES,
     ApiError,
     check_content_length,
     install_error_handlers,
+    intake_errors,
     install_metrics,
     openapi_models,
     readiness,
@@ -73,12 +76,6 @@ class BatchSummary(BaseModel):
     ids: list[str] = Field(..., description="ids of the published lines, in order (same as results)")
 
 
-class Readiness(BaseModel):
-    status: Literal["ready", "not_ready"]
-    redis: Literal["ok", "degraded"]
-    elasticsearch: Literal["ok", "degraded"]
-
-
 def _document_body() -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/DocumentIn"}}}}
@@ -105,9 +102,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.redis = client
         app.state.es = make_client(settings)
         app.state.intake = Intake(client, settings, registry)
-        app.state.keyring = KeyRing(settings.api_keys.get_secret_value())
+        app.state.keyring = KeyRing.from_settings(settings, client)
         if not len(app.state.keyring):
-            log.warning("ingest.no_api_keys", hint="set TS_API_KEYS; every write will be refused")
+            log.info("ingest.no_bootstrap_keys", hint="only keys in the Redis key store are accepted")
         log.info("ingest.started", version=__version__)
         yield
         app.state.es.close()
@@ -118,24 +115,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_metrics(app, "ingest")
     openapi_models(app, DocumentIn)
     app.include_router(webhook_router(settings))  # signed pushed posts, no API key
-    require_ingest = role_dependency(lambda r: r.app.state.keyring, "ingest")
+    require_writer = role_dependency(lambda r: r.app.state.keyring, INGEST, PLATFORM)
 
     def intake_of(request: Request) -> Intake:
         return request.app.state.intake  # type: ignore[no-any-return]
-
-    def unavailable(exc: Unavailable) -> ApiError:
-        return ApiError(503, "unavailable", "the pipeline store is unavailable; nothing was published, "
-                        "retry later", headers={"Retry-After": str(exc.retry_after)})
-
-    def backpressure(intake: Intake) -> None:
-        try:
-            intake.check_backpressure()
-        except Backpressure as exc:
-            raise ApiError(503, "backlog_full", str(exc) + "; retry later",
-                           headers={"Retry-After": str(exc.retry_after)}, backlog=exc.backlog,
-                           stream=exc.stream) from exc
-        except Unavailable as exc:
-            raise unavailable(exc) from exc
 
     async def read_body(request: Request) -> bytes:
         """The whole body, refused with 413 (before anything is published) once over the limit."""
@@ -154,16 +137,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": "ingest", "version": __version__}
 
-    @app.get("/readyz", responses={200: {"model": Readiness}, 503: {"model": Readiness}})
+    @app.get("/readyz", responses=READINESS_RESPONSES)
     def readyz(request: Request) -> JSONResponse:
         """Ready when Redis and Elasticsearch answer (without ES the pipeline only backs up)."""
         return readiness(request.app.state.redis, request.app.state.es)
 
-    @app.post("/v1/documents", status_code=202, dependencies=[Depends(require_ingest)],
+    @app.post("/v1/documents", status_code=202,
               openapi_extra={"requestBody": _document_body()},
               responses={202: {"model": DocumentAccepted, "description": "published: it will be searchable"},
                          200: {"model": DocumentAccepted, "description": "an unchanged duplicate"}})
-    async def post_document(request: Request) -> JSONResponse:
+    async def post_document(request: Request, principal: Principal = Depends(require_writer)) -> JSONResponse:
         """One review, news item or post (JSON). 202 with its id and whether it was new."""
         body = await read_body(request)
         try:
@@ -180,38 +163,55 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             INGEST_DOCUMENTS.labels("rejected").inc()
             raise ApiError(422, "validation_error",
                            "; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors) from exc
+        item = for_principal(principal, item)
         intake = intake_of(request)
-        await run_in_threadpool(backpressure, intake)
-        try:
+        with intake_errors():
+            await run_in_threadpool(intake.check_backpressure)
             outcome = (await run_in_threadpool(intake.submit, [item]))[0]
-        except Unavailable as exc:
-            raise unavailable(exc) from exc
         INGEST_DOCUMENTS.labels(outcome.status).inc()
         status = 202 if outcome.status != "duplicate" else 200
         return JSONResponse({"id": outcome.id, "status": outcome.status, "platforms": outcome.platforms},
                             status_code=status)
 
-    @app.post("/v1/documents/batch", dependencies=[Depends(require_ingest)],
+    @app.post("/v1/documents/batch",
               openapi_extra={"requestBody": _batch_body()},
               responses={200: {"model": BatchSummary, "description": "every line's fate"}})
-    async def post_batch(request: Request) -> JSONResponse:
+    async def post_batch(request: Request, principal: Principal = Depends(require_writer)) -> JSONResponse:
         """NDJSON, one document per line. Every line is validated before any is published; each is
         then published or reported with its line number and reason (``results`` and ``errors``
         together name every non-blank line). A body over the size or line limit is refused whole
         (413) and nothing is published."""
         intake = intake_of(request)
-        await run_in_threadpool(backpressure, intake)
+        with intake_errors():
+            await run_in_threadpool(intake.check_backpressure)
         body = await read_body(request)
         lines, valid, errors = await run_in_threadpool(parse_lines, body, settings.max_batch_lines)
-        try:
+        valid = [(line, for_principal(principal, item, line)) for line, item in valid]
+        with intake_errors():
             published: LinesResult = await run_in_threadpool(intake.submit_lines, valid)
-        except Unavailable as exc:
-            raise unavailable(exc) from exc
         summary = summarise(lines, published, errors)
         headers = {"Retry-After": str(settings.retry_after_s)} if summary["unpublished"] else None
         return JSONResponse(summary, headers=headers)
 
     return app
+
+
+def for_principal(principal: Principal, item: DocumentIn, line: int | None = None) -> DocumentIn:
+    """What ``principal`` may publish of ``item``: a pipeline client (``ingest``) anything; a
+    ``platform`` key only reviews naming its own platforms, marked as self-reported. 403 otherwise
+    (for a batch before anything is published, naming the line)."""
+    if principal.has(INGEST):
+        return item
+    where = f"line {line}: " if line is not None else ""
+    if item.kind is not Kind.review:
+        raise ApiError(403, "forbidden", f"{where}a platform key may submit only reviews", field="kind",
+                       **({"line": line} if line is not None else {}))
+    foreign = [p for p in item.platforms if not principal.may_access_platform(p)]
+    if not item.platforms or foreign:
+        reason = f"not for platform(s) {foreign}" if foreign else "name its platform in platforms"
+        raise ApiError(403, "forbidden", f"{where}this key may submit reviews only of its own platforms "
+                       f"({reason})", field="platforms", **({"line": line} if line is not None else {}))
+    return item.model_copy(update={"source": f"platform:{item.platforms[0]}"})
 
 
 def parse_lines(body: bytes, max_lines: int) -> tuple[int, list[tuple[int, DocumentIn]], list[dict[str, Any]]]:

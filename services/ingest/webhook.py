@@ -134,7 +134,10 @@ def webhook_router(settings: Settings) -> APIRouter:
     verifier = Verifier(parse_secrets(settings.webhook_secrets.get_secret_value()), settings.webhook_window_s,
                         f"{settings.stream_prefix}:webhook:nonce")
 
-    @router.post("/v1/webhook/posts", status_code=202)
+    @router.post("/v1/webhook/posts", status_code=202, responses={
+        401: {"description": "signature headers missing or malformed, bad signature, or timestamp outside the window"},
+        403: {"description": "a document's source is not the signing source"},
+        413: {"description": f"body over {MAX_BODY_BYTES} bytes"}})
     async def pushed_posts(request: Request) -> JSONResponse:
         """Signed pushed posts (see the module docstring for the signature scheme)."""
         check_content_length(request, MAX_BODY_BYTES)

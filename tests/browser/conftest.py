@@ -20,7 +20,7 @@ import pytest
 import redis
 from elasticsearch import Elasticsearch
 
-from tests.integration.helpers import API_KEYS, LiveServer, Pipeline
+from tests.integration.helpers import API_KEYS, LiveServer, Pipeline, drop_indices, drop_keys
 from trustscope.settings import Settings
 
 CHROMIUM = os.environ.get("TS_CHROMIUM", "/usr/bin/chromium")
@@ -118,11 +118,7 @@ def site(redis_url: str, es_url: str) -> Iterator[dict[str, Any]]:
         with server:
             yield {"url": server.url, "settings": settings, "es": es, "redis": client}
     finally:
-        for key in client.scan_iter(f"{prefix}:*", count=1000):
-            client.delete(key)
-        names = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True).body)
-        if names:
-            es.indices.delete(index=",".join(names), ignore_unavailable=True)
-        es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-docs")
+        drop_keys(client, prefix)
+        drop_indices(es, prefix)
         es.close()
         client.close()

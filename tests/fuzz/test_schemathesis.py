@@ -54,20 +54,18 @@ def module_settings(redis_url, es_url):
     import redis
     from elasticsearch import Elasticsearch
 
-    from tests.integration.helpers import API_KEYS
+    from tests.integration.helpers import API_KEYS, drop_indices, drop_keys
 
     prefix = f"f{uuid.uuid4().hex[:10]}"
+    # the per-key rate limit has its own tests: here it would only turn the fuzzer's requests into 429s
     yield Settings(redis_url=redis_url, es_url=es_url, stream_prefix=prefix, es_index_prefix=prefix,
-                   api_keys=API_KEYS, log_json=False, log_level="WARNING")
+                   api_keys=API_KEYS, log_json=False, log_level="WARNING",
+                   rate_limit_per_s=100_000, rate_limit_burst=100_000)
     client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(f"{prefix}:*", count=1000):
-        client.delete(key)
+    drop_keys(client, prefix)
     client.close()
     es = Elasticsearch(es_url, request_timeout=60)
-    names = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True).body)
-    if names:
-        es.indices.delete(index=",".join(names), ignore_unavailable=True)
-    es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-docs")
+    drop_indices(es, prefix)
     es.close()
 
 

@@ -14,7 +14,7 @@ import pytest
 import redis
 from elasticsearch import Elasticsearch
 
-from tests.integration.helpers import API_KEYS, LiveServer, Pipeline
+from tests.integration.helpers import API_KEYS, LiveServer, Pipeline, drop_indices, drop_keys
 from trustscope.bus import StreamBus
 from trustscope.settings import Settings
 
@@ -34,8 +34,7 @@ def settings(redis_url: str, es_url: str, prefix: str) -> Settings:
 def rclient(settings: Settings) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(settings.redis_url)
     yield client
-    for key in client.scan_iter(f"{settings.stream_prefix}:*", count=1000):
-        client.delete(key)
+    drop_keys(client, settings.stream_prefix)
     client.close()
 
 
@@ -43,11 +42,7 @@ def rclient(settings: Settings) -> Iterator[redis.Redis]:
 def es(settings: Settings) -> Iterator[Elasticsearch]:
     client = Elasticsearch(settings.es_url, request_timeout=60)
     yield client
-    names = list(client.indices.get(index=f"{settings.es_index_prefix}-*", allow_no_indices=True).body)
-    if names:  # destructive_requires_name: wildcards may not be deleted, names may
-        client.indices.delete(index=",".join(names), ignore_unavailable=True)
-    client.options(ignore_status=404).indices.delete_index_template(name=f"{settings.es_index_prefix}-docs")
-    client.options(ignore_status=404).indices.delete_index_template(name=f"{settings.es_index_prefix}-alerts")
+    drop_indices(client, settings.es_index_prefix)
     client.close()
 
 
@@ -71,17 +66,19 @@ def live_server() -> Callable[[Any], LiveServer]:
 
 @pytest.fixture()
 def stages(settings: Settings, rclient: redis.Redis, es: Elasticsearch, classifier: Any) -> list[Any]:
-    """Real stages: the shipped sentiment model, the Redis-backed integrity engine, the ES indexer."""
+    """Real stages: the shipped sentiment model, the Redis-backed integrity engine, the ES indexer
+    (keeping the verified scores in Redis, as ``services.indexer.stage.build`` does)."""
     from services.indexer.stage import IndexerStage
     from services.integrity.stage import IntegrityStage
     from services.sentiment.stage import SentimentStage
     from trustscope.es import DocIndices
     from trustscope.integrity import IntegrityEngine
+    from trustscope.scores import ScoreStore
 
     indices = DocIndices(settings.es_index_prefix)
     indices.migrate(es)
     engine = IntegrityEngine.from_redis(rclient, prefix=f"{settings.stream_prefix}:int")
-    return [SentimentStage(classifier), IntegrityStage(engine), IndexerStage(es, indices)]
+    return [SentimentStage(classifier), IntegrityStage(engine), IndexerStage(es, indices, scores=ScoreStore(rclient, settings.stream_prefix))]
 
 
 @pytest.fixture()

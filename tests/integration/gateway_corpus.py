@@ -15,7 +15,7 @@ from typing import Any
 import redis
 from elasticsearch import Elasticsearch
 
-from tests.integration.helpers import API_KEYS, Pipeline, wait_until
+from tests.integration.helpers import API_KEYS, Pipeline, drop_indices, drop_keys, wait_until
 from trustscope.bus import StreamBus
 from trustscope.es import DocIndices
 from trustscope.intake import Intake
@@ -81,11 +81,7 @@ def pipeline_corpus(redis_url: str, es_url: str, classifier: Any, items: list[di
         corpus = Corpus(settings, es, client, indices, {h["_source"]["source_id"]: h["_source"] for h in hits})
         yield corpus
     finally:
-        for key in client.scan_iter(f"{prefix}:*", count=1000):
-            client.delete(key)
-        names = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True).body)
-        if names:
-            es.indices.delete(index=",".join(names), ignore_unavailable=True)
-        es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-docs")
+        drop_keys(client, prefix)
+        drop_indices(es, prefix)
         client.close()
         es.close()

@@ -18,6 +18,23 @@ INGEST = {"Authorization": "Bearer ingest-key"}
 READER = {"Authorization": "Bearer reader-key"}
 ADMIN = {"Authorization": "Bearer admin-key"}
 ALERTS = {"Authorization": "Bearer alerts-key"}
+#: the index templates a test's index prefix may have created (documents, alerts)
+TEMPLATES = ("docs", "alerts")
+
+
+def drop_keys(client: Any, prefix: str) -> None:
+    """Delete a test's Redis keys (``prefix:*``)."""
+    for key in client.scan_iter(f"{prefix}:*", count=1000):
+        client.delete(key)
+
+
+def drop_indices(es: Any, prefix: str) -> None:
+    """Delete a test's indices and index templates (``prefix-*``)."""
+    names = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True).body)
+    if names:  # destructive_requires_name: wildcards may not be deleted, names may
+        es.indices.delete(index=",".join(names), ignore_unavailable=True)
+    for template in TEMPLATES:
+        es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-{template}")
 
 
 def free_port() -> int:

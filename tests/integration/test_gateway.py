@@ -112,5 +112,16 @@ def test_elasticsearch_down_answers_503_json(corpus, live_server):
             assert r.status_code == 503, path
             assert r.json()["error"] == "unavailable" and r.headers["Retry-After"] and r.json()["request_id"]
         ready = c.get("/readyz")
-        assert ready.status_code == 503 and ready.json()["elasticsearch"] == "unavailable"
+        assert ready.status_code == 503 and ready.json()["elasticsearch"] == "degraded"
+        assert ready.headers["Retry-After"]
         assert "127.0.0.1" not in ready.text
+
+
+def test_one_request_id_mechanism_echoes_a_sane_client_id(gateway):
+    rid = "client-req-0001"
+    r = gateway.get("/v1/search", params={"cursor": "!!"}, headers={**READER, "X-Request-ID": rid})
+    assert r.status_code == 400 and r.headers["X-Request-ID"] == rid and r.json()["request_id"] == rid
+    assert set(r.json()) >= {"error", "message", "request_id"}
+    r = gateway.get("/v1/no-such-route", headers={"X-Request-ID": "bad id with spaces"})
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    assert r.headers["X-Request-ID"] == r.json()["request_id"] != "bad id with spaces"

@@ -294,3 +294,35 @@ def test_redis_lost_mid_batch_reports_exactly_the_unpublished_lines(settings, rc
         r = client.post("/v1/documents/batch", content=b"\n".join(orjson.dumps(i) for i in items), headers=INGEST)
         assert (r.json()["duplicates"], r.json()["accepted"]) == (2, 3)
     assert bus.backlog("ingest") == 5
+
+
+def test_keys_from_the_redis_store_and_platform_keys_own_platforms_only(ingest, settings, rclient):
+    from trustscope.keys import KeySpec, RedisKeyStore
+
+    store = RedisKeyStore(rclient, settings.stream_prefix)
+    issued = store.create(KeySpec(label="poller", roles=["ingest"]))
+    pipeline_key = issued.key
+    platform_key = store.create(KeySpec(label="alipay app", roles=["platform"], platforms=["alipay"])).key
+    as_pipeline = {"Authorization": f"Bearer {pipeline_key}"}
+    as_platform = {"Authorization": f"Bearer {platform_key}"}
+    item = reviews(1)[0]
+    assert ingest.post("/v1/documents", json=item, headers=as_pipeline).status_code == 202  # stored key
+
+    own = {**item, "source_id": "own-1"}
+    r = ingest.post("/v1/documents", json=own, headers=as_platform)
+    assert r.status_code == 202 and r.json()["platforms"][0] == "alipay"
+    for bad, field in (({**own, "platforms": ["ppdai"]}, "platforms"), ({**own, "platforms": []}, "platforms"),
+                       ({**own, "kind": "news", "rating": None}, "kind")):
+        r = ingest.post("/v1/documents", json=bad, headers=as_platform)
+        assert r.status_code == 403 and r.json()["error"] == "forbidden" and r.json()["field"] == field, r.text
+        assert r.json()["request_id"] == r.headers["X-Request-ID"]
+
+    before = rclient.xlen(f"{settings.stream_prefix}:stream:ingest")
+    batch = b"\n".join(orjson.dumps({**item, "source_id": f"b-{i}", "platforms": [p]})
+                       for i, p in enumerate(["alipay", "ppdai"]))
+    r = ingest.post("/v1/documents/batch", content=batch, headers={**as_platform, "Content-Type": "application/x-ndjson"})
+    assert r.status_code == 403 and r.json()["line"] == 2
+    assert rclient.xlen(f"{settings.stream_prefix}:stream:ingest") == before  # nothing published
+
+    store.revoke(str(issued.record["id"]))
+    assert ingest.post("/v1/documents", json=item, headers=as_pipeline).status_code == 401

@@ -58,7 +58,7 @@ def test_an_unhandled_dependency_outage_is_a_json_503_with_retry_after():
 
 
 def test_the_log_line_of_a_500_carries_the_request_id(monkeypatch):
-    import trustscope.web as web
+    from trustscope import web
 
     seen: list[dict] = []
 
@@ -67,8 +67,8 @@ def test_the_log_line_of_a_500_carries_the_request_id(monkeypatch):
         raise structlog.DropEvent
 
     structlog.configure(processors=[structlog.contextvars.merge_contextvars, keep])
-    # web.log may already be bound to the services' configuration (configure_logging caches loggers
-    # on first use, so an earlier test that ran a service decides where it writes): use a fresh one
+    # an app started earlier in this process (configure_logging caches loggers on first use) would
+    # otherwise keep web.log bound to its processors
     monkeypatch.setattr(web, "log", structlog.get_logger("trustscope.web"))
     try:
         TestClient(make_app(), raise_server_exceptions=False).get("/boom", headers={REQUEST_ID_HEADER: "req-9"})

@@ -103,7 +103,9 @@ def list_alerts(
             "alerts": [h["_source"] for h in hits], "next": nxt}
 
 
-@router.get("/v1/alerts/stream")
+@router.get("/v1/alerts/stream", response_class=StreamingResponse, responses={200: {
+    "description": "server-sent events: one `alert` event per new or changed alert",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
 async def stream_alerts(
     request: Request, settings: SettingsDep, _p: RiskTeam,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=40)] = None,

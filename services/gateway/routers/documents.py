@@ -25,10 +25,10 @@ from services.gateway.deps import (
 from services.gateway.queries import SearchFilters
 from services.gateway.routers.search import KINDS, VERDICTS, SortName, paged_search, record
 from trustscope.auth import PLATFORM, REGULATOR, Principal
-from trustscope.intake import Backpressure, Intake
+from trustscope.intake import Intake
 from trustscope.replies import ReplyIn, ReplyStore
 from trustscope.schemas import DocumentIn, Kind
-from trustscope.web import ApiError
+from trustscope.web import ApiError, intake_errors
 
 router = APIRouter(tags=["documents"])
 Reader = Annotated[Principal, Depends(require_any(REGULATOR, PLATFORM))]
@@ -81,12 +81,9 @@ def submit_review(settings: SettingsDep, client: RedisDep, registry: Registry, p
         raise ApiError(400, "bad_parameter", "kind: only reviews can be submitted here", field="kind")
     item = item.model_copy(update={"source": f"platform:{platform.id}", "platforms": [platform.id]})
     intake = Intake(client, settings, registry)
-    try:
+    with intake_errors():
         intake.check_backpressure()
-    except Backpressure as exc:
-        raise ApiError(503, "backlog_full", str(exc) + "; retry later",
-                       headers={"Retry-After": str(exc.retry_after)}) from exc
-    outcome = intake.submit([item])[0]
+        outcome = intake.submit([item])[0]
     return {"id": outcome.id, "status": outcome.status, "platforms": outcome.platforms}
 
 

@@ -184,7 +184,9 @@ def _chain(first: list[dict[str, Any]], rest: Iterator[list[dict[str, Any]]]) ->
     yield from rest
 
 
-@router.get("/v1/export")
+@router.get("/v1/export", response_class=StreamingResponse, responses={200: {
+    "description": "the matching documents, streamed",
+    "content": {"text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {"schema": {"type": "string"}}}}})
 def export(
     request: Request, es: ES, indices: Indices, audit: Audit, principal: Regulator, f: Filters,
     format: Annotated[Literal["csv", "ndjson"], Query(description="csv (UTF-8 with BOM) or ndjson")] = "csv",

@@ -11,7 +11,6 @@ because a miss does Redis and Elasticsearch I/O).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -150,34 +149,45 @@ async def _serve(request: Request, lang: str | None) -> Response:
     return _respond(request, t, hit)
 
 
+def _responses(kind: str, what: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI of a widget route: its own media type, and 304 for a matching If-None-Match."""
+    return {200: {"description": what, "content": {MEDIA[kind].split(";")[0]: {"schema": {"type": "string"}}}},
+            304: {"description": "not modified (If-None-Match matched the ETag)"}}
+
+
 # Registered in this order: "/widget/{id}" would otherwise swallow "x.js" and "v1/...".
-@router.get(COMPONENT_PATH, summary="The <trustscope-score> web component")
+@router.get(COMPONENT_PATH, summary="The <trustscope-score> web component",
+            responses=_responses("component", "the custom element's script"))
 async def component_script(request: Request) -> Response:
     """A custom element (shadow DOM, no framework) that draws a platform's verified score from
     ``/v1/widgets/{platform_id}``; its base URL is the configured ``public_base_url``."""
     return await _serve(request, None)
 
 
-@router.get("/widget/{platform_id}.js", summary="Script that inserts the widget iframe")
+@router.get("/widget/{platform_id}.js", summary="Script that inserts the widget iframe",
+            responses=_responses("loader", "the embed script"))
 async def widget_script(request: Request, platform_id: str, lang: LangQ = None) -> Response:
     """The one-line embed: inserts an iframe of ``/widget/{platform_id}`` (URL from ``public_base_url``,
     never from the request's Host header) after the script tag."""
     return await _serve(request, lang)
 
 
-@router.get("/widget/{platform_id}/badge.svg", summary="SVG badge with the verified score")
+@router.get("/widget/{platform_id}/badge.svg", summary="SVG badge with the verified score",
+            responses=_responses("badge", "the badge"))
 async def widget_badge(request: Request, platform_id: str, lang: LangQ = None) -> Response:
     return await _serve(request, lang)
 
 
-@router.get("/widget/{platform_id}", summary="The widget card (for an iframe)")
+@router.get("/widget/{platform_id}", summary="The widget card (for an iframe)",
+            responses=_responses("card", "the card (HTML)"))
 async def widget_card(request: Request, platform_id: str, lang: LangQ = None) -> Response:
     """Verified score, stars, distribution, recent verified reviews with the platform's replies, and
     how the score is computed; schema.org AggregateRating JSON-LD when a score is shown."""
     return await _serve(request, lang)
 
 
-@router.get("/v1/widgets/{platform_id}", summary="Widget data (what the web component draws)")
+@router.get("/v1/widgets/{platform_id}", summary="Widget data (what the web component draws)",
+            responses=_responses("json", "the widget data"))
 async def widget_data(request: Request, platform_id: str, lang: LangQ = None) -> Response:
     return await _serve(request, lang)
 
@@ -191,7 +201,7 @@ class WidgetEdgeCache:
     """Pure ASGI middleware: memo hits for widget GETs answered before routing (see module doc).
 
     It adds what the skipped middleware would have: CORS for the component's cross-origin fetch
-    (``cors_origins``) and a request id; it counts hits in ``trustscope_widget_edge_hits_total``."""
+    (``cors_origins``; the request id comes from ``RequestIdMiddleware`` outside it); it counts hits in ``trustscope_widget_edge_hits_total``."""
 
     def __init__(self, app: Any, fastapi_app: FastAPI) -> None:
         self.app = app
@@ -239,7 +249,6 @@ class WidgetEdgeCache:
             out["Content-Type"] = MEDIA[t.kind]
             out["Content-Length"] = str(len(body))
         EDGE_HITS.labels(t.kind, str(status)).inc()
-        out["X-Request-ID"] = uuid.uuid4().hex
         raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in out.items()]
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": body if status == 200 and scope["method"] == "GET" else b""})
