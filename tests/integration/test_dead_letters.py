@@ -86,4 +86,6 @@ def test_gateway_answers_json_4xx_to_a_bad_dead_letter_id(settings, live_server)
         for method in ("post", "delete"):
             path = "/v1/admin/dead-letters/%7C" + ("/replay" if method == "post" else "")
             r = client.request(method.upper(), path, headers=ADMIN)
-            assert r.status_code == 404 and r.headers["content-type"].startswith("application/json")
+            # a malformed id names the field (400); a well-formed unknown one is a 404 (test above)
+            assert r.status_code == 400 and r.headers["content-type"].startswith("application/json")
+            assert "dead_id" in r.json()["message"]
