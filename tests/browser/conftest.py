@@ -41,8 +41,11 @@ def screenshots() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """Module-scoped, not session-scoped: while Playwright's sync API is started, the main thread's
+    asyncio loop counts as running (its greenlets share the thread), so a later suite's
+    ``asyncio.run`` would fail with "cannot be called from a running event loop"."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

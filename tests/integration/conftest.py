@@ -67,7 +67,7 @@ def live_server() -> Callable[[Any], LiveServer]:
 @pytest.fixture()
 def stages(settings: Settings, rclient: redis.Redis, es: Elasticsearch, classifier: Any) -> list[Any]:
     """Real stages: the shipped sentiment model, the Redis-backed integrity engine, the ES indexer
-    (keeping the verified scores in Redis, as ``services.indexer.stage.build`` does)."""
+    with its score hook (the maintained per-platform score state, as services/indexer build() wires it)."""
     from services.indexer.stage import IndexerStage
     from services.integrity.stage import IntegrityStage
     from services.sentiment.stage import SentimentStage
@@ -78,7 +78,8 @@ def stages(settings: Settings, rclient: redis.Redis, es: Elasticsearch, classifi
     indices = DocIndices(settings.es_index_prefix)
     indices.migrate(es)
     engine = IntegrityEngine.from_redis(rclient, prefix=f"{settings.stream_prefix}:int")
-    return [SentimentStage(classifier), IntegrityStage(engine), IndexerStage(es, indices, scores=ScoreStore(rclient, settings.stream_prefix))]
+    scores = ScoreStore(rclient, settings.stream_prefix)
+    return [SentimentStage(classifier), IntegrityStage(engine), IndexerStage(es, indices, scores=scores)]
 
 
 @pytest.fixture()

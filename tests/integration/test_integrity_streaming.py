@@ -75,4 +75,5 @@ def test_campaign_is_revised_in_the_index_and_left_out_of_the_score(settings, es
         # (copy attribution by time), and either may be their primary reason
         ex = score["excluded"]
         assert score["total"] >= 12 and ex.get("near_duplicate", 0) + ex.get("copied_text", 0) >= 12
+        assert score["verified"] == 0 and score["fake"] == 12  # the revisions moved the maintained state
         assert orjson.dumps(score)
