@@ -12,12 +12,13 @@ import pytest
 import redis
 from elasticsearch import Elasticsearch
 
-from tests.conftest import _claim_port, _java_available
+from tests.conftest import _java_available
 from tests.fault.harness import (
     PrivateES,
     PrivateRedis,
     assert_pipeline_drained,
     indexed_ids,
+    private_node,
     sample_inputs,
     settings_for,
     verified_messages,
@@ -33,26 +34,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.fault]
 def private_es():
     if not _java_available():
         pytest.skip("no JDK for a private Elasticsearch")
-    port, owner = _claim_port("elasticsearch", 9271, "elasticsearch.sh", "TS_LOCAL_ES_PORT")
-    node = PrivateES(port=port)
-    try:
-        node.start(wipe=True)
+    with private_node(PrivateES, 9271) as node:
         yield node
-    finally:
-        node.stop()
-        owner.unlink(missing_ok=True)
 
 
 @pytest.fixture()
 def private_redis():
-    port, owner = _claim_port("redis", 6411, "redis.sh", "TS_LOCAL_REDIS_PORT")
-    node = PrivateRedis(port=port)
-    try:
-        node.start(wipe=True)
+    with private_node(PrivateRedis, 6411) as node:
         yield node
-    finally:
-        node.stop()
-        owner.unlink(missing_ok=True)
 
 
 def test_es_stopped_longer_than_claim_timer_loses_nothing(private_es, private_redis, prefix, spawn):
