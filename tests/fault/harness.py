@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import httpx
 import redis
@@ -357,6 +357,22 @@ class FaultProxy:
             writer.close()
             if upstream is not None:
                 upstream[1].close()
+
+
+class Connections(NamedTuple):
+    """What a fault test talks to the pipeline through: its Redis, its streams and its index."""
+
+    client: redis.Redis
+    bus: StreamBus
+    es: Elasticsearch
+
+
+def connect(settings: Settings) -> Connections:
+    """Clients of ``settings``' Redis and Elasticsearch (the caller closes them)."""
+    client = redis.Redis.from_url(settings.redis_url)
+    return Connections(client, StreamBus(client, settings.stream_prefix, settings.max_deliveries,
+                                         settings.claim_idle_ms),
+                       Elasticsearch(settings.es_url, request_timeout=30))
 
 
 def settings_for(redis_url: str, es_url: str, prefix: str, **over: Any) -> Settings:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import time
 
 import pytest
-import redis
-from elasticsearch import Elasticsearch
 
 from tests.conftest import _java_available
 from tests.fault.harness import (
     PrivateES,
     PrivateRedis,
     assert_pipeline_drained,
+    connect,
     indexed_ids,
     private_node,
     sample_inputs,
@@ -25,7 +24,6 @@ from tests.fault.harness import (
     wait_indexed,
 )
 from tests.integration.helpers import wait_until
-from trustscope.bus import StreamBus
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.fault]
 
@@ -46,9 +44,7 @@ def private_redis():
 
 def test_es_stopped_longer_than_claim_timer_loses_nothing(private_es, private_redis, prefix, spawn):
     settings = settings_for(private_redis.url, private_es.url, prefix, claim_idle_ms=500, max_deliveries=3)
-    client = redis.Redis.from_url(settings.redis_url)
-    bus = StreamBus(client, prefix, settings.max_deliveries, settings.claim_idle_ms)
-    es = Elasticsearch(private_es.url, request_timeout=30)
+    client, bus, es = connect(settings)
     alias = f"{prefix}-docs"
     items = sample_inputs(400, source=f"es-outage-{prefix}")
     expected = {i.to_document([]).id for i in items}
