@@ -216,7 +216,13 @@ class StreamBus:
     def forward(self, stream: str, group: str, done: Sequence[Message], dest: str | None,
                 outputs: Sequence[Mapping[str, str]]) -> None:
         """Publish ``outputs`` to ``dest`` and acknowledge ``done`` in one transaction."""
-        if not done and not outputs:
+        self.commit(stream, group, done, dest, outputs)
+
+    def commit(self, stream: str, group: str, done: Sequence[Message], dest: str | None,
+               outputs: Sequence[Mapping[str, str]], rejected: Sequence[Rejection] = ()) -> None:
+        """``forward`` plus dead letters, all in one transaction: a retry after a lost reply can
+        tell from the pending list whether it ran (``still_pending``)."""
+        if not done and not outputs and not rejected:
             return
         key = self.key(stream)
         pipe = self.client.pipeline(transaction=True)
@@ -225,32 +231,14 @@ class StreamBus:
                 pipe.xadd(self.key(dest), dict(fields))
                 for tap in self.taps.get(dest, ()):
                     pipe.xadd(self.key(tap), dict(fields), maxlen=self.tap_maxlen, approximate=True)
-        if done:
-            ids = [m.id for m in done]
-            pipe.xack(key, group, *ids)
-            pipe.xdel(key, *ids)
-            pipe.hdel(self._failures_key(stream), *ids)
-        pipe.execute()
-
-    def commit(self, stream: str, group: str, done: Sequence[Message], dest: str | None,
-               outputs: Sequence[Mapping[str, str]], rejected: Sequence[Rejection] = ()) -> None:
-        """``forward`` plus dead letters, all in one transaction: a retry after a lost reply can
-        tell from the pending list whether it ran (``still_pending``)."""
-        if not rejected:
-            self.forward(stream, group, done, dest, outputs)
-            return
-        key = self.key(stream)
-        pipe = self.client.pipeline(transaction=True)
-        if dest is not None:
-            for fields in outputs:
-                pipe.xadd(self.key(dest), dict(fields))
         for r in rejected:
             pipe.xadd(self.key(DEAD_LETTER), self._dead_entry(group, r.message, r.detail,
                                                               r.message.deliveries, r.reason))
         ids = [m.id for m in done] + [r.message.id for r in rejected]
-        pipe.xack(key, group, *ids)
-        pipe.xdel(key, *ids)
-        pipe.hdel(self._failures_key(stream), *ids)
+        if ids:
+            pipe.xack(key, group, *ids)
+            pipe.xdel(key, *ids)
+            pipe.hdel(self._failures_key(stream), *ids)
         pipe.execute()
 
     def still_pending(self, stream: str, group: str, ids: Sequence[str]) -> set[str]:

@@ -15,7 +15,7 @@ import orjson
 import redis
 from pydantic import BaseModel, Field, field_validator
 
-from trustscope.text import normalize_text
+from trustscope.text import required_text
 
 MAX_REPLY_CHARS = 2000
 
@@ -26,10 +26,7 @@ class ReplyIn(BaseModel):
     @field_validator("text")
     @classmethod
     def _clean(cls, v: str) -> str:
-        v = normalize_text(v)
-        if not v:
-            raise ValueError("text is empty after removing invisible characters")
-        return v
+        return required_text(v)
 
 
 class Reply(BaseModel):

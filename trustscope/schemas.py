@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from trustscope.ids import content_hash, document_id
-from trustscope.text import detect_language, normalize_text, to_simplified
+from trustscope.text import detect_language, normalize_text, required_text, to_simplified
 
 # --- intake limits ---------------------------------------------------------------------------
 # What the index mapping (infra/elasticsearch/docs-template.json) would refuse must be refused here,
@@ -236,9 +236,7 @@ class DocumentIn(BaseModel):
     @field_validator("text")
     @classmethod
     def _text(cls, v: str) -> str:
-        v = normalize_text(v)
-        if not v:
-            raise ValueError("text is empty after removing invisible characters")
+        v = required_text(v)
         if len(v) > MAX_TEXT_CHARS:
             raise ValueError(f"text has {len(v)} characters; the limit is {MAX_TEXT_CHARS}")
         return v

@@ -37,6 +37,14 @@ def normalize_text(text: str) -> str:
     return text.strip()
 
 
+
+def required_text(text: str) -> str:
+    """``normalize_text``, refusing text that was only invisible characters (a validator's error)."""
+    text = normalize_text(text)
+    if not text:
+        raise ValueError("text is empty after removing invisible characters")
+    return text
+
 @lru_cache(maxsize=1)
 def _t2s():  # type: ignore[no-untyped-def]
     import opencc

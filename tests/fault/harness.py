@@ -14,10 +14,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import httpx
 import redis
@@ -42,47 +43,88 @@ def script(name: str, action: str, env: dict[str, str], timeout: float = 240) ->
 
 
 @dataclass
-class PrivateRedis:
-    """A Redis of this test alone, with AOF (fsync every second), on its own port."""
+class _PrivateNode:
+    """A server started and stopped by one of the infra/local scripts, on a port of its own."""
+
+    kind: ClassVar[str]  # the test-owner file's name (tests.conftest._claim_port)
+    script_name: ClassVar[str]
+    port_env: ClassVar[str]
+    wipe_env: ClassVar[str]
+    start_timeout: ClassVar[float]
+    stop_timeout: ClassVar[float]
 
     port: int = field(default_factory=free_port)
 
     @property
     def env(self) -> dict[str, str]:
-        return {"TS_LOCAL_REDIS_PORT": str(self.port), "TS_LOCAL_REDIS_AOF": "yes"}
+        return {self.port_env: str(self.port)}
+
+    def start(self, wipe: bool = False) -> None:
+        script(self.script_name, "start", {**self.env, self.wipe_env: "1" if wipe else "0"}, self.start_timeout)
+
+    def stop(self) -> None:
+        script(self.script_name, "stop", self.env, self.stop_timeout)
+
+
+@dataclass
+class PrivateRedis(_PrivateNode):
+    """A Redis of this test alone, with AOF (fsync every second), on its own port."""
+
+    kind: ClassVar[str] = "redis"
+    script_name: ClassVar[str] = "redis.sh"
+    port_env: ClassVar[str] = "TS_LOCAL_REDIS_PORT"
+    wipe_env: ClassVar[str] = "TS_LOCAL_REDIS_WIPE"
+    start_timeout: ClassVar[float] = 60
+    stop_timeout: ClassVar[float] = 60
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**super().env, "TS_LOCAL_REDIS_AOF": "yes"}
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, wipe: bool = False) -> None:
-        script("redis.sh", "start", {**self.env, "TS_LOCAL_REDIS_WIPE": "1" if wipe else "0"}, 60)
-
-    def stop(self) -> None:
-        script("redis.sh", "stop", self.env, 60)
-
 
 @dataclass
-class PrivateES:
+class PrivateES(_PrivateNode):
     """An Elasticsearch node of one test module (a start costs 20-40 s of CPU: start it once)."""
 
-    port: int = field(default_factory=free_port)
+    kind: ClassVar[str] = "elasticsearch"
+    script_name: ClassVar[str] = "elasticsearch.sh"
+    port_env: ClassVar[str] = "TS_LOCAL_ES_PORT"
+    wipe_env: ClassVar[str] = "TS_LOCAL_ES_WIPE"
+    start_timeout: ClassVar[float] = 300
+    stop_timeout: ClassVar[float] = 120
+
     heap: str = "512m"
 
     @property
     def env(self) -> dict[str, str]:
-        return {"TS_LOCAL_ES_PORT": str(self.port), "TS_LOCAL_ES_HEAP": self.heap,
-                "TS_LOCAL_ES_TIMEOUT": "240"}
+        return {**super().env, "TS_LOCAL_ES_HEAP": self.heap, "TS_LOCAL_ES_TIMEOUT": "240"}
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, wipe: bool = False) -> None:
-        script("elasticsearch.sh", "start", {**self.env, "TS_LOCAL_ES_WIPE": "1" if wipe else "0"}, 300)
 
-    def stop(self) -> None:
-        script("elasticsearch.sh", "stop", self.env, 120)
+Node = TypeVar("Node", bound=_PrivateNode)
+
+
+@contextmanager
+def private_node(node_type: type[Node], preferred_port: int) -> Iterator[Node]:
+    """A wiped private node on a port this run claims (so parallel runs never share one), stopped
+    and the claim released afterwards."""
+    from tests.conftest import _claim_port
+
+    port, owner = _claim_port(node_type.kind, preferred_port, node_type.script_name, node_type.port_env)
+    node = node_type(port=port)
+    try:
+        node.start(wipe=True)
+        yield node
+    finally:
+        node.stop()
+        owner.unlink(missing_ok=True)
 
 
 class WorkerProcess:
@@ -315,6 +357,22 @@ class FaultProxy:
             writer.close()
             if upstream is not None:
                 upstream[1].close()
+
+
+class Connections(NamedTuple):
+    """What a fault test talks to the pipeline through: its Redis, its streams and its index."""
+
+    client: redis.Redis
+    bus: StreamBus
+    es: Elasticsearch
+
+
+def connect(settings: Settings) -> Connections:
+    """Clients of ``settings``' Redis and Elasticsearch (the caller closes them)."""
+    client = redis.Redis.from_url(settings.redis_url)
+    return Connections(client, StreamBus(client, settings.stream_prefix, settings.max_deliveries,
+                                         settings.claim_idle_ms),
+                       Elasticsearch(settings.es_url, request_timeout=30))
 
 
 def settings_for(redis_url: str, es_url: str, prefix: str, **over: Any) -> Settings:

@@ -9,22 +9,21 @@ from __future__ import annotations
 import time
 
 import pytest
-import redis
-from elasticsearch import Elasticsearch
 
-from tests.conftest import _claim_port, _java_available
+from tests.conftest import _java_available
 from tests.fault.harness import (
     PrivateES,
     PrivateRedis,
     assert_pipeline_drained,
+    connect,
     indexed_ids,
+    private_node,
     sample_inputs,
     settings_for,
     verified_messages,
     wait_indexed,
 )
 from tests.integration.helpers import wait_until
-from trustscope.bus import StreamBus
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.fault]
 
@@ -33,33 +32,19 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.fault]
 def private_es():
     if not _java_available():
         pytest.skip("no JDK for a private Elasticsearch")
-    port, owner = _claim_port("elasticsearch", 9271, "elasticsearch.sh", "TS_LOCAL_ES_PORT")
-    node = PrivateES(port=port)
-    try:
-        node.start(wipe=True)
+    with private_node(PrivateES, 9271) as node:
         yield node
-    finally:
-        node.stop()
-        owner.unlink(missing_ok=True)
 
 
 @pytest.fixture()
 def private_redis():
-    port, owner = _claim_port("redis", 6411, "redis.sh", "TS_LOCAL_REDIS_PORT")
-    node = PrivateRedis(port=port)
-    try:
-        node.start(wipe=True)
+    with private_node(PrivateRedis, 6411) as node:
         yield node
-    finally:
-        node.stop()
-        owner.unlink(missing_ok=True)
 
 
 def test_es_stopped_longer_than_claim_timer_loses_nothing(private_es, private_redis, prefix, spawn):
     settings = settings_for(private_redis.url, private_es.url, prefix, claim_idle_ms=500, max_deliveries=3)
-    client = redis.Redis.from_url(settings.redis_url)
-    bus = StreamBus(client, prefix, settings.max_deliveries, settings.claim_idle_ms)
-    es = Elasticsearch(private_es.url, request_timeout=30)
+    client, bus, es = connect(settings)
     alias = f"{prefix}-docs"
     items = sample_inputs(400, source=f"es-outage-{prefix}")
     expected = {i.to_document([]).id for i in items}

@@ -11,8 +11,15 @@ import pytest
 import redis
 from elasticsearch import Elasticsearch
 
-from tests.conftest import _claim_port
-from tests.fault.harness import PrivateRedis, assert_pipeline_drained, indexed_ids, sample_inputs, settings_for, wait_indexed
+from tests.fault.harness import (
+    PrivateRedis,
+    assert_pipeline_drained,
+    indexed_ids,
+    private_node,
+    sample_inputs,
+    settings_for,
+    wait_indexed,
+)
 from tests.integration.helpers import wait_until
 from trustscope.bus import StreamBus
 from trustscope.intake import Intake
@@ -24,14 +31,8 @@ BATCH = 50
 
 @pytest.fixture()
 def private_redis():
-    port, owner = _claim_port("redis", 6421, "redis.sh", "TS_LOCAL_REDIS_PORT")
-    node = PrivateRedis(port=port)
-    try:
-        node.start(wipe=True)
+    with private_node(PrivateRedis, 6421) as node:
         yield node
-    finally:
-        node.stop()
-        owner.unlink(missing_ok=True)
 
 
 def test_redis_restart_during_intake_loses_no_acknowledged_document(private_redis, es_url, prefix, spawn, cleanup):

@@ -5,12 +5,9 @@ work, and every document is indexed exactly once."""
 from __future__ import annotations
 
 import pytest
-import redis
-from elasticsearch import Elasticsearch
 
-from tests.fault.harness import assert_pipeline_drained, indexed_ids, sample_inputs, settings_for, wait_indexed
+from tests.fault.harness import assert_pipeline_drained, connect, indexed_ids, sample_inputs, settings_for, wait_indexed
 from tests.integration.helpers import wait_until
-from trustscope.bus import StreamBus
 from trustscope.intake import Intake
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.fault]
@@ -20,9 +17,7 @@ N = 1200
 def test_two_replicas_per_stage_no_loss_no_duplicates(redis_url, es_url, prefix, spawn, cleanup):
     cleanup("redis", redis_url)
     settings = settings_for(redis_url, es_url, prefix, claim_idle_ms=5000, batch_size=16, batch_wait_ms=20)
-    client = redis.Redis.from_url(redis_url)
-    bus = StreamBus(client, prefix, settings.max_deliveries, settings.claim_idle_ms)
-    es = Elasticsearch(es_url, request_timeout=30)
+    client, bus, es = connect(settings)
     cleanup("es", es)
     names = ("indexer", "integrity", "sentiment")
     replicas = {name: [spawn(name, settings), spawn(name, settings)] for name in names}

@@ -9,11 +9,9 @@ import time
 
 import pytest
 import redis
-from elasticsearch import Elasticsearch
 
-from tests.fault.harness import assert_pipeline_drained, indexed_ids, sample_inputs, settings_for, wait_indexed
+from tests.fault.harness import assert_pipeline_drained, connect, indexed_ids, sample_inputs, settings_for, wait_indexed
 from tests.integration.helpers import wait_until
-from trustscope.bus import StreamBus
 from trustscope.intake import Intake
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.fault]
@@ -23,9 +21,7 @@ N = 900
 def test_kill9_each_worker_mid_replay(redis_url, es_url, prefix, spawn, cleanup):
     cleanup("redis", redis_url)
     settings = settings_for(redis_url, es_url, prefix, claim_idle_ms=1000, max_deliveries=3, batch_size=32)
-    client = redis.Redis.from_url(redis_url)
-    bus = StreamBus(client, prefix, settings.max_deliveries, settings.claim_idle_ms)
-    es = Elasticsearch(es_url, request_timeout=30)
+    client, bus, es = connect(settings)
     cleanup("es", es)
     alias = f"{prefix}-docs"
     workers = {name: spawn(name, settings) for name in ("indexer", "integrity", "sentiment")}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -41,8 +42,26 @@ def _ndjson(_ctx: Any, value: Any) -> dict[str, Any]:
     return {"data": b"\n".join(json.dumps(v, ensure_ascii=False).encode() for v in items)}
 
 
-ingest_schema = schemathesis.openapi.from_dict(create_ingest(Settings()).openapi())
-ingest_schema.config.generation.update(max_examples=MAX_EXAMPLES)
+def _openapi_schema(create_app: Callable[[Settings], Any]) -> Any:
+    """The service's own OpenAPI (built with default settings), fuzzed ``MAX_EXAMPLES`` per operation."""
+    schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
+    schema.config.generation.update(max_examples=MAX_EXAMPLES)
+    return schema
+
+
+def _gateway_app(settings: Settings) -> Any:
+    from services.gateway.app import create_app as create_gateway
+
+    return create_gateway(settings)
+
+
+ingest_schema = _openapi_schema(create_ingest)
+gateway_schema = _openapi_schema(_gateway_app)
+
+conformance_settings = hsettings(
+    max_examples=MAX_EXAMPLES, deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                           HealthCheck.filter_too_much, HealthCheck.data_too_large])
 
 
 @pytest.fixture(scope="module")
@@ -69,45 +88,30 @@ def module_settings(redis_url, es_url):
     es.close()
 
 
-@pytest.fixture(scope="module")
-def ingest_server(module_settings):
+def _serve(app: Any) -> Iterator[str]:
     from tests.integration.helpers import LiveServer
 
-    with LiveServer(create_ingest(module_settings)) as server:
+    with LiveServer(app) as server:
         yield server.url
 
 
-@ingest_schema.exclude(path="/metrics").parametrize()
-@hsettings(max_examples=MAX_EXAMPLES, deadline=None,
-           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                  HealthCheck.filter_too_much, HealthCheck.data_too_large])
-def test_ingest_api_conforms(case, ingest_server):
-    case.call_and_validate(base_url=ingest_server, headers=ADMIN, checks=CHECKS)
-
-
-def _gateway_schema() -> Any:
-    from services.gateway.app import create_app as create_gateway
-
-    schema = schemathesis.openapi.from_dict(create_gateway(Settings()).openapi())
-    schema.config.generation.update(max_examples=MAX_EXAMPLES)
-    return schema
-
-
-gateway_schema = _gateway_schema()
+@pytest.fixture(scope="module")
+def ingest_server(module_settings):
+    yield from _serve(create_ingest(module_settings))
 
 
 @pytest.fixture(scope="module")
 def gateway_server(module_settings):
-    from services.gateway.app import create_app as create_gateway
-    from tests.integration.helpers import LiveServer
+    yield from _serve(_gateway_app(module_settings))
 
-    with LiveServer(create_gateway(module_settings)) as server:
-        yield server.url
+
+@ingest_schema.exclude(path="/metrics").parametrize()
+@conformance_settings
+def test_ingest_api_conforms(case, ingest_server):
+    case.call_and_validate(base_url=ingest_server, headers=ADMIN, checks=CHECKS)
 
 
 @gateway_schema.exclude(path="/metrics").parametrize()
-@hsettings(max_examples=MAX_EXAMPLES, deadline=None,
-           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                  HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@conformance_settings
 def test_gateway_api_conforms(case, gateway_server):
     case.call_and_validate(base_url=gateway_server, headers=ADMIN, checks=CHECKS)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import httpx
 import redis
 from elasticsearch import Elasticsearch
 
@@ -85,3 +86,13 @@ def pipeline_corpus(redis_url: str, es_url: str, classifier: Any, items: list[di
         drop_indices(es, prefix)
         client.close()
         es.close()
+
+
+@contextmanager
+def gateway_client(settings: Settings, timeout: float = 60) -> Iterator[httpx.Client]:
+    """An HTTP client of a live gateway (real sockets) serving ``settings``' corpus."""
+    from services.gateway.app import create_app
+    from tests.integration.helpers import LiveServer
+
+    with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=timeout) as client:
+        yield client

@@ -42,16 +42,23 @@ def run_corpus(settings: Settings, rclient: redis.Redis, es: Elasticsearch, stag
     store = ScoreStore(rclient, settings.stream_prefix)
     stages[-1].scores = store  # the indexer's score hook, as services/indexer build() wires it
     items = reviews(n, seed=11, end=datetime.now(timezone.utc)) + list(extra or [])
-    alias = f"{settings.es_index_prefix}-docs"
     with pipeline():
         Intake(rclient, settings).submit([DocumentIn.model_validate(x) for x in items])
-
-        def settled() -> bool:
-            es.indices.refresh(index=alias)
-            return (es.count(index=alias)["count"] == len(items)
-                    and all(rclient.xlen(f"{settings.stream_prefix}:stream:{s}") == 0
-                            for s in ("ingest", "scored", "verified")))
-
-        wait_until(settled, timeout=240)
-    es.indices.refresh(index=alias)
+        wait_drained(settings, rclient, es, len(items))
     return store
+
+
+def wait_drained(settings: Settings, rclient: redis.Redis, es: Elasticsearch, n: int,
+                 timeout: float = 240) -> None:
+    """Until ``n`` documents are indexed and every stage's stream is empty (then refreshed once
+    more, so the caller's searches see all ``n``)."""
+    alias = f"{settings.es_index_prefix}-docs"
+
+    def settled() -> bool:
+        es.indices.refresh(index=alias)
+        return (es.count(index=alias)["count"] == n
+                and all(rclient.xlen(f"{settings.stream_prefix}:stream:{s}") == 0
+                        for s in ("ingest", "scored", "verified")))
+
+    wait_until(settled, timeout=timeout)
+    es.indices.refresh(index=alias)

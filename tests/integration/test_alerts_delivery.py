@@ -199,11 +199,11 @@ def test_dingtalk_feishu_wecom_formats_and_a_digest(dispatcher):
         assert f["sign"] == base64.b64encode(mac).decode() and f["msg_type"] == "text"
         assert "借呗" in orjson.loads(by_path["/cgi-bin/webhook/send"][0]["body"])["markdown"]["content"]
         assert subs.deliveries(dig) == []  # the digest waits for its period ("minute" = 2 s here)
-        assert store.client.llen(subs.digest_key(dig)) == 2
+        assert store.client.llen(subs.cfg.digest_key(dig)) == 2
         wait_until(lambda: subs.deliveries(dig), timeout=10)
         digest = orjson.loads(by_path_of(bots, "/digest")[0]["body"])
         assert digest["digest"] is True and [e["alert"]["id"] for e in digest["events"]] == ["al20", "al21"]
-        assert subs.deliveries(dig)[0]["digest"] and store.client.llen(subs.digest_key(dig)) == 0
+        assert subs.deliveries(dig)[0]["digest"] and store.client.llen(subs.cfg.digest_key(dig)) == 0
     finally:
         bots.close()
 

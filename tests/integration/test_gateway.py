@@ -3,12 +3,10 @@ analytics, registry admin, errors. (Alerts: test_alerts_*.py; widgets and scores
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from services.gateway.app import create_app
-from tests.integration.gateway_corpus import item, pipeline_corpus
-from tests.integration.helpers import ADMIN, INGEST, READER, LiveServer
+from tests.integration.gateway_corpus import gateway_client, item, pipeline_corpus
+from tests.integration.helpers import ADMIN, INGEST, READER
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +26,7 @@ def corpus(redis_url, es_url, classifier):
 
 @pytest.fixture(scope="module")
 def gateway(corpus):
-    with LiveServer(create_app(corpus.settings)) as server, httpx.Client(base_url=server.url, timeout=30) as c:
+    with gateway_client(corpus.settings, timeout=30) as c:
         yield c
 
 
@@ -104,9 +102,9 @@ def test_errors_carry_a_request_id_and_readyz_hides_internals(gateway):
     assert ready.status_code == 200 and ready.json() == {"status": "ready", "redis": "ok", "elasticsearch": "ok"}
 
 
-def test_elasticsearch_down_answers_503_json(corpus, live_server):
+def test_elasticsearch_down_answers_503_json(corpus):
     settings = corpus.settings.model_copy(update={"es_url": "http://127.0.0.1:9"})  # nothing listens
-    with live_server(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+    with gateway_client(settings) as c:
         for path in ("/v1/search", "/v1/platforms/alipay/documents", "/v1/platforms/alipay/sentiment"):
             r = c.get(path, headers=READER)
             assert r.status_code == 503, path

@@ -6,12 +6,10 @@ import csv
 import io
 from datetime import timedelta
 
-import httpx
 import orjson
 import pytest
 
-from services.gateway.app import create_app
-from tests.integration.gateway_corpus import NOW, item, pipeline_corpus
+from tests.integration.gateway_corpus import NOW, gateway_client, item, pipeline_corpus
 from tests.integration.helpers import ADMIN, ALERTS, READER
 from trustscope.samples import reviews
 
@@ -34,9 +32,7 @@ def corpus(redis_url, es_url, classifier):
 
 @pytest.fixture(scope="module")
 def gw(corpus):
-    from tests.integration.helpers import LiveServer
-
-    with LiveServer(create_app(corpus.settings)) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+    with gateway_client(corpus.settings) as c:
         yield c
 
 

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from tests.integration.helpers import wait_until
+from tests.integration.scored_corpus import wait_drained
 from trustscope.intake import Intake
 from trustscope.samples import reviews
 from trustscope.schemas import DocumentIn
@@ -122,15 +122,7 @@ def test_pipeline_state_agrees_with_rebuild_and_cli(settings, rclient, es, stage
     with pipeline():
         outcomes = intake.submit([DocumentIn.model_validate(x) for x in items])
         assert all(o.status == "accepted" for o in outcomes)
-
-        def settled() -> bool:
-            es.indices.refresh(index=alias)
-            return (es.count(index=alias)["count"] == len(items)
-                    and all(rclient.xlen(f"{settings.stream_prefix}:stream:{s}") == 0
-                            for s in ("ingest", "scored", "verified")))
-
-        wait_until(settled, timeout=240)
-    es.indices.refresh(index=alias)
+        wait_drained(settings, rclient, es, len(items))
     platforms = store.platforms()
     assert platforms, "the indexer hook maintained no platform"
     total = 0

@@ -39,6 +39,25 @@ class AlertConfig:
     def key(self) -> str:
         return f"{self.prefix}:al"
 
+    # Redis keys that more than one alerts module uses (store, subscriptions, dispatcher) are named
+    # here once, so a writer and its reader cannot drift apart.
+    @property
+    def events_key(self) -> str:
+        return f"{self.key}:events"
+
+    @property
+    def subs_key(self) -> str:
+        return f"{self.key}:subs"
+
+    def sub_log_key(self, sub_id: str) -> str:
+        return f"{self.key}:sublog:{sub_id}"
+
+    def outbox_key(self, sub_id: str) -> str:
+        return f"{self.key}:outbox:{sub_id}"
+
+    def digest_key(self, sub_id: str) -> str:
+        return f"{self.key}:digest:{sub_id}"
+
     @classmethod
     def from_settings(cls, s: Settings) -> AlertConfig:
         return cls(prefix=s.stream_prefix, window_s=s.alerts_window_s, alpha=s.alerts_alpha,

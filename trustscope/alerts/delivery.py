@@ -50,23 +50,9 @@ class Dispatcher:
         self.tasks: dict[str, tuple[str, asyncio.Task[None]]] = {}  # sub id -> (config json, worker)
         self.subs: dict[str, Subscription] = {}
 
-    # keys, as trustscope.alerts.store / subscriptions name them
-    @property
-    def _events(self) -> str:
-        return f"{self.cfg.key}:events"
-
     @property
     def _cursor(self) -> str:
         return f"{self.cfg.key}:dispatch:cursor"
-
-    def _outbox(self, sid: str) -> str:
-        return f"{self.cfg.key}:outbox:{sid}"
-
-    def _digest(self, sid: str) -> str:
-        return f"{self.cfg.key}:digest:{sid}"
-
-    def _log(self, sid: str) -> str:
-        return f"{self.cfg.key}:sublog:{sid}"
 
     async def run(self) -> None:
         self.redis = aioredis.from_url(self.settings.redis_url)
@@ -84,7 +70,7 @@ class Dispatcher:
 
     # --- subscriptions -------------------------------------------------------------------------
     async def _load(self) -> None:
-        raw = await self.redis.hgetall(f"{self.cfg.key}:subs")
+        raw = await self.redis.hgetall(self.cfg.subs_key)
         current = {_d(k): _d(v) for k, v in raw.items()}
         self.subs = {k: Subscription.model_validate_json(v) for k, v in current.items()}
         for sid, (blob, task) in list(self.tasks.items()):
@@ -116,11 +102,11 @@ class Dispatcher:
         await self._load()
         cursor = _d(await self.redis.get(self._cursor) or b"$")
         if cursor == "$":  # first start: from now on, not the whole history
-            last = await self.redis.xrevrange(self._events, count=1)
+            last = await self.redis.xrevrange(self.cfg.events_key, count=1)
             cursor = _d(last[0][0]) if last else "0-0"
         while not self.stop.is_set():
             try:
-                got = await self.redis.xread({self._events: cursor}, count=200, block=500)
+                got = await self.redis.xread({self.cfg.events_key: cursor}, count=200, block=500)
             except Exception as exc:  # noqa: BLE001
                 log.warning("dispatcher.read_failed", error=str(exc))
                 await self._sleep(1.0)
@@ -136,7 +122,7 @@ class Dispatcher:
                     item = orjson.dumps({"event_id": cursor, "event": orjson.loads(data)})
                     for sub in self.subs.values():
                         if sub.enabled and sub.watchlist.matches(event.alert):
-                            key = self._digest(sub.id) if sub.schedule.mode == "digest" else self._outbox(sub.id)
+                            key = self.cfg.digest_key(sub.id) if sub.schedule.mode == "digest" else self.cfg.outbox_key(sub.id)
                             pipe.rpush(key, item)
                             pipe.ltrim(key, -_MAX_DIGEST, -1)
                 pipe.set(self._cursor, cursor)
@@ -144,7 +130,7 @@ class Dispatcher:
 
     # --- per-subscription workers ----------------------------------------------------------------
     async def _immediate_worker(self, sub: Subscription) -> None:
-        key = self._outbox(sub.id)
+        key = self.cfg.outbox_key(sub.id)
         while not self.stop.is_set():
             head = await self.redis.lindex(key, 0)
             if head is None:
@@ -155,7 +141,7 @@ class Dispatcher:
             await self.redis.lpop(key)
 
     async def _digest_worker(self, sub: Subscription) -> None:
-        key = self._digest(sub.id)
+        key = self.cfg.digest_key(sub.id)
         period = (sub.schedule.every_minutes or 60) * self.minute_s
         while not self.stop.is_set():
             await self._sleep(period)
@@ -190,6 +176,6 @@ class Dispatcher:
                  "event_ids": [i["event_id"] for i in items], "alert_ids": sorted({e.alert.id for e in events}),
                  "digest": sub.schedule.mode == "digest", "error": error}
         pipe = self.redis.pipeline(transaction=False)
-        pipe.lpush(self._log(sub.id), orjson.dumps(entry))
-        pipe.ltrim(self._log(sub.id), 0, 199)
+        pipe.lpush(self.cfg.sub_log_key(sub.id), orjson.dumps(entry))
+        pipe.ltrim(self.cfg.sub_log_key(sub.id), 0, 199)
         await pipe.execute()

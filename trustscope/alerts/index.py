@@ -5,40 +5,22 @@ documents index (``trustscope.es.DocIndices``): read alias ``{prefix}-alerts``, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import ClassVar
 
 from elasticsearch import Elasticsearch, helpers
 
 from trustscope.alerts.models import Alert
 from trustscope.alerts.store import AlertStore
-from trustscope.es.indices import TEMPLATES_DIR, DocIndices, load_template
+from trustscope.es.indices import TEMPLATES_DIR, DocIndices
 
 TEMPLATE_FILE = TEMPLATES_DIR / "alerts-template.json"
 
 
 @dataclass(frozen=True)
 class AlertIndices(DocIndices):
-    @property
-    def template(self) -> str:
-        return f"{self.prefix}-alerts"
-
-    @property
-    def read_alias(self) -> str:
-        return f"{self.prefix}-alerts"
-
-    @property
-    def write_alias(self) -> str:
-        return f"{self.prefix}-alerts-write"
-
-    def index_name(self, version: int) -> str:
-        return f"{self.prefix}-alerts-v{version}"
-
-    def mapping_version(self) -> int:
-        return int(load_template(self.prefix, TEMPLATE_FILE)["_meta"]["mapping_version"])
-
-    def migrate(self, es: Elasticsearch, replicas: int | None = None,
-                template: dict[str, Any] | None = None) -> dict[str, Any]:
-        return super().migrate(es, replicas, template or load_template(self.prefix, TEMPLATE_FILE))
+    family: ClassVar[str] = "alerts"
+    template_file: ClassVar[Path] = TEMPLATE_FILE
 
 
 def index_alerts(es: Elasticsearch, indices: AlertIndices, alerts: list[Alert], refresh: bool = False) -> None:

@@ -41,7 +41,7 @@ class AlertStore:
 
     @property
     def events_key(self) -> str:
-        return f"{self.cfg.key}:events"
+        return self.cfg.events_key
 
     @property
     def active_key(self) -> str:

@@ -128,17 +128,8 @@ class Subscription(SubscriptionIn):
 class SubscriptionStore:
     def __init__(self, client: redis.Redis, config: AlertConfig) -> None:
         self.client = client
-        self.key = f"{config.key}:subs"
+        self.key = config.subs_key
         self.cfg = config
-
-    def log_key(self, sub_id: str) -> str:
-        return f"{self.cfg.key}:sublog:{sub_id}"
-
-    def outbox_key(self, sub_id: str) -> str:
-        return f"{self.cfg.key}:outbox:{sub_id}"
-
-    def digest_key(self, sub_id: str) -> str:
-        return f"{self.cfg.key}:digest:{sub_id}"
 
     def all(self) -> list[Subscription]:
         return sorted((Subscription.model_validate_json(v) for v in self.client.hvals(self.key)),
@@ -167,14 +158,14 @@ class SubscriptionStore:
     def delete(self, sub_id: str) -> bool:
         pipe = self.client.pipeline(transaction=True)
         pipe.hdel(self.key, sub_id)
-        pipe.delete(self.outbox_key(sub_id), self.digest_key(sub_id))
+        pipe.delete(self.cfg.outbox_key(sub_id), self.cfg.digest_key(sub_id))
         return bool(pipe.execute()[0])
 
     def log(self, sub_id: str, entry: dict[str, Any]) -> None:
         pipe = self.client.pipeline(transaction=False)
-        pipe.lpush(self.log_key(sub_id), orjson.dumps(entry))
-        pipe.ltrim(self.log_key(sub_id), 0, LOG_KEEP - 1)
+        pipe.lpush(self.cfg.sub_log_key(sub_id), orjson.dumps(entry))
+        pipe.ltrim(self.cfg.sub_log_key(sub_id), 0, LOG_KEEP - 1)
         pipe.execute()
 
     def deliveries(self, sub_id: str, count: int = 50) -> list[dict[str, Any]]:
-        return [orjson.loads(r) for r in self.client.lrange(self.log_key(sub_id), 0, count - 1)]
+        return [orjson.loads(r) for r in self.client.lrange(self.cfg.sub_log_key(sub_id), 0, count - 1)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
@@ -37,25 +37,30 @@ def load_template(prefix: str, path: Path | None = None) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class DocIndices:
+    """The documents' indices; a subclass names another family (``alerts``) and its template."""
+
+    family: ClassVar[str] = "docs"
+    template_file: ClassVar[Path] = TEMPLATES_DIR / "docs-template.json"
+
     prefix: str = "trustscope"
 
     @property
     def template(self) -> str:
-        return f"{self.prefix}-docs"
+        return f"{self.prefix}-{self.family}"
 
     @property
     def read_alias(self) -> str:
-        return f"{self.prefix}-docs"
+        return f"{self.prefix}-{self.family}"
 
     @property
     def write_alias(self) -> str:
-        return f"{self.prefix}-docs-write"
+        return f"{self.prefix}-{self.family}-write"
 
     def index_name(self, version: int) -> str:
-        return f"{self.prefix}-docs-v{version}"
+        return f"{self.prefix}-{self.family}-v{version}"
 
     def mapping_version(self) -> int:
-        return int(load_template(self.prefix)["_meta"]["mapping_version"])
+        return int(load_template(self.prefix, self.template_file)["_meta"]["mapping_version"])
 
     # --- migration -------------------------------------------------------------------------
     def migrate(self, es: Elasticsearch, replicas: int | None = None,
@@ -64,7 +69,7 @@ class DocIndices:
 
         ``template`` overrides the shipped template (tests of a version bump use it).
         """
-        body = template or load_template(self.prefix)
+        body = template or load_template(self.prefix, self.template_file)
         if replicas is not None:
             body["template"]["settings"]["number_of_replicas"] = replicas
         version = int(body["_meta"]["mapping_version"])

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,24 +63,30 @@ def author_id_of(key: str) -> str:
     return ANON if key == "%00" else key.replace("%2E", ".").replace("%25", "%")
 
 
-def flatten(acc: ScoreAccumulator, shared: bool = True) -> dict[str, float]:
-    """The platform-hash form of an accumulator: additive ``a:`` sums and (``shared``) the derived
-    ``s:<bucket>.<star>`` per-author shares (zeros left out)."""
-    out: dict[str, float] = {}
+def _additive_fields(acc: ScoreAccumulator) -> Iterator[tuple[str, Any]]:
+    """``acc``'s fields that the platform hash stores as ``a:`` sums: neither parameters, nor the
+    per-author table, nor flags."""
     for f in dataclasses.fields(acc):
         if f.name in _PARAMS or f.name in _NOT_ADDITIVE:
             continue
         value = getattr(acc, f.name)
-        if isinstance(value, bool):
-            continue
+        if not isinstance(value, bool):
+            yield f.name, value
+
+
+def flatten(acc: ScoreAccumulator, shared: bool = True) -> dict[str, float]:
+    """The platform-hash form of an accumulator: additive ``a:`` sums and (``shared``) the derived
+    ``s:<bucket>.<star>`` per-author shares (zeros left out)."""
+    out: dict[str, float] = {}
+    for name, value in _additive_fields(acc):
         if isinstance(value, (int, float)):
-            out[f"a:{f.name}"] = float(value)
+            out[f"a:{name}"] = float(value)
         elif isinstance(value, Mapping):
             for k, v in value.items():
-                out[f"a:{f.name}.{k}"] = float(v)
+                out[f"a:{name}.{k}"] = float(v)
         elif isinstance(value, (list, tuple)):
             for i, v in enumerate(value):
-                out[f"a:{f.name}.{i}"] = float(v)
+                out[f"a:{name}.{i}"] = float(v)
     if shared:
         sums = SharedSums()
         for author, (n, buckets) in acc.authors.items():
@@ -142,25 +148,20 @@ def unflatten(state: Mapping[str, float]) -> ScoreAccumulator:
     ``result`` applies the weak and cohort caps to exactly the per-author shares ``verified_score``
     would compute. It is for reading: adding reviews to it would not divide by their authors."""
     acc = ScoreAccumulator()
-    for f in dataclasses.fields(acc):
-        if f.name in _PARAMS or f.name in _NOT_ADDITIVE:
-            continue
-        current = getattr(acc, f.name)
-        if isinstance(current, bool):
-            continue
+    for name, current in _additive_fields(acc):
         if isinstance(current, int):
-            setattr(acc, f.name, int(round(state.get(f"a:{f.name}", 0.0))))
+            setattr(acc, name, int(round(state.get(f"a:{name}", 0.0))))
         elif isinstance(current, float):
-            setattr(acc, f.name, float(state.get(f"a:{f.name}", 0.0)))
+            setattr(acc, name, float(state.get(f"a:{name}", 0.0)))
         elif isinstance(current, Counter):
-            head = f"a:{f.name}."
+            head = f"a:{name}."
             items = {k[len(head):]: v for k, v in state.items() if k.startswith(head)}
-            setattr(acc, f.name, Counter({k: int(round(v)) for k, v in items.items() if round(v) != 0}))
+            setattr(acc, name, Counter({k: int(round(v)) for k, v in items.items() if round(v) != 0}))
         elif isinstance(current, Mapping):  # week -> weight (est_week): int keys, float values
-            head = f"a:{f.name}."
-            setattr(acc, f.name, {int(k[len(head):]): float(v) for k, v in state.items() if k.startswith(head)})
+            head = f"a:{name}."
+            setattr(acc, name, {int(k[len(head):]): float(v) for k, v in state.items() if k.startswith(head)})
         elif isinstance(current, list):
-            setattr(acc, f.name, [float(state.get(f"a:{f.name}.{i}", 0.0)) for i in range(len(current))])
+            setattr(acc, name, [float(state.get(f"a:{name}.{i}", 0.0)) for i in range(len(current))])
     buckets: dict[str, list[float]] = {}
     for k, v in state.items():
         if k.startswith(SHARED):

@@ -55,7 +55,7 @@ def distill(student_dir: str | Path, texts: list[str], soft_pos, cfg: DistillCon
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from trustscope.sentiment.pretrain import TrainClock
+    from trustscope.sentiment.pretrain import TrainClock, apply_gradients, smoothed_loss
 
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
@@ -75,14 +75,10 @@ def distill(student_dir: str | Path, texts: list[str], soft_pos, cfg: DistillCon
             ids, mask = pad_batch([seqs[i] for i in b], tok.pad_token_id)
             logits = model(input_ids=ids, attention_mask=mask).logits
             loss = -(targets[b] * torch.log_softmax(logits, -1)).sum(-1).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
+            apply_gradients(loss, model, opt, sched)
             step += 1
             clock.step = step
-            ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+            ema = smoothed_loss(ema, loss.item())
             if step % cfg.log_every == 0:
                 log(f"distill step {step}/{total} soft-CE {ema:.4f} {(time.time() - t0) / 60:.1f} min")
             if clock.done():

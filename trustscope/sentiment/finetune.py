@@ -108,6 +108,8 @@ def _linear_probe(model, seqs, labels, cfg: FinetuneConfig, rng: random.Random, 
     """Train only the head (pooler + classifier) on the frozen encoder for ``cfg.probe_epochs``."""
     import torch
 
+    from trustscope.sentiment.pretrain import smoothed_loss
+
     frozen = [p for n, p in model.named_parameters()
               if not n.startswith(("bert.pooler", "classifier")) and p.requires_grad]
     for p in frozen:  # no gradient flows past the pooler, so the encoder costs a forward pass only
@@ -122,7 +124,7 @@ def _linear_probe(model, seqs, labels, cfg: FinetuneConfig, rng: random.Random, 
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+            ema = smoothed_loss(ema, loss.item())
             bar.update(1, loss=ema)
     for p in frozen:
         p.requires_grad_(True)
@@ -164,7 +166,7 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
     import torch
     from transformers import BertForSequenceClassification
 
-    from trustscope.sentiment.pretrain import TrainClock
+    from trustscope.sentiment.pretrain import TrainClock, apply_gradients, smoothed_loss
 
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
@@ -192,14 +194,10 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
             ids = mask_tokens(ids, mask, cfg.token_mask_prob, tokenizer.mask_token_id, gen)
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
             loss = loss_fn(logits, y.to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
+            apply_gradients(loss, model, opt, sched)
             step += 1
             clock.step = step
-            ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+            ema = smoothed_loss(ema, loss.item())
             bar.update(1, loss=ema)
             last, stop = clock.done(), False
             if step % cfg.eval_every == 0 or last:

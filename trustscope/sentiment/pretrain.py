@@ -46,6 +46,27 @@ class TrainClock:
         return f
 
 
+def apply_gradients(loss, model, opt, sched=None) -> None:
+    """One optimiser step on `loss` with the gradient norm clipped to 1 (and a scheduler tick).
+
+    Why one function: pre-training, fine-tuning and distillation must take the same step, so a
+    change to clipping or zeroing reaches all three.
+    """
+    import torch
+
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    if sched is not None:
+        sched.step()
+
+
+def smoothed_loss(ema: float | None, loss: float) -> float:
+    """Exponential moving average of the training loss (0.98 decay) for the progress line."""
+    return loss if ema is None else 0.98 * ema + 0.02 * loss
+
+
 @dataclass
 class ModelSize:
     """Architecture knobs of the small BERT."""
@@ -220,14 +241,10 @@ def pretrain(texts: list[str], tokenizer, out_dir: str | Path, size: ModelSize,
             sel = labels != -100
             logits = model.cls(hidden[sel])
             loss = loss_fn(logits, labels[sel])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
+            apply_gradients(loss, model, opt, sched)
             step += 1
             clock.step = step
-            ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+            ema = smoothed_loss(ema, loss.item())
             bar.update(1, loss=ema)
             if step % 100 == 0:
                 log(f"pretrain step {step}/{cfg.steps} loss {ema:.3f} lr {sched.get_last_lr()[0]:.2e} "
