@@ -146,6 +146,9 @@ def test_console_search_and_platform_page(site, watched, screenshots):
     # the alert board: a regulator key may not read alerts; the board says so instead of breaking
     page.goto(f"{base}/console/#/alerts")
     expect(page.locator("#live")).to_contain_text("HTTP 403", timeout=10_000)
+    # the list request is refused too, and may answer after the stream: wait for both before the
+    # errors are cleared, or its console line lands after the clear
+    expect(page.locator("#alerts-status")).to_contain_text("alerts unavailable", timeout=10_000)
     assert all("403" in e for e in watched.errors), watched.errors  # only the refused requests
     watched.errors.clear()
     # with an admin key it goes live and shows an alert event as it arrives over SSE
