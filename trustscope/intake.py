@@ -23,7 +23,7 @@ import redis
 
 from trustscope.bus import StreamBus
 from trustscope.observability import get_logger
-from trustscope.pipeline_admin import STAGES
+from trustscope.pipeline_admin import stage_backlogs
 from trustscope.platforms import PlatformRegistry
 from trustscope.schemas import Document, DocumentIn
 from trustscope.settings import Settings
@@ -33,7 +33,6 @@ log = get_logger("trustscope.intake")
 INGEST_STREAM = "ingest"
 #: The input stream of every pipeline stage (sentiment reads ingest, integrity scored, the indexer
 #: verified), from the one table of stages: a full stream anywhere means the pipeline is behind.
-STAGE_STREAMS: tuple[str, ...] = tuple(stream for stream, _group, _dest in STAGES)
 #: Lines published per script call (one round trip, a few ms of Redis time).
 PUBLISH_CHUNK = 500
 
@@ -142,14 +141,11 @@ class Intake:
             if now - self._backlogs_at < self.settings.backlog_check_s:
                 return dict(self._backlogs)
         try:
-            pipe = self.client.pipeline(transaction=False)
-            for stream in STAGE_STREAMS:
-                pipe.xlen(self.bus.key(stream))
-            lengths = [int(n) for n in pipe.execute()]
+            lengths = stage_backlogs(self.bus)
         except REDIS_UNAVAILABLE as exc:
             raise Unavailable(self.settings.retry_after_s) from exc
         with self._lock:
-            self._backlogs = dict(zip(STAGE_STREAMS, lengths, strict=True))
+            self._backlogs = lengths
             self._backlogs_at = time.monotonic()
             return dict(self._backlogs)
 

@@ -98,13 +98,18 @@ def stage_status(bus: StreamBus, stream: str, group: str) -> StageStatus:
                        pending, oldest, consumers)
 
 
-def largest_backlog(bus: StreamBus) -> int:
-    """The largest entry count of any stage's input stream, in one round trip (for back-pressure:
-    the first stream alone stays short while a later stage, e.g. the indexer during an outage, backs up)."""
+def stage_backlogs(bus: StreamBus) -> dict[str, int]:
+    """The entry count of every stage's input stream, in one round trip."""
     pipe = bus.client.pipeline(transaction=False)
     for stream, _group, _dest in STAGES:
         pipe.xlen(bus.key(stream))
-    return max(int(n) for n in pipe.execute())
+    return {stream: int(n) for (stream, _group, _dest), n in zip(STAGES, pipe.execute(), strict=True)}
+
+
+def largest_backlog(bus: StreamBus) -> int:
+    """The largest entry count of any stage's input stream (for back-pressure: the first stream
+    alone stays short while a later stage, e.g. the indexer during an outage, backs up)."""
+    return max(stage_backlogs(bus).values())
 
 
 def iter_dead_letters(bus: StreamBus) -> Iterator[DeadLetter]:
