@@ -15,10 +15,12 @@ NEGATIVE = ["客服一直联系不上，很失望", "提现困难，钱一直不
             "注销账户特别麻烦", "审核拖了一个星期都没有结果"]
 OPENERS = ["", "说实话，", "第一次用，", "朋友推荐的，", "用了半年，", "总的来说，"]
 SPACING_MINUTES = 37  # review i is created about i * 37 minutes after ``base``
+MAX_SPAN_MINUTES = 10 * 365 * 24 * 60  # a large sample is packed closer, so it stays within ten years
 DETAILS = ["", "借了三千块。", "这次借款一万。", "主要用来还信用卡。", "周末也能处理。", "晚上十点提交的。"]
 
 
-def review(i: int, rng: random.Random, base: datetime | None = None, source: str = "test-app-store") -> dict[str, Any]:
+def review(i: int, rng: random.Random, base: datetime | None = None, source: str = "test-app-store",
+           spacing_minutes: float = SPACING_MINUTES) -> dict[str, Any]:
     positive = rng.random() < 0.6
     rating = rng.choice([4, 5]) if positive else rng.choice([1, 2])
     text = rng.choice(OPENERS) + rng.choice(POSITIVE if positive else NEGATIVE) + "，" + \
@@ -33,15 +35,18 @@ def review(i: int, rng: random.Random, base: datetime | None = None, source: str
                    "created_at": (base - timedelta(days=rng.randrange(30, 2000))).isoformat()},
         "rating": rating,
         "text": text,
-        "created_at": (base + timedelta(minutes=SPACING_MINUTES * i + rng.randrange(30))).isoformat(),
+        "created_at": (base + timedelta(minutes=spacing_minutes * i + rng.randrange(30))).isoformat(),
     }
 
 
 def reviews(n: int, seed: int = 7, source: str = "test-app-store",
             base: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
     """``n`` reviews from ``base`` on, or, given ``end``, all created before ``end`` (the ingest API
-    refuses reviews from the future, so live demos and benchmarks pass ``end=now``)."""
+    refuses reviews from the future, so live demos and benchmarks pass ``end=now``). More than
+    ~142k reviews are spaced closer than ``SPACING_MINUTES`` so the whole sample spans at most ten
+    years (a million at 37 minutes would reach back before 1970, which intake refuses)."""
+    spacing = min(SPACING_MINUTES, MAX_SPAN_MINUTES / max(n, 1))
     if end is not None:
-        base = end - timedelta(minutes=SPACING_MINUTES * n + 30)
+        base = end - timedelta(minutes=spacing * n + 30)
     rng = random.Random(seed)
-    return [review(i, rng, base, source) for i in range(n)]
+    return [review(i, rng, base, source, spacing) for i in range(n)]
