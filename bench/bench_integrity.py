@@ -143,6 +143,33 @@ def false_match() -> None:
     print(json.dumps({"seconds": round(time.perf_counter() - t0, 1)}))
 
 
+def memory_by_family(client, prefix: str, sample: int = 400) -> dict[str, dict[str, float]]:
+    """Redis memory by key family (the key name with shard numbers, days and windows folded to
+    ``#``): key count and ``MEMORY USAGE`` of up to ``sample`` keys per family, scaled by the count.
+    Tells which part of the state grows with history."""
+    import re
+
+    fam_keys: dict[str, list[bytes]] = {}
+    counts: dict[str, int] = {}
+    for key in client.scan_iter(match=f"{prefix}:*", count=10_000):
+        name = key.decode("utf-8", "replace")[len(prefix) + 1:]
+        fam = re.sub(r"\d+", "#", name)
+        fam = re.sub(r":m:.*$", ":m:*", fam)
+        counts[fam] = counts.get(fam, 0) + 1
+        keys = fam_keys.setdefault(fam, [])
+        if len(keys) < sample:
+            keys.append(key)
+    out = {}
+    for fam, keys in fam_keys.items():
+        pipe = client.pipeline(transaction=False)
+        for k in keys:
+            pipe.memory_usage(k, samples=0)
+        sizes = [int(v or 0) for v in pipe.execute()]
+        est = sum(sizes) / max(1, len(sizes)) * counts[fam]
+        out[fam] = {"keys": counts[fam], "mb": round(est / 2**20, 1)}
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["mb"]))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -160,6 +187,7 @@ def main() -> None:
     ap.add_argument("--prefix", default="bench:int")
     ap.add_argument("--start-redis", action="store_true", help="start a private redis-server")
     ap.add_argument("--json", default=None, help="write results here")
+    ap.add_argument("--breakdown", action="store_true", help="Redis memory by key family at the end")
     ap.add_argument("--false-match", action="store_true", help="measure copy attribution on honest texts")
     args = ap.parse_args()
     if args.false_match:
@@ -254,6 +282,8 @@ def main() -> None:
         summary["redis_mb"] = round(mem / 2**20, 1)
         summary["redis_bytes_per_review"] = round(mem / done)
         summary["redis_keys"] = int(client.dbsize())
+        if args.breakdown:
+            summary["by_family"] = memory_by_family(client, args.prefix)
     print(json.dumps(summary), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"checkpoints": results, "summary": summary}, indent=2))

@@ -140,3 +140,39 @@ def test_remove_undoes_add_and_merge_keeps_author_state():
     for n, it in enumerate(items):
         (a if n % 3 else b).add(it)
     assert a.merge(b).result(NOW).to_dict() == verified_score(items, now=NOW).to_dict()
+
+
+def test_author_divisor_gives_repeaters_a_shrinking_voice():
+    from trustscope.integrity.score import REPEAT_FREE, author_divisor
+
+    assert author_divisor(0) == 1.0 and author_divisor(1) == 1.0
+    assert author_divisor(REPEAT_FREE) == REPEAT_FREE  # up to REPEAT_FREE reviews: one voice
+    for n in (REPEAT_FREE + 1, 10, 40):  # beyond: n reviews together carry REPEAT_FREE / n of a voice
+        assert n / author_divisor(n) == pytest.approx(REPEAT_FREE / n)
+
+
+def test_an_aged_farm_writing_several_reviews_each_stays_under_the_bound():
+    """A camouflage-style farm: aged accounts from spread-out registration weeks, six 5-star
+    reviews each over the whole window, 30% of the platform's reviews: the plain formula moves far,
+    the robust one (repeat divisor) by at most 0.2 star, and less than with one voice per author."""
+    from trustscope.integrity import score
+
+    honest = _platform()
+    n = round(len(honest) * 0.3 / 0.7)
+    farm, accounts = [], n // 6
+    for i in range(n):
+        t = NOW - 58 * DAY + i * 58 * DAY / n
+        a = i % accounts
+        farm.append({"rating": 5, "created_at": t, "verdict": "verified", "author_id": f"k{a}",
+                     "author_created_at": NOW - (60 + 3.4 * a) * DAY, "author_review_count": 12})
+    plain = verified_score(honest + farm, now=NOW, robust=False).verified_score - \
+        verified_score(honest, now=NOW, robust=False).verified_score
+    robust = verified_score(honest + farm, now=NOW).verified_score - verified_score(honest, now=NOW).verified_score
+    assert plain > 0.4 and 0 < robust <= 0.2
+    old, score.REPEAT_FREE = score.REPEAT_FREE, 10**9
+    try:
+        base = verified_score(honest, now=NOW).verified_score
+        one_voice_shift = verified_score(honest + farm, now=NOW).verified_score - base
+    finally:
+        score.REPEAT_FREE = old
+    assert robust < one_voice_shift

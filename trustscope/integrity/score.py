@@ -18,8 +18,11 @@ Defence in depth (``robust=True``, the default; docs/integrity.md "A score a mis
 move"): what a review weighs also depends on who wrote it, so that a campaign the detectors miss
 still moves the score little:
 
-* *one author, one voice*: an author's reviews of the platform share one review's weight
-  (each weighs ``w / n_author``);
+* *one author, one voice, less for repeaters*: an author's reviews of the platform share one
+  review's weight (each weighs ``w / author_divisor(n_author)``); an author with more than
+  ``REPEAT_FREE`` rated reviews of the platform carries ``REPEAT_FREE / n_author`` of a voice
+  (``author_divisor(n) = n^2 / REPEAT_FREE`` there): a handful of accounts writing dozens of reviews
+  each are a handful of small voices;
 * *weak accounts* (younger than ``WEAK_AGE_DAYS`` with at most ``WEAK_PRIOR`` earlier reviews)
   weigh ``WEAK_WEIGHT``, and in any calendar week (UTC, ``t // 7 days``) their total weight is
   capped at ``WEAK_CAP`` times the weight of the week's established reviews;
@@ -52,9 +55,18 @@ WEEK = 7 * DAY
 WEAK_AGE_DAYS = 60.0
 WEAK_PRIOR = 2
 WEAK_WEIGHT = 0.25
-WEAK_CAP = 0.12  # weak accounts' weight in a week <= this x the week's established weight
+WEAK_CAP = 0.06  # weak accounts' weight in a week <= this x the week's established weight
+REPEAT_FREE = 2  # an author's reviews of a platform beyond this many shrink its voice to REPEAT_FREE / n
 ANON = "\x00"  # the pseudo-author of reviews without author_id
 COHORT_CAP = 0.01  # one registration week's established accounts <= this share of established weight
+
+
+def author_divisor(n: float) -> float:
+    """What each of an author's ``n`` rated reviews of a platform is divided by: ``n`` (one voice) up
+    to ``REPEAT_FREE`` reviews, ``n^2 / REPEAT_FREE`` beyond (a voice of ``REPEAT_FREE / n``). The
+    store's Lua script computes the same (``trustscope.scores.store``), so keep the two in step."""
+    n = max(1.0, float(n))
+    return n if n <= REPEAT_FREE else n * n / REPEAT_FREE
 
 
 def _get(item: Any, key: str) -> Any:
@@ -205,7 +217,7 @@ class ScoreAccumulator:
         """Star weights after the per-author share and the weak / cohort caps (module docstring)."""
         buckets: dict[str, list[float]] = {}
         for a, (n, by) in self.authors.items():
-            div = 1 if a == ANON else max(1, n)
+            div = 1.0 if a == ANON else author_divisor(n)
             for b, vec in by.items():
                 cur = buckets.setdefault(b, [0.0] * 5)
                 for k in range(5):

@@ -2,7 +2,7 @@
 
 The state is what ``trustscope.integrity.score.ScoreAccumulator`` holds (the robust formula,
 docs/integrity.md "score"), split in two because the per-author share (each of an author's reviews
-weighs ``w / n_author``) is not additive:
+weighs ``w / author_divisor(n_author)``) is not additive:
 
 * additive sums, summed per platform in ``P:score:p:<platform>`` (``flatten``): every number, list
   and mapping of the dataclass except ``authors`` as ``a:<name>``, ``a:<name>.<index>``,
@@ -13,7 +13,7 @@ weighs ``w / n_author``) is not additive:
   ``<author>.<bucket>.<star>`` with ``<author>`` escaped by ``author_key`` (``%`` and ``.``
   percent-encoded, the anonymous pseudo-author is ``%00``), and ``<author>.b`` listing its buckets;
 * derived shared sums ``s:<bucket>.<star>`` in the platform hash: the per-author shares summed by
-  bucket (``sum_a vec_a / n_a``). The store's script keeps them up to date whenever an author's
+  bucket (``sum_a vec_a / author_divisor(n_a)``). The store's script keeps them up to date whenever an author's
   state changes, so a read needs the platform hash only (its size grows with weeks and
   registration cohorts, never with authors) and ``unflatten`` gives an accumulator whose
   ``result()`` applies the weak and cohort caps exactly as ``verified_score`` does.
@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from trustscope.integrity.score import ANON, ScoreAccumulator
+from trustscope.integrity.score import ANON, ScoreAccumulator, author_divisor
 from trustscope.schemas import parse_time
 
 KNOWN_VERDICTS = ("verified", "suspicious", "fake")
@@ -117,13 +117,13 @@ class SharedSums:
         if not key:
             return
         cur = self.authors.get(key, {})
-        div_old = 1.0 if key == "%00" else max(1.0, cur.get("n", 0.0))
+        div_old = 1.0 if key == "%00" else author_divisor(cur.get("n", 0.0))
         new = dict(cur)
         for f, v in delta.items():
             new[f] = new.get(f, 0.0) + sign * v
         n_new = new.get("n", 0.0)
         gone = n_new <= 0
-        div_new = 1.0 if key == "%00" else max(1.0, n_new)
+        div_new = 1.0 if key == "%00" else author_divisor(n_new)
         for f in set(cur) | set(new):
             if f == "n":
                 continue

@@ -14,9 +14,9 @@ Keys (``P`` = the stream prefix):
 - ``P:score:platforms``: set of platforms with state.
 
 Why a Lua script: reading the previous contribution, subtracting it, adding the new one, moving the
-author's share (its ``n`` changes every other of its reviews' weight) and storing the record must be
-one step, or two indexer consumers handling a redelivered batch and its revision could apply a
-contribution twice. The script refuses a revision older than the stored one and does nothing when
+author's share (its ``n`` changes every other of its reviews' weight, ``score.author_divisor``) and
+storing the record must be one step, or two indexer consumers handling a redelivered batch and its
+revision could apply a contribution twice. The script refuses a revision older than the stored one and does nothing when
 the same revision with the same contribution arrives again (redelivery).
 """
 
@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 import redis
 
+from trustscope.integrity.score import REPEAT_FREE
 from trustscope.observability import get_logger
 from trustscope.scores.contribution import Contribution, SharedSums, contribution_of, unflatten
 
@@ -36,7 +37,8 @@ log = get_logger("trustscope.scores")
 
 # KEYS[1] doc record; KEYS[2..] state hashes of the new platforms.
 # ARGV[1] revision, ARGV[2] contribution JSON, ARGV[3] platforms JSON, ARGV[4] state key prefix,
-# ARGV[5] author key ("" for none), ARGV[6] author fields JSON, ARGV[7] author hash key prefix.
+# ARGV[5] author key ("" for none), ARGV[6] author fields JSON, ARGV[7] author hash key prefix,
+# ARGV[8] score.REPEAT_FREE (the author divisor's free reviews).
 # Returns 1 applied, 0 stale (older revision), 2 unchanged (redelivery).
 APPLY_LUA = """
 local rev = tonumber(ARGV[1])
@@ -45,6 +47,14 @@ local function num(x) return string.format('%.17g', x) end
 
 -- one author's sums in the platform's author hash change by sign*af; the platform's shared sums
 -- s:<bucket>.<star> (sum over authors of vec / n) follow: the author's old share out, the new in
+-- score.author_divisor: n (one voice) up to ARGV[8] reviews, n^2 / ARGV[8] beyond
+local repeat_free = tonumber(ARGV[8])
+local function divisor(n)
+  n = math.max(1, n)
+  if n <= repeat_free then return n end
+  return n * n / repeat_free
+end
+
 local function author_update(p, a, af, sign)
   if a == '' then return end
   local akey = ARGV[7] .. p
@@ -72,7 +82,7 @@ local function author_update(p, a, af, sign)
   end
   local n_new = tonumber(redis.call('HINCRBYFLOAT', akey, pre .. 'n', num(sign * (af['n'] or 0))))
   local gone = n_new <= 0
-  local div_old, div_new = math.max(1, n_old), math.max(1, n_new)
+  local div_old, div_new = divisor(n_old), divisor(n_new)
   if a == '%00' then div_old, div_new = 1, 1 end
   for i, f in ipairs(fields) do
     local was = tonumber(old[i]) or 0
@@ -174,7 +184,7 @@ class ScoreStore:
             self._apply(keys=[self.doc_key(c.doc_id), *(self.state_key(p) for p in c.platforms)],
                         args=[c.revision, _json(c.fields),
                               orjson.dumps(list(c.platforms)).decode(), f"{self.base}p:", c.author,
-                              _json(c.author_fields), f"{self.base}a:"],
+                              _json(c.author_fields), f"{self.base}a:", REPEAT_FREE],
                         client=pipe)
         results = pipe.execute()
         counts = {"applied": results.count(1), "stale": results.count(0), "unchanged": results.count(2)}

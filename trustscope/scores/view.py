@@ -21,8 +21,9 @@ from trustscope.scores.contribution import UNVERIFIED, unflatten
 DEFAULT_MIN_VERIFIED = 10
 FORMULA = (
     "score = sum_k k*alpha_k / sum_k alpha_k, alpha_k = prior_weight*prior_k + sum of w over verified "
-    "reviews with k stars, w = 2^(-age_days/half_life_days), shared by an author's reviews (w/n_author), "
-    "weak accounts x0.25 capped per week, registration cohorts capped (docs/integrity.md); "
+    "reviews with k stars, w = 2^(-age_days/half_life_days), shared by an author's reviews (w/n_author; "
+    "beyond 2 reviews w/(n_author^2/2)), weak accounts x0.25 capped per week, registration cohorts "
+    "capped (docs/integrity.md); "
     "95% interval = score +- 1.96*sqrt(Var/(alpha_0+1))"
 )
 MESSAGES = {"insufficient": {"en": "not enough verified reviews yet", "zh": "经核验的评价数量尚不足"}}
