@@ -143,19 +143,51 @@ def false_match() -> None:
     print(json.dumps({"seconds": round(time.perf_counter() - t0, 1)}))
 
 
-def memory_by_family(client, prefix: str, sample: int = 400) -> dict[str, dict[str, float]]:
+def _window_end(name: str) -> float | None:
+    """When a time-bucketed group's window ends (stream time), from its key name (``t/bu/<day>``,
+    ``t/wr/<day>``, ``t/wk/<day>``: UTC days; ``t/li/<grid>/<w>``, ``t/lp/<grid>/<w>``,
+    ``t/co/<w>``: lockstep windows on grid 0 or 1); None for other keys."""
+    import re
+
+    from trustscope.integrity.detectors import lockstep
+
+    m = re.match(r"t/(bu|wr|wk)/(\d+)", name)
+    if m:
+        return (int(m.group(2)) + 1) * DAY
+    m = re.match(r"t/(li|lp)/(\d+)/(\d+)", name)
+    if m:
+        g, w = int(m.group(2)), int(m.group(3))
+        return (w + 1) * lockstep.WINDOW - g * lockstep.WINDOW / 2
+    m = re.match(r"t/co/(\d+)", name)
+    if m:
+        return (int(m.group(1)) + 1) * lockstep.WINDOW
+    return None
+
+
+def memory_by_family(client, prefix: str, stream_now: float | None = None,
+                     sample: int = 400) -> dict[str, dict[str, float]]:
     """Redis memory by key family (the key name with shard numbers, days and windows folded to
     ``#``): key count and ``MEMORY USAGE`` of up to ``sample`` keys per family, scaled by the count.
-    Tells which part of the state grows with history."""
+    Tells which part of the state grows with history. With ``stream_now``, a time-bucketed family
+    also reports ``mb_live``: what is left once the keys whose window ended more than the engine's
+    ``GROUP_TTL`` before the stream's clock are left out - what the TTL (wall clock, 60 days after
+    the last write) leaves in production, where the stream's clock is the wall clock; a replay
+    compresses months into minutes, so nothing expires during it."""
     import re
+
+    from trustscope.integrity.engine import GROUP_TTL
 
     fam_keys: dict[str, list[bytes]] = {}
     counts: dict[str, int] = {}
+    live: dict[str, int] = {}
     for key in client.scan_iter(match=f"{prefix}:*", count=10_000):
         name = key.decode("utf-8", "replace")[len(prefix) + 1:]
         fam = re.sub(r"\d+", "#", name)
         fam = re.sub(r":m:.*$", ":m:*", fam)
         counts[fam] = counts.get(fam, 0) + 1
+        end = _window_end(name) if stream_now is not None else None
+        if end is None or end + GROUP_TTL >= stream_now:
+            live[fam] = live.get(fam, 0) + 1
         keys = fam_keys.setdefault(fam, [])
         if len(keys) < sample:
             keys.append(key)
@@ -165,8 +197,10 @@ def memory_by_family(client, prefix: str, sample: int = 400) -> dict[str, dict[s
         for k in keys:
             pipe.memory_usage(k, samples=0)
         sizes = [int(v or 0) for v in pipe.execute()]
-        est = sum(sizes) / max(1, len(sizes)) * counts[fam]
-        out[fam] = {"keys": counts[fam], "mb": round(est / 2**20, 1)}
+        mean = sum(sizes) / max(1, len(sizes))
+        out[fam] = {"keys": counts[fam], "mb": round(mean * counts[fam] / 2**20, 1)}
+        if stream_now is not None and fam.startswith("t/"):
+            out[fam]["mb_live"] = round(mean * live.get(fam, 0) / 2**20, 1)
     return dict(sorted(out.items(), key=lambda kv: -kv[1]["mb"]))
 
 
@@ -240,6 +274,14 @@ def main() -> None:
         if client is not None:
             row["redis_mb"] = round((int(client.info("memory")["used_memory"]) - base_mem) / 2**20, 1)
             row["redis_bytes_per_review"] = round(row["redis_mb"] * 2**20 / done)
+            if args.breakdown:
+                fams = memory_by_family(client, args.prefix, stream_now=last_t[0])
+                row["by_family"] = fams
+                row["t_groups_mb"] = round(sum(v["mb"] for k, v in fams.items() if k.startswith("t/")), 1)
+                row["t_groups_mb_live"] = round(sum(v.get("mb_live", 0) for k, v in fams.items()
+                                                    if k.startswith("t/")), 1)
+                row["redis_mb_after_ttl"] = round(row["redis_mb"] - row["t_groups_mb"] + row["t_groups_mb_live"], 1)
+                row["stream_days"] = round((last_t[0] - START) / DAY, 1)
         results.append(row)
         print(json.dumps(row), flush=True)
 
@@ -249,7 +291,9 @@ def main() -> None:
     timing: dict | None = None
     t_all, c_all, r_all = time.perf_counter(), time.process_time(), redis_cpu()
     updates = 0
+    last_t = [START]  # the stream's clock (the latest review's time)
     for ev in stream(args.reviews):
+        last_t[0] = ev.created_at
         batch.append(ev)
         if len(batch) < args.batch:
             continue
@@ -283,7 +327,7 @@ def main() -> None:
         summary["redis_bytes_per_review"] = round(mem / done)
         summary["redis_keys"] = int(client.dbsize())
         if args.breakdown:
-            summary["by_family"] = memory_by_family(client, args.prefix)
+            summary["by_family"] = memory_by_family(client, args.prefix, stream_now=last_t[0])
     print(json.dumps(summary), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"checkpoints": results, "summary": summary}, indent=2))

@@ -3,7 +3,8 @@
 Applies synthetic reviews (``--reviews`` over ``--weeks`` weeks by ``--authors`` authors, a quarter
 of them young accounts, registration weeks spread over ``--reg-weeks``) to one platform through the
 store's Lua script on the Redis given, then times the read the widget does (one HGETALL of the
-platform hash + ``score_view``) and reports both hashes' field counts and memory. Everything it
+platform hash + ``score_view``) and reports both hashes' field counts and memory, and the memory of
+the documents' records (``P:score:d:<shard>``: what a revision subtracts). Everything it
 creates (its own key prefix) is removed at the end. Prints one JSON object.
 
     nice -n 10 python bench/bench_score_state.py --redis-url redis://127.0.0.1:6390/0 --authors 100000
@@ -73,6 +74,10 @@ def main() -> None:
             "platform_hash_bytes": client.memory_usage(store.state_key("p")),
             "author_hash_fields": client.hlen(store.author_hash_key("p")),
             "author_hash_bytes": client.memory_usage(store.author_hash_key("p"), samples=0),
+            "doc_record_hashes": len(doc_keys := list(client.scan_iter(f"{store.base}d:*", count=5000))),
+            "doc_records_mb": round((doc_mb := sum(client.memory_usage(k, samples=0) or 0 for k in doc_keys))
+                                    / 2**20, 1),
+            "doc_record_bytes_per_review": round(doc_mb / args.reviews),
             "read_ms_p50": round(statistics.median(times), 2), "read_ms_p95": round(times[int(0.95 * len(times))], 2),
             "score": view.verified_score,
         }

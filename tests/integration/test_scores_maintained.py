@@ -98,6 +98,27 @@ def test_apply_is_idempotent_revisable_and_refuses_stale(settings, rclient):
     assert "posterior" not in store.history("p1", 1000)[-1]
 
 
+def test_doc_records_are_packed_and_an_old_layout_record_is_taken_over(settings, rclient):
+    """Records live as fields of sharded hashes (compact); a record of the layout before
+    2026-12-01 (one hash per document) is still what a revision subtracts, then replaced."""
+    store = ScoreStore(rclient, settings.stream_prefix)
+    docs = [_doc(i, 1 + i % 5, "verified") for i in range(20)]
+    store.apply([contribution_of(d) for d in docs[1:]], snapshot=False)
+    rec = store.doc_record("d5")
+    assert rec is not None and rec["rev"] == 0 and rec["platforms"] == ["p1"] and rec["c"]["a:total"] == 1.0
+    assert not rclient.exists(store.doc_key("d5"))
+    # d0 as an older release stored it: applied, its record moved to a hash of its own
+    store.apply([contribution_of(docs[0])], snapshot=False)
+    raw = rclient.hget(store.doc_shard_key("d0"), "d0").decode()
+    rclient.hdel(store.doc_shard_key("d0"), "d0")
+    rclient.hset(store.doc_key("d0"), mapping=dict(zip(("rev", "platforms", "c", "a", "af"), raw.split("\x1f"))))
+    assert store.apply([contribution_of(docs[0])], snapshot=False)["unchanged"] == 1
+    revised = _doc(0, docs[0]["rating"], "fake", revision=1, reasons=["copied_text: x"])
+    assert store.apply([contribution_of(revised)], snapshot=False)["applied"] == 1
+    assert not rclient.exists(store.doc_key("d0")) and store.doc_record("d0")["rev"] == 1
+    assert compare(store.state("p1"), _expected([revised, *docs[1:]])) == {}
+
+
 def test_concurrent_redelivery_applies_each_contribution_once(settings, rclient):
     store = ScoreStore(rclient, settings.stream_prefix)
     docs = [_doc(i, 5, "verified") for i in range(200)]

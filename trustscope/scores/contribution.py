@@ -53,14 +53,15 @@ class Contribution:
 
 
 def author_key(author: str) -> str:
-    """The hash-field form of an author id: ``%`` and ``.`` percent-encoded (``.`` separates parts)."""
+    """The hash-field form of an author id: ``%``, ``.`` (it separates parts) and ``\\x1f`` (it
+    separates a packed doc record's parts, ``store.US``) percent-encoded."""
     if author == ANON:
         return "%00"
-    return author.replace("%", "%25").replace(".", "%2E")
+    return author.replace("%", "%25").replace(".", "%2E").replace("\x1f", "%1F")
 
 
 def author_id_of(key: str) -> str:
-    return ANON if key == "%00" else key.replace("%2E", ".").replace("%25", "%")
+    return ANON if key == "%00" else key.replace("%1F", "\x1f").replace("%2E", ".").replace("%25", "%")
 
 
 def _additive_fields(acc: ScoreAccumulator) -> Iterator[tuple[str, Any]]:

@@ -7,9 +7,12 @@ Keys (``P`` = the stream prefix):
   size grows with the weeks and registration cohorts the reviews span, not with the authors.
 - ``P:score:a:<platform>``: per-author sums of the robust formula (``<author>.n``,
   ``<author>.<bucket>.<star>``, ``<author>.b`` its buckets); touched only by writes and rebuilds.
-- ``P:score:doc:<doc id>``: hash ``rev``, ``platforms`` (JSON), ``c`` (JSON contribution), ``a``
-  (author key), ``af`` (JSON author delta) - the last contribution applied for the document, so a
-  revision subtracts exactly what was added before.
+- ``P:score:d:<shard>``: field ``<doc id>`` -> ``rev US platforms-JSON US contribution-JSON US
+  author-key US author-delta-JSON`` (``US`` = ``\\x1f``) - the last contribution applied for the
+  document, so a revision subtracts exactly what was added before. Sharded by crc32 of the id
+  (``DOC_SHARDS``) so the records sit in compact listpack hashes: ~250 bytes per review instead of
+  the ~620 a hash per document took (``P:score:doc:<doc id>``, the layout before 2026-12-01: the
+  script still reads such a record, and replaces it by the packed one, when it finds no packed one).
 - ``P:score:hist:<platform>``: hash ``YYYY-MM-DD`` -> JSON snapshot of that day's last score.
 - ``P:score:platforms``: set of platforms with state.
 
@@ -22,6 +25,7 @@ the same revision with the same contribution arrives again (redelivery).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -34,11 +38,14 @@ from trustscope.observability import get_logger
 from trustscope.scores.contribution import Contribution, SharedSums, contribution_of, unflatten
 
 log = get_logger("trustscope.scores")
+DOC_SHARDS = 1 << 16  # ~15 records per hash at 1M reviews: listpack encoding (< 128 fields)
+US = "\x1f"  # separates a packed doc record's parts (never in JSON; escaped in author keys)
 
-# KEYS[1] doc record; KEYS[2..] state hashes of the new platforms.
+# KEYS[1] the doc records' shard hash, KEYS[2] the doc's record in the old layout (read once, then
+# deleted); KEYS[3..] state hashes of the new platforms.
 # ARGV[1] revision, ARGV[2] contribution JSON, ARGV[3] platforms JSON, ARGV[4] state key prefix,
 # ARGV[5] author key ("" for none), ARGV[6] author fields JSON, ARGV[7] author hash key prefix,
-# ARGV[8] score.REPEAT_FREE (the author divisor's free reviews).
+# ARGV[8] score.REPEAT_FREE (the author divisor's free reviews), ARGV[9] the doc id (record field).
 # Returns 1 applied, 0 stale (older revision), 2 unchanged (redelivery).
 APPLY_LUA = """
 local rev = tonumber(ARGV[1])
@@ -102,7 +109,18 @@ local function author_update(p, a, af, sign)
   end
 end
 
-local old = redis.call('HMGET', KEYS[1], 'rev', 'platforms', 'c', 'a', 'af')
+-- the packed record (KEYS[1] field ARGV[9]); else a record of the old layout (hash KEYS[2])
+local old = {}
+local packed = redis.call('HGET', KEYS[1], ARGV[9])
+local legacy = false
+if packed then
+  local i = 1
+  for part in string.gmatch(packed .. '\\31', '([^\\31]*)\\31') do old[i] = part; i = i + 1 end
+  if old[4] == '' then old[4] = nil end
+else
+  old = redis.call('HMGET', KEYS[2], 'rev', 'platforms', 'c', 'a', 'af')
+  legacy = old[1] ~= false and old[1] ~= nil
+end
 if old[1] then
   local old_rev = tonumber(old[1])
   if old_rev > rev then return 0 end
@@ -119,13 +137,20 @@ end
 local c = cjson.decode(ARGV[2])
 local af = cjson.decode(ARGV[6])
 local new_platforms = cjson.decode(ARGV[3])
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   for f, v in pairs(c) do redis.call('HINCRBYFLOAT', KEYS[i], f, num(v)) end
-  author_update(new_platforms[i - 1], ARGV[5], af, 1)
+  author_update(new_platforms[i - 2], ARGV[5], af, 1)
 end
-redis.call('HSET', KEYS[1], 'rev', ARGV[1], 'platforms', ARGV[3], 'c', ARGV[2], 'a', ARGV[5], 'af', ARGV[6])
+redis.call('HSET', KEYS[1], ARGV[9], table.concat({ARGV[1], ARGV[3], ARGV[2], ARGV[5], ARGV[6]}, '\\31'))
+if legacy then redis.call('DEL', KEYS[2]) end
 return 1
 """
+
+
+def pack_doc_record(c: Contribution) -> str:
+    """A document's record as the script stores it (``rev US platforms US c US a US af``)."""
+    return US.join((str(c.revision), orjson.dumps(list(c.platforms)).decode(), _json(c.fields), c.author,
+                    _json(c.author_fields)))
 
 
 def history_point(state: Mapping[str, float], at: float) -> dict[str, Any]:
@@ -164,7 +189,22 @@ class ScoreStore:
         return f"{self.base}a:{platform}"
 
     def doc_key(self, doc_id: str) -> str:
+        """The document's record in the layout before 2026-12-01 (one hash per document)."""
         return f"{self.base}doc:{doc_id}"
+
+    def doc_shard_key(self, doc_id: str) -> str:
+        """The sharded hash that holds the document's packed record (field = the doc id)."""
+        return f"{self.base}d:{zlib.crc32(doc_id.encode('utf-8')) % DOC_SHARDS}"
+
+    def doc_record(self, doc_id: str) -> dict[str, Any] | None:
+        """The last contribution applied for a document (``rev``, ``platforms``, ``c``, ``a``,
+        ``af``), or None; for checks and tests."""
+        raw = self.client.hget(self.doc_shard_key(doc_id), doc_id)
+        if raw is None:
+            return None
+        rev, platforms, c, a, af = _text(raw).split(US)
+        return {"rev": int(rev), "platforms": orjson.loads(platforms), "c": orjson.loads(c), "a": a,
+                "af": orjson.loads(af)}
 
     def history_key(self, platform: str) -> str:
         return f"{self.base}hist:{platform}"
@@ -181,10 +221,11 @@ class ScoreStore:
             return {"applied": 0, "stale": 0, "unchanged": 0}
         pipe = self.client.pipeline(transaction=False)
         for c in items:
-            self._apply(keys=[self.doc_key(c.doc_id), *(self.state_key(p) for p in c.platforms)],
+            self._apply(keys=[self.doc_shard_key(c.doc_id), self.doc_key(c.doc_id),
+                              *(self.state_key(p) for p in c.platforms)],
                         args=[c.revision, _json(c.fields),
                               orjson.dumps(list(c.platforms)).decode(), f"{self.base}p:", c.author,
-                              _json(c.author_fields), f"{self.base}a:", REPEAT_FREE],
+                              _json(c.author_fields), f"{self.base}a:", REPEAT_FREE, c.doc_id],
                         client=pipe)
         results = pipe.execute()
         counts = {"applied": results.count(1), "stale": results.count(0), "unchanged": results.count(2)}
@@ -251,9 +292,8 @@ class ScoreStore:
         hash)."""
         pipe = self.client.pipeline(transaction=False)
         for c in docs:
-            pipe.hset(self.doc_key(c.doc_id), mapping={
-                "rev": c.revision, "c": _json(c.fields), "platforms": orjson.dumps(list(c.platforms)).decode(),
-                "a": c.author, "af": _json(c.author_fields)})
+            pipe.hset(self.doc_shard_key(c.doc_id), c.doc_id, pack_doc_record(c))
+            pipe.delete(self.doc_key(c.doc_id))
         pipe.execute()
         tmp, atmp = f"{self.state_key(platform)}:rebuild", f"{self.author_hash_key(platform)}:rebuild"
         pipe = self.client.pipeline(transaction=False)
