@@ -176,3 +176,33 @@ def test_an_aged_farm_writing_several_reviews_each_stays_under_the_bound():
     finally:
         score.REPEAT_FREE = old
     assert robust < one_voice_shift
+
+
+def test_an_outage_with_newcomers_complaining_still_moves_the_score_on_the_same_days():
+    """A genuine surge as the simulator's eval waves: 3x the usual volume for 4 days, 90% 1-2 stars,
+    40% of it from accounts registered to complain. The robust score follows it by at least 0.7
+    of the plain score's drop, and no later than the plain one."""
+    import random
+
+    r = random.Random(4)
+    honest = _platform()
+    wave = []
+    for i in range(120):  # 10 a day usual -> 30 extra a day for 4 days
+        t = NOW - 4 * DAY + i * 4 * DAY / 120
+        newcomer = r.random() < 0.4
+        wave.append({"rating": r.choice([1, 1, 2]) if r.random() < 0.9 else 5, "created_at": t,
+                     "verdict": "verified", "author_id": f"w{i}" if newcomer else f"u{r.randrange(2000)}",
+                     "author_created_at": t - (1 if newcomer else r.uniform(60, 1000)) * DAY,
+                     "author_review_count": 1 if newcomer else 8})
+    before = NOW - 4 * DAY
+
+    def drop(robust: bool, until: float) -> float:
+        pre = [x for x in honest if x["created_at"] <= before]
+        now_items = [x for x in honest + wave if x["created_at"] <= until]
+        return verified_score(pre, now=before, robust=robust).verified_score - \
+            verified_score(now_items, now=until, robust=robust).verified_score
+
+    plain, robust = drop(False, NOW), drop(True, NOW)
+    assert plain > 0.2 and robust >= 0.7 * plain
+    mid = NOW - 2 * DAY  # half-way through the wave both have moved, the robust one comparably
+    assert drop(True, mid) >= 0.7 * drop(False, mid) > 0
