@@ -24,7 +24,10 @@ import math
 import re
 from dataclasses import dataclass
 
+from typing import Any
+
 import numpy as np
+import orjson
 import redis
 from datasketch import MinHash
 
@@ -39,7 +42,8 @@ if redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1 then return false end
 local s = KEYS[1]
 if redis.call('EXISTS', s) == 0 then
   redis.call('HSET', s, 'id', ARGV[1], 'platform', ARGV[2], 'headline_id', ARGV[3], 'headline', ARGV[4],
-             'first_seen', ARGV[5], 'last_seen', ARGV[5], 'first_ingested', ARGV[15], 'rumour_max', '0')
+             'first_seen', ARGV[5], 'last_seen', ARGV[5], 'first_ingested', ARGV[15], 'rumour_max', '0',
+             'model', ARGV[17], 'head_rumour', ARGV[8])
 end
 local vol = redis.call('HINCRBY', s, 'volume', 1)
 redis.call('HINCRBY', s, 'reposts', tonumber(ARGV[7]))
@@ -179,6 +183,9 @@ class StoryStore:
             negative_share=round(int(h.get("negative", 0)) / vol, 4) if vol else 0.0,
             sentiment_mean=round(float(h.get("pos_sum", 0)) / scored, 4) if scored else None,
             terms=[t for t in h.get("terms", "").split("|") if t],
+            model_headline=h.get("model") == "1", head_rumour=float(h.get("head_rumour", 0)),
+            rumour_story=float(h["rumour_story"]) if h.get("rumour_story") else None,
+            rescored_volume=int(h.get("rescored_volume", 0)), early_seen=bool(h.get("early_seen")),
         )
 
     # --- writing -----------------------------------------------------------------------------
@@ -231,9 +238,33 @@ class StoryStore:
                   1 if (post.root_id or post.parent_id) else 0, f"{post.rumour:.4f}", 1 if post.negative else 0,
                   "" if post.prob_positive is None else f"{post.prob_positive:.4f}", minute,
                   max(1, math.ceil(self.cfg.window_s / 60)), self.cfg.idle_ttl_s, self.cfg.story_ttl_s,
-                  f"{post.ingested_at or 0:.3f}", "|".join(post.rumour_terms)])
+                  f"{post.ingested_at or 0:.3f}", "|".join(post.rumour_terms), 1 if post.model_scored else 0])
         if not res:
             return None
         window, authors, flat = int(res[0]), int(res[1]), res[2]
         h = {_d(flat[i]): _d(flat[i + 1]) for i in range(0, len(flat), 2)}
-        return Placement(self._story(h, window, authors), via)
+        story = self._story(h, window, authors)
+        if story.model_headline:  # the thread the model re-scores the story with (its first posts)
+            item = orjson.dumps({"id": post.id, "parent": post.parent_id or "", "uid": post.author_id,
+                                 "text": post.text[:280], "t": round(post.created_at, 3)})
+            ttl = self.cfg.idle_ttl_s if story.volume <= 1 else self.cfg.story_ttl_s
+            pipe = self.client.pipeline(transaction=False)
+            pipe.rpush(sk + ":posts", item)
+            pipe.ltrim(sk + ":posts", 0, self.cfg.story_posts_kept - 1)
+            pipe.expire(sk + ":posts", ttl)
+            pipe.execute()
+        return Placement(story, via)
+
+    # --- re-scoring and early warnings ----------------------------------------------------------
+    def thread_posts(self, story_id: str) -> list[dict[str, Any]]:
+        """The story's first posts (headline first), as kept for re-scoring."""
+        return [orjson.loads(x) for x in self.client.lrange(self.story_key(story_id) + ":posts", 0, -1)]
+
+    def set_rescore(self, story: Story, prob: float) -> Story:
+        self.client.hset(self.story_key(story.id), mapping={"rumour_story": f"{prob:.4f}",
+                                                              "rescored_volume": story.volume})
+        return story.model_copy(update={"rumour_story": round(prob, 4), "rescored_volume": story.volume})
+
+    def first_early(self, story_id: str) -> bool:
+        """True the first time a story is counted as a new rumour-like story (early-warning rate)."""
+        return bool(self.client.hsetnx(self.story_key(story_id), "early_seen", 1))
