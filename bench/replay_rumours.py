@@ -144,8 +144,17 @@ def build_mixed(args: argparse.Namespace, tag: str) -> Played:
     only = set(split["ids"]["test"]) if split else None
     events = load_events(Path(args.ced), args.events, rng, only)
     starts = sorted(rng.uniform(0, span * 0.6) for _ in events)
+    # any platform, big or small, can be the subject of a rumour; with --distinct-platforms each rumour
+    # is about another one (a second rumour about one platform within days is, by the noise budget of
+    # one alert per platform per week, left to the burst path; --shared-platforms measures that)
+    subjects = [plats[i % len(plats)] for i in rng.sample(range(len(plats)), len(plats))] * (1 + args.events // len(plats))
+    n_rumour = 0
     for start, ev in zip(starts, events):
-        pid, name = rng.choice(plats)  # any platform, big or small, can be the subject of a rumour
+        if ev["label"] == "rumour" and not args.shared_platforms:
+            pid, name = subjects[n_rumour]
+            n_rumour += 1
+        else:
+            pid, name = rng.choice(plats)
         eid = f"{tag}-{ev['id']}"
         played.platform_of[eid] = pid
         head = (rng.choice(CLAIMS).format(name) + " " if ev["label"] == "rumour" and args.claims
@@ -777,6 +786,8 @@ def main() -> None:
     m.add_argument("--copy-share", type=float, default=0.25, help="reposts sent as unthreaded copies")
     m.add_argument("--claims", action="store_true", help="place claim phrases in rumour events' texts (the old "
                    "replay, for the lexicon; off by default: the model must find CED's rumours as they are)")
+    m.add_argument("--shared-platforms", action="store_true", help="rumour events' platforms drawn with "
+                   "replacement (default: each rumour about a different platform)")
     m.add_argument("--no-early", action="store_true", help="switch early warnings off (bursts only)")
     m.add_argument("--drain-s", type=float, default=60.0)
     n = sub.add_parser("noise", help="ordinary traffic alone over simulated days, through the alert engine")
