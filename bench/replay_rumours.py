@@ -440,6 +440,17 @@ def play(items: list[Item], ingest_url: str, key: str, compression: float, sim0:
     return time.monotonic() - start
 
 
+def watch_backlogs(client: Any, prefix: str, stop: threading.Event, every_s: float = 20.0) -> None:
+    """Print each stage's backlog while playing (where the system's delay comes from)."""
+    while not stop.wait(every_s):
+        lens = {s: client.xlen(f"{prefix}:stream:{s}") for s in ("ingest", "scored", "verified", "alerting")}
+        try:
+            lag = sum(int(g.get("lag") or 0) for g in client.xinfo_groups(f"{prefix}:stream:alerting"))
+        except Exception:  # noqa: BLE001 - the tap's group may not exist yet
+            lag = -1
+        print(f"  backlog {lens}, alerter lag {lag}", flush=True)
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -481,7 +492,10 @@ def mixed(args: argparse.Namespace) -> None:
         social = sum(1 for it in played.items if it.event and it.label != "rumour" and it.doc["source_id"].endswith("-0"))
         warm_baselines(settings, client, args, per_day, sim0, social / (args.wall_s * args.compression / 86400))
         with Stack(settings) as stack:
+            stop = threading.Event()
+            threading.Thread(target=watch_backlogs, args=(client, prefix, stop), daemon=True).start()
             took = play(played.items, stack.urls[0], f"{tag}-ingest", args.compression, sim0)
+            stop.set()
             print(f"played in {took:.1f} s wall = {len(played.items) / took:.1f} posts/s")
             drain_until = time.monotonic() + args.drain_s
             while time.monotonic() < drain_until:

@@ -145,3 +145,19 @@ def test_the_shipped_model_rescores_a_story_with_its_thread(rclient, prefix):
     assert story.rescored_volume == 2 and story.rumour_story is not None and 0.0 <= story.rumour_story <= 1.0
     ev = story_event(eng.stories.thread_posts(story.id))
     assert ev.text == head and [r.text for r in ev.reposts] == ["求证，真的假的？"] and ev.reposts[0].time == T0 + 60
+
+
+def test_a_rumour_like_burst_on_a_platform_where_the_model_often_errs_does_not_page_as_rumour(rclient, prefix):
+    from trustscope.alerts.rates import EARLY
+
+    eng, clock = make(rclient, prefix, model=FixedModel(0.9))
+    for i in range(6):  # six rumour-like stories in the last days: one more is not news there
+        eng.rates.observe("alipay", EARLY, T0 - 86_400 * (i + 1) / 2)
+    events = []
+    for i in range(10):
+        clock.t = T0 + 10 * i
+        events += eng.process([post(f"g{i}", CLAIM.format("某宝理财") if i == 0 else "转发", None if i else "alipay",
+                                    T0 + 10 * i, author=f"g{i}", rumour=0.9, negative=True,
+                                    root_id="g0" if i else None, parent_id="g0" if i else None)])
+    assert events and {e.alert.kind for e in events} == {"negative"}  # its negative burst still alerts
+    assert all(e.alert.phase == "burst" for e in events)

@@ -56,12 +56,26 @@ class AlertEngine:
             kinds.append("negative")
         return kinds
 
+    def rumour_threshold(self, story: Story) -> float:
+        """A story the model scores is rumour-like from ``early_threshold`` (chosen on held-out data
+        for precision), one the lexicon scores from ``rumour_threshold``; an early warning is retracted
+        only below ``rumour_threshold`` (hysteresis: a wobble of the score does not flap the alert)."""
+        return self.cfg.early_threshold if story.model_headline else self.cfg.rumour_threshold
+
     def story_kind(self, story: Story) -> AlertKind | None:
-        if story.rumour_prob >= self.cfg.rumour_threshold:
+        if story.rumour_prob >= self.rumour_threshold(story) and self.rate_allows(story):
             return "rumour"
         if story.negative_share >= self.cfg.negative_share:
             return "negative"
         return None
+
+    def rate_allows(self, story: Story) -> bool:
+        """A model-scored story is a rumour alert (early or burst) only when a new rumour-like story
+        was improbable for its platform when it became one: the platform's own rate of such stories,
+        so a platform where the model often errs is not paged for each (docs/alerts.md)."""
+        if not (story.model_headline and self.cfg.early_enabled):
+            return True
+        return story.early_surprise is not None and story.early_surprise >= self.early_threshold
 
     def process(self, posts: Sequence[Post]) -> list[AlertEvent]:
         events: list[AlertEvent] = []
@@ -73,10 +87,12 @@ class AlertEngine:
             early_like = post.model_scored and post.rumour >= self.cfg.early_threshold
             for placement in self.stories.add(post, signal=bool(kinds) or early_like):
                 story = self._rescored(placement.story)
-                event = self.consider(story)
+                counted = self._first_early(story)
+                event = self.consider(counted or story)
                 for kind in kinds:  # the baseline learns after the test, so a burst is judged by the past
                     self.rates.observe(story.platform, kind, post.created_at)
-                self._count_early(story)
+                if counted is not None:
+                    self.rates.observe(story.platform, EARLY, story.first_seen)
                 if event is not None:
                     events.append(event)
         return events
@@ -90,12 +106,12 @@ class AlertEngine:
     def _early_like(self, story: Story) -> bool:
         return story.model_headline and story.rumour_prob >= self.cfg.early_threshold
 
-    def _count_early(self, story: Story) -> None:
-        """A story the model first finds rumour-like counts once in its platform's rate of such
-        stories (after the test, like every baseline)."""
-        if self.cfg.early_enabled and not story.early_seen and self._early_like(story) \
-                and self.stories.first_early(story.id):
-            self.rates.observe(story.platform, EARLY, story.first_seen)
+    def _first_early(self, story: Story) -> Story | None:
+        """The first time the model finds a story rumour-like, it is judged against its platform's rate
+        of such stories (the surprise is kept on the story) and counted in it after the test."""
+        if not self.cfg.early_enabled or story.early_seen or not self._early_like(story):
+            return None
+        return self.stories.first_early(story, self.early_surprise(story))
 
     def early_surprise(self, story: Story) -> float:
         """-log10 P(a new rumour-like story on this platform in one window | its rate of them)."""
@@ -116,11 +132,10 @@ class AlertEngine:
         now_ts = self.clock()
         now = datetime.fromtimestamp(now_ts, tz=timezone.utc)
         if existing is None:
-            early = (not burst and kind == "rumour" and self.cfg.early_enabled and not story.early_seen
-                     and self._early_like(story))
+            # rumour-like by the model, improbable for the platform (story_kind checked both): warn now
+            early = not burst and kind == "rumour" and story.model_headline and self.cfg.early_enabled
             if early:
-                surprise = self.early_surprise(story)
-                early = surprise >= self.early_threshold
+                surprise = story.early_surprise or 0.0
             if not burst and not early:
                 return None
             phase = "burst" if burst else "early"

@@ -82,6 +82,7 @@ class Story(BaseModel):
     rumour_story: float | None = None  # the model's P(rumour) of the story with its thread so far
     rescored_volume: int = 0  # the volume at which ``rumour_story`` was computed
     early_seen: bool = False  # already counted in its platform's rate of new rumour-like stories
+    early_surprise: float | None = None  # -log10 P(a new rumour-like story) when it first became one
 
     @property
     def rumour_prob(self) -> float:

@@ -186,6 +186,7 @@ class StoryStore:
             model_headline=h.get("model") == "1", head_rumour=float(h.get("head_rumour", 0)),
             rumour_story=float(h["rumour_story"]) if h.get("rumour_story") else None,
             rescored_volume=int(h.get("rescored_volume", 0)), early_seen=bool(h.get("early_seen")),
+            early_surprise=float(h["early_surprise"]) if h.get("early_surprise") else None,
         )
 
     # --- writing -----------------------------------------------------------------------------
@@ -265,6 +266,11 @@ class StoryStore:
                                                               "rescored_volume": story.volume})
         return story.model_copy(update={"rumour_story": round(prob, 4), "rescored_volume": story.volume})
 
-    def first_early(self, story_id: str) -> bool:
-        """True the first time a story is counted as a new rumour-like story (early-warning rate)."""
-        return bool(self.client.hsetnx(self.story_key(story_id), "early_seen", 1))
+    def first_early(self, story: Story, surprise: float) -> Story | None:
+        """Mark ``story`` as counted among its platform's new rumour-like stories, with the surprise it
+        was judged by; None when it was counted already (a redelivered or concurrent update)."""
+        key = self.story_key(story.id)
+        if not self.client.hsetnx(key, "early_seen", 1):
+            return None
+        self.client.hset(key, "early_surprise", f"{surprise:.3f}")
+        return story.model_copy(update={"early_seen": True, "early_surprise": surprise})
