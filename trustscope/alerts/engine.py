@@ -119,8 +119,14 @@ class AlertEngine:
         return round(base.surprise(1, self.cfg.window_s), 3)
 
     def consider(self, story: Story) -> AlertEvent | None:
+        kind = self.story_kind(story)
+        # a story's first post: no alert can exist yet (alert id = story id), and one post is never a
+        # burst, so only an early warning can open; this skips two Redis round trips for most posts
+        if story.volume <= 1 and self.cfg.min_posts > 1 and not (
+                kind == "rumour" and story.model_headline and self.cfg.early_enabled):
+            return None
         existing = self.store.get(story.id)
-        kind = self.story_kind(story) or (existing.kind if existing else None)
+        kind = kind or (existing.kind if existing else None)
         if kind is None:
             return None
         k = story.window_posts

@@ -216,20 +216,22 @@ class StoryStore:
                     story_id, via = max(votes.items(), key=lambda kv: kv[1])[0], "lsh"
             if story_id is None:
                 story_id, via = hashlib.blake2b(f"{platform}\x1f{post.id}".encode(), digest_size=10).hexdigest(), "new"
-            placement = self._apply(post, platform, story_id, via, roots[0] if roots else None)
+            pipe = self.client.pipeline(transaction=False)  # the writes after the update, one round trip
+            placement = self._apply(post, platform, story_id, via, roots[0] if roots else None, pipe)
             if placement is None:
                 continue
             placements.append(placement)
             if keys:
                 # every post can be copied, but only signal posts and growing stories are kept long
                 ttl = self.cfg.idle_ttl_s if (signal or via != "new") else self.cfg.plain_lsh_ttl_s
-                pipe = self.client.pipeline(transaction=False)
                 for k in keys:
                     pipe.set(k, story_id, ex=ttl)
+            if len(pipe):
                 pipe.execute()
         return placements
 
-    def _apply(self, post: Post, platform: str, story_id: str, via: str, root: str | None) -> Placement | None:
+    def _apply(self, post: Post, platform: str, story_id: str, via: str, root: str | None,
+               pipe: Any) -> Placement | None:
         sk = self.story_key(story_id)
         minute = int(post.created_at // 60)
         res = self._update(
@@ -249,11 +251,9 @@ class StoryStore:
             item = orjson.dumps({"id": post.id, "parent": post.parent_id or "", "uid": post.author_id,
                                  "text": post.text[:280], "t": round(post.created_at, 3)})
             ttl = self.cfg.idle_ttl_s if story.volume <= 1 else self.cfg.story_ttl_s
-            pipe = self.client.pipeline(transaction=False)
             pipe.rpush(sk + ":posts", item)
             pipe.ltrim(sk + ":posts", 0, self.cfg.story_posts_kept - 1)
             pipe.expire(sk + ":posts", ttl)
-            pipe.execute()
         return Placement(story, via)
 
     # --- re-scoring and early warnings ----------------------------------------------------------
