@@ -161,3 +161,19 @@ def test_a_rumour_like_burst_on_a_platform_where_the_model_often_errs_does_not_p
                                     root_id="g0" if i else None, parent_id="g0" if i else None)])
     assert events and {e.alert.kind for e in events} == {"negative"}  # its negative burst still alerts
     assert all(e.alert.phase == "burst" for e in events)
+
+
+def test_one_batch_groups_its_own_copies_and_replies_like_one_by_one(rclient, prefix):
+    eng, _ = make(rclient, prefix)
+    text = CLAIM.format("某宝理财")
+    batch = [post("k0", text, "alipay", T0, engine=None), post("k1", "转发 " + text, "alipay", T0 + 1, engine=None),
+             post("k2", "真的假的", None, T0 + 2, root_id="k0", parent_id="k0", engine=None),
+             post("k3", "同问", None, T0 + 3, root_id="k0", parent_id="k2", engine=None),
+             post("k4", "某宝理财的客服今天态度很好，还款也很方便", "alipay", T0 + 4, engine=None)]
+    eng.process(batch)
+    stories = {p.id: eng.stories.thread_stories(p.id).get("alipay") for p in batch}
+    assert stories["k0"] == stories["k1"] == stories["k2"] == stories["k3"] != stories["k4"]
+    assert eng.stories.get(stories["k0"]).volume == 4
+    # the batch's LSH entries were written at its end: a later copy finds the story
+    eng.process([post("k5", text + "！！", "alipay", T0 + 60, engine=None)])
+    assert eng.stories.thread_stories("k5")["alipay"] == stories["k0"]

@@ -80,21 +80,30 @@ class AlertEngine:
     def process(self, posts: Sequence[Post]) -> list[AlertEvent]:
         events: list[AlertEvent] = []
         now = self.clock()
-        for post in posts:
-            if now - post.created_at > self.cfg.max_age_s:
-                continue  # a backfill of old posts is indexed, not alerted on
-            kinds = self.post_kinds(post)
-            early_like = post.model_scored and post.rumour >= self.cfg.early_threshold
-            for placement in self.stories.add(post, signal=bool(kinds) or early_like):
-                story = self._rescored(placement.story)
-                counted = self._first_early(story)
-                event = self.consider(counted or story)
-                for kind in kinds:  # the baseline learns after the test, so a burst is judged by the past
-                    self.rates.observe(story.platform, kind, post.created_at)
-                if counted is not None:
-                    self.rates.observe(story.platform, EARLY, story.first_seen)
-                if event is not None:
-                    events.append(event)
+        posts = [p for p in posts if now - p.created_at <= self.cfg.max_age_s]  # backfills: indexed, not alerted
+        self.stories.begin_batch(posts)
+        try:
+            for post in posts:
+                events.extend(self._place(post))
+        finally:
+            self.stories.end_batch()
+        return events
+
+    def _place(self, post: Post) -> list[AlertEvent]:
+        """The post in its stories; each story tested, then the baselines taught."""
+        events: list[AlertEvent] = []
+        kinds = self.post_kinds(post)
+        early_like = post.model_scored and post.rumour >= self.cfg.early_threshold
+        for placement in self.stories.add(post, signal=bool(kinds) or early_like):
+            story = self._rescored(placement.story)
+            counted = self._first_early(story)
+            event = self.consider(counted or story)
+            for kind in kinds:  # the baseline learns after the test, so a burst is judged by the past
+                self.rates.observe(story.platform, kind, post.created_at)
+            if counted is not None:
+                self.rates.observe(story.platform, EARLY, story.first_seen)
+            if event is not None:
+                events.append(event)
         return events
 
     def _rescored(self, story: Story) -> Story:

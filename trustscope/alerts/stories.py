@@ -24,6 +24,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -124,6 +125,11 @@ class StoryStore:
         self.cfg = config
         self.rows = config.num_perm // config.bands
         self._update = client.register_script(_UPDATE)
+        # a batch's reads and buffered writes (begin_batch .. end_batch); None outside a batch
+        self._threads: dict[str, dict[str, str]] | None = None
+        self._bands: dict[str, str | None] | None = None
+        self._band_keys: dict[tuple[str, str], list[str]] | None = None
+        self._pending: dict[str, tuple[str, int]] | None = None
         seed = MinHash(num_perm=config.num_perm, seed=7)
         self._perm, self._scheme = seed.permutations, seed.scheme  # shared, computed once
 
@@ -190,28 +196,74 @@ class StoryStore:
         )
 
     # --- writing -----------------------------------------------------------------------------
-    def add(self, post: Post, signal: bool) -> list[Placement]:
-        """Count ``post`` in one story per platform (its own or its thread's); [] if seen before."""
-        roots = [r for r in dict.fromkeys([post.root_id, post.parent_id]) if r]
+    def begin_batch(self, posts: Sequence[Post]) -> None:
+        """Read what a batch of posts needs in one round trip (their thread roots' and parents'
+        stories, their LSH bands), so ``add`` costs about one script call per post. Until
+        ``end_batch`` the batch's own placements are overlaid on what was read and its LSH writes are
+        buffered (one consumer owns the story state, as everywhere in the alerter)."""
+        roots = sorted({r for p in posts for r in (p.root_id, p.parent_id) if r})
+        self._band_keys = {(p.id, platform): self._lsh_keys(platform, p.text) + self._claim_keys(platform, p)
+                           for p in posts for platform in p.platforms}
+        keys = sorted({k for ks in self._band_keys.values() for k in ks})
         pipe = self.client.pipeline(transaction=False)
         for r in roots:
             pipe.hgetall(self.thread_key(r))
-        got = pipe.execute()
+        if keys:
+            pipe.mget(keys)
+        got = pipe.execute() if len(pipe) else []
+        self._threads = {r: {_d(k): _d(v) for k, v in h.items()} for r, h in zip(roots, got)}
+        self._bands = {k: (_d(v) if v else None) for k, v in zip(keys, got[len(roots)] if keys else [])}
+        self._pending = {}
+
+    def end_batch(self) -> None:
+        """Write the batch's buffered LSH entries (the last writer of a key wins, as one by one)."""
+        if self._pending:
+            pipe = self.client.pipeline(transaction=False)
+            for k, (sid, ttl) in self._pending.items():
+                pipe.set(k, sid, ex=ttl)
+            pipe.execute()
+        self._threads, self._bands, self._band_keys, self._pending = None, None, None, None
+
+    def _thread_of(self, roots: list[str]) -> dict[str, str]:
+        if self._threads is not None and all(r in self._threads for r in roots):
+            found = [self._threads[r] for r in roots]
+        elif roots:
+            pipe = self.client.pipeline(transaction=False)
+            for r in roots:
+                pipe.hgetall(self.thread_key(r))
+            found = [{_d(k): _d(v) for k, v in h.items()} for h in pipe.execute()]
+        else:
+            found = []
         thread: dict[str, str] = {}
-        for found in reversed(got):  # the root wins over the parent
-            thread.update({_d(k): _d(v) for k, v in found.items()})
+        for h in reversed(found):  # the root wins over the parent
+            thread.update(h)
+        return thread
+
+    def _votes(self, keys: list[str]) -> dict[str, int]:
+        if self._bands is not None and all(k in self._bands for k in keys):
+            sids = [self._bands[k] for k in keys]
+        else:
+            sids = [_d(v) if v else None for v in self.client.mget(keys)]
+        votes: dict[str, int] = {}
+        for sid in sids:
+            if sid:
+                votes[sid] = votes.get(sid, 0) + 1
+        return votes
+
+    def add(self, post: Post, signal: bool) -> list[Placement]:
+        """Count ``post`` in one story per platform (its own or its thread's); [] if seen before."""
+        roots = [r for r in dict.fromkeys([post.root_id, post.parent_id]) if r]
+        thread = self._thread_of(roots)
         platforms = post.platforms or sorted(thread)  # a reply that names no platform joins its thread's
         placements = []
-        lsh_cache: dict[str, list[str]] = {}
         for platform in platforms:
             via = "thread"
             story_id = thread.get(platform)
-            keys = lsh_cache.setdefault(platform, self._lsh_keys(platform, post.text) + self._claim_keys(platform, post))
+            keys = self._band_keys.get((post.id, platform)) if self._band_keys is not None else None
+            if keys is None:
+                keys = self._lsh_keys(platform, post.text) + self._claim_keys(platform, post)
             if story_id is None and keys:
-                votes: dict[str, int] = {}
-                for sid in self.client.mget(keys):
-                    if sid:
-                        votes[_d(sid)] = votes.get(_d(sid), 0) + 1
+                votes = self._votes(keys)
                 if votes:
                     story_id, via = max(votes.items(), key=lambda kv: kv[1])[0], "lsh"
             if story_id is None:
@@ -221,11 +273,19 @@ class StoryStore:
             if placement is None:
                 continue
             placements.append(placement)
+            if self._threads is not None:  # what the script wrote, for the batch's later replies
+                self._threads.setdefault(post.id, {})[platform] = story_id
+                if roots:
+                    self._threads.setdefault(roots[0], {}).setdefault(platform, story_id)
             if keys:
                 # every post can be copied, but only signal posts and growing stories are kept long
                 ttl = self.cfg.idle_ttl_s if (signal or via != "new") else self.cfg.plain_lsh_ttl_s
                 for k in keys:
-                    pipe.set(k, story_id, ex=ttl)
+                    if self._pending is not None and self._bands is not None:
+                        self._pending[k] = (story_id, ttl)
+                        self._bands[k] = story_id
+                    else:
+                        pipe.set(k, story_id, ex=ttl)
             if len(pipe):
                 pipe.execute()
         return placements
