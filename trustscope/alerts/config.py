@@ -36,12 +36,12 @@ class AlertConfig:
     events_maxlen: int = 50_000
     # early warning: a story whose first post the rumour model scores >= early_threshold opens an alert
     # at once when a new rumour-like story is improbable (< early_alpha per window) for its platform;
-    # the rate of such stories has its own prior (0.5 stories a week) so a fresh platform can be warned
+    # the rate of such stories has its own prior (0.5 stories in two weeks) so a fresh platform can be warned
     early_enabled: bool = True
     early_threshold: float = 0.74  # chosen on held-out data: bench/replay_rumours.py prepare (docs/alerts.md)
-    early_alpha: float = 1e-3
+    early_alpha: float = 5e-4
     early_prior_stories: float = 0.5
-    early_prior_exposure_s: float = 7 * 86_400.0
+    early_prior_exposure_s: float = 14 * 86_400.0
     early_max_severity: float = 49.0  # thin evidence: at most "medium" until the story is a burst
     # story re-scoring with its thread: at these volumes, then every rescore_every posts
     rescore_at: tuple[int, ...] = (2, 3, 5, 8, 13, 21, 34, 55, 89, 144)

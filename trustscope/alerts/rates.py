@@ -105,7 +105,7 @@ class RateModel:
 
     def prior(self, kind: str) -> tuple[float, float]:
         """(posts, exposure s) of the Gamma prior: early warnings count new rumour-like stories,
-        rarer than signal posts, so they have their own (0.5 stories a week by default)."""
+        rarer than signal posts, so they have their own (0.5 stories in two weeks by default)."""
         if kind == EARLY:
             return self.cfg.early_prior_stories, self.cfg.early_prior_exposure_s
         return self.cfg.prior_posts, self.cfg.prior_exposure_s
