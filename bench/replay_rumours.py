@@ -1,32 +1,45 @@
 """Replay rumours through the running system and measure what a risk team would get.
 
+    # once: a rumour model trained on a part of CED only, and the early-warning threshold chosen on
+    # another part (written to ~/.cache/trustscope/replay-rumour-model, which mixed/noise then use)
+    python bench/replay_rumours.py prepare
     # mixed traffic through ingest -> sentiment -> integrity -> indexer + alerter -> gateway;
     # --local starts that stack in this process on the given Redis/Elasticsearch
     python bench/replay_rumours.py mixed --local --redis redis://127.0.0.1:6390/0 \
-        --es http://127.0.0.1:9250 --rate 100 --wall-s 180 --compression 60 --events 40
-    # ordinary traffic alone for a simulated week, through the alert engine
-    python bench/replay_rumours.py noise --redis redis://127.0.0.1:6390/0 --days 7 --per-day 20000
+        --es http://127.0.0.1:9250 --rate 100 --wall-s 180 --events 40      # x400 compressed
+    python bench/replay_rumours.py mixed --local ... --compression 1 --wall-s 120   # real time, bounded
+    # ordinary traffic alone (reviews + ordinary social stories) for simulated days, into the engine
+    python bench/replay_rumours.py noise --redis redis://127.0.0.1:6390/0 --days 8 --per-day 10000
+
+``prepare``: CED events split by near-duplicate group into train / calibration / test; the model is
+trained on train, the early-warning threshold is the lowest with precision >= ``--min-precision`` on
+the calibration part's first posts (as the integrity stage scores them); ``mixed`` and ``noise`` play
+test-part events only (they say so, or warn when no split exists).
 
 ``mixed``: CED events (``../shared/data/rumour_ced_train.jsonl.gz``) are re-timed into a
-time-compressed stream (``--compression`` simulated seconds per wall second): each event's original
-post and its reposts within ``--horizon-h`` hours keep their relative times, with a platform's name
-placed into the original text (rumour events also get one of a few claim phrases, so the placeholder
-lexicon in the integrity stage can see them; ``--no-claims`` leaves them out). Reposts carry
+time-compressed stream (``--compression`` simulated seconds per wall second; 1 = real time): each
+event's original post and its reposts within ``--horizon-h`` hours keep their relative times, with a
+platform's name placed into the original text (each rumour about a different platform unless
+``--shared-platforms``; claim phrases only with ``--claims``). Reposts carry
 ``parent_id``/``root_id``; a share of them (``--copy-share``) is sent instead as an unthreaded copy
 ("comment//original text"), which only MinHash can group. Ordinary traffic (real reviews from
 ``sentiment_reviews.jsonl.gz`` and synthetic finance reviews, with platform names) fills the rest
-up to ``--rate`` posts per wall second. Reported:
+up to ``--rate`` posts per wall second. The integrity stage scores social posts with the rumour model
+and the alerter re-scores stories with it. Reported:
 
+- rumour events alerted (recall), rumour-kind alert precision, early warnings vs bursts, retractions;
 - alert latency of each rumour event, first post -> alert, as it would be live: the simulated time
-  from the first post to the post that tipped the burst, plus the system's wall-clock delay from
-  sending that post to the alert (both parts also separately), p50/p95;
+  from the first post to the post that tipped the alert, plus the system's wall-clock delay from
+  sending that post to the alert (both parts also separately), p50/p95, and as replayed (wall);
 - story precision and recall (B-cubed over the events' posts: each event is one true story);
-- alerts on stories of ordinary traffic, per platform per simulated day.
+- alerts on stories of ordinary traffic, per platform per simulated day; stage backlogs while playing.
 
-``noise``: only ordinary traffic, a simulated week at a realistic rate (``--per-day`` over all
-platforms, Zipf-shared so a few platforms are busy and most are small), straight into the alert
-engine with the review's own label as its sentiment and the lexicon as its rumour score; reports
-alerts per platform per day and per week (the first day, while baselines learn, shown apart).
+``noise``: only ordinary traffic over simulated days: reviews (``--per-day`` over all platforms,
+Zipf-shared so a few platforms are busy and most are small; sentiment from the review's label, rumour
+score from the lexicon, as the stage gives reviews) and ordinary social stories (``--social-per-day``
+non-rumour CED events with their reposts, scored by the rumour model), straight into the alert
+engine; reports alerts per platform per day and per week (the first day, while baselines learn,
+shown apart).
 """
 
 from __future__ import annotations
