@@ -785,8 +785,14 @@ def social_posts(args: argparse.Namespace, rng: random.Random, plats: list[tuple
 
 
 def cleanup(client: Any, es_url: str | None, prefix: str) -> None:
-    for key in client.scan_iter(f"{prefix}:*", count=5000):
-        client.delete(key)
+    batch: list[Any] = []
+    for key in client.scan_iter(f"{prefix}:*", count=10_000):  # hundreds of thousands of keys: in batches
+        batch.append(key)
+        if len(batch) >= 5000:
+            client.unlink(*batch)
+            batch = []
+    if batch:
+        client.unlink(*batch)
     if es_url:
         from elasticsearch import Elasticsearch
 
