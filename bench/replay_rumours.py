@@ -1,32 +1,45 @@
 """Replay rumours through the running system and measure what a risk team would get.
 
+    # once: a rumour model trained on a part of CED only, and the early-warning threshold chosen on
+    # another part (written to ~/.cache/trustscope/replay-rumour-model, which mixed/noise then use)
+    python bench/replay_rumours.py prepare
     # mixed traffic through ingest -> sentiment -> integrity -> indexer + alerter -> gateway;
     # --local starts that stack in this process on the given Redis/Elasticsearch
     python bench/replay_rumours.py mixed --local --redis redis://127.0.0.1:6390/0 \
-        --es http://127.0.0.1:9250 --rate 100 --wall-s 180 --compression 60 --events 40
-    # ordinary traffic alone for a simulated week, through the alert engine
-    python bench/replay_rumours.py noise --redis redis://127.0.0.1:6390/0 --days 7 --per-day 20000
+        --es http://127.0.0.1:9250 --rate 100 --wall-s 180 --events 40      # x400 compressed
+    python bench/replay_rumours.py mixed --local ... --compression 1 --wall-s 120   # real time, bounded
+    # ordinary traffic alone (reviews + ordinary social stories) for simulated days, into the engine
+    python bench/replay_rumours.py noise --redis redis://127.0.0.1:6390/0 --days 8 --per-day 10000
+
+``prepare``: CED events split by near-duplicate group into train / calibration / test; the model is
+trained on train, the early-warning threshold is the lowest with precision >= ``--min-precision`` on
+the calibration part's first posts (as the integrity stage scores them); ``mixed`` and ``noise`` play
+test-part events only (they say so, or warn when no split exists).
 
 ``mixed``: CED events (``../shared/data/rumour_ced_train.jsonl.gz``) are re-timed into a
-time-compressed stream (``--compression`` simulated seconds per wall second): each event's original
-post and its reposts within ``--horizon-h`` hours keep their relative times, with a platform's name
-placed into the original text (rumour events also get one of a few claim phrases, so the placeholder
-lexicon in the integrity stage can see them; ``--no-claims`` leaves them out). Reposts carry
+time-compressed stream (``--compression`` simulated seconds per wall second; 1 = real time): each
+event's original post and its reposts within ``--horizon-h`` hours keep their relative times, with a
+platform's name placed into the original text (each rumour about a different platform unless
+``--shared-platforms``; claim phrases only with ``--claims``). Reposts carry
 ``parent_id``/``root_id``; a share of them (``--copy-share``) is sent instead as an unthreaded copy
 ("comment//original text"), which only MinHash can group. Ordinary traffic (real reviews from
 ``sentiment_reviews.jsonl.gz`` and synthetic finance reviews, with platform names) fills the rest
-up to ``--rate`` posts per wall second. Reported:
+up to ``--rate`` posts per wall second. The integrity stage scores social posts with the rumour model
+and the alerter re-scores stories with it. Reported:
 
+- rumour events alerted (recall), rumour-kind alert precision, early warnings vs bursts, retractions;
 - alert latency of each rumour event, first post -> alert, as it would be live: the simulated time
-  from the first post to the post that tipped the burst, plus the system's wall-clock delay from
-  sending that post to the alert (both parts also separately), p50/p95;
+  from the first post to the post that tipped the alert, plus the system's wall-clock delay from
+  sending that post to the alert (both parts also separately), p50/p95, and as replayed (wall);
 - story precision and recall (B-cubed over the events' posts: each event is one true story);
-- alerts on stories of ordinary traffic, per platform per simulated day.
+- alerts on stories of ordinary traffic, per platform per simulated day; stage backlogs while playing.
 
-``noise``: only ordinary traffic, a simulated week at a realistic rate (``--per-day`` over all
-platforms, Zipf-shared so a few platforms are busy and most are small), straight into the alert
-engine with the review's own label as its sentiment and the lexicon as its rumour score; reports
-alerts per platform per day and per week (the first day, while baselines learn, shown apart).
+``noise``: only ordinary traffic over simulated days: reviews (``--per-day`` over all platforms,
+Zipf-shared so a few platforms are busy and most are small; sentiment from the review's label, rumour
+score from the lexicon, as the stage gives reviews) and ordinary social stories (``--social-per-day``
+non-rumour CED events with their reposts, scored by the rumour model), straight into the alert
+engine; reports alerts per platform per day and per week (the first day, while baselines learn,
+shown apart).
 """
 
 from __future__ import annotations
@@ -56,6 +69,7 @@ from trustscope.platforms.registry import default_platforms  # noqa: E402
 DATA = REPO.parent / "shared" / "data"
 CLAIMS = ["{}要暴雷了？", "{}提现困难，已经三天了", "{}跑路了？", "{}被立案调查了", "{}停止兑付", "{}无法提现了"]
 SOURCE = "replay"
+HELD_OUT_DIR = Path.home() / ".cache" / "trustscope" / "replay-rumour-model"
 
 
 @dataclass
@@ -83,9 +97,23 @@ def zipf_weights(n: int, s: float = 1.1) -> list[float]:
     return [x / total for x in w]
 
 
-def load_events(path: Path, n: int, rng: random.Random) -> list[dict[str, Any]]:
+def load_split(model_dir: str | None) -> dict[str, Any] | None:
+    """The split and early-warning threshold ``prepare`` wrote beside its held-out model, if any."""
+    path = Path(model_dir) / "replay_split.json" if model_dir else None
+    return orjson.loads(path.read_bytes()) if path and path.exists() else None
+
+
+def load_events(path: Path, n: int, rng: random.Random, only: set[str] | None = None,
+                label: str | None = None) -> list[dict[str, Any]]:
+    """``n`` events, half rumours (or ``n`` of one ``label``), from the ids in ``only`` when given."""
     with gzip.open(path, "rt", encoding="utf-8") as f:
         events = [orjson.loads(line) for line in f]
+    if only is not None:
+        events = [e for e in events if e["id"] in only]
+    if label is not None:
+        chosen = [e for e in events if e["label"] == label]
+        rng.shuffle(chosen)
+        return chosen[:n]
     rumours = [e for e in events if e["label"] == "rumour"]
     others = [e for e in events if e["label"] != "rumour"]
     rng.shuffle(rumours)
@@ -125,13 +153,24 @@ def build_mixed(args: argparse.Namespace, tag: str) -> Played:
     span = args.wall_s * args.compression
     horizon = args.horizon_h * 3600
     played = Played()
-    events = load_events(Path(args.ced), args.events, rng)
+    split = load_split(args.model_dir)
+    only = set(split["ids"]["test"]) if split else None
+    events = load_events(Path(args.ced), args.events, rng, only)
     starts = sorted(rng.uniform(0, span * 0.6) for _ in events)
+    # any platform, big or small, can be the subject of a rumour; with --distinct-platforms each rumour
+    # is about another one (a second rumour about one platform within days is, by the noise budget of
+    # one alert per platform per week, left to the burst path; --shared-platforms measures that)
+    subjects = [plats[i % len(plats)] for i in rng.sample(range(len(plats)), len(plats))] * (1 + args.events // len(plats))
+    n_rumour = 0
     for start, ev in zip(starts, events):
-        pid, name = rng.choice(plats)  # any platform, big or small, can be the subject of a rumour
+        if ev["label"] == "rumour" and not args.shared_platforms:
+            pid, name = subjects[n_rumour]
+            n_rumour += 1
+        else:
+            pid, name = rng.choice(plats)
         eid = f"{tag}-{ev['id']}"
         played.platform_of[eid] = pid
-        head = (rng.choice(CLAIMS).format(name) + " " if ev["label"] == "rumour" and not args.no_claims
+        head = (rng.choice(CLAIMS).format(name) + " " if ev["label"] == "rumour" and args.claims
                 else f"{name} ")
         original = (head + ev["text"])[:2000]
         root_sid = f"{eid}-0"
@@ -166,6 +205,100 @@ def build_mixed(args: argparse.Namespace, tag: str) -> Played:
     return played
 
 
+# --- a held-out rumour model and its early-warning threshold ---------------------------------------
+SPLIT_SHARES = {"train": 0.6, "calib": 0.15, "test": 0.25}
+
+
+def split_events(events: list[Any], seed: int) -> dict[str, list[int]]:
+    """Indices per part, whole near-duplicate groups at a time (a copied post never straddles parts)."""
+    from trustscope.rumour.training import near_duplicate_groups
+
+    groups = near_duplicate_groups(events)
+    order = sorted(set(groups.tolist()))
+    random.Random(seed).shuffle(order)
+    cut_train = int(len(order) * SPLIT_SHARES["train"])
+    cut_calib = cut_train + int(len(order) * SPLIT_SHARES["calib"])
+    part_of = {g: ("train" if i < cut_train else "calib" if i < cut_calib else "test") for i, g in enumerate(order)}
+    out: dict[str, list[int]] = {k: [] for k in SPLIT_SHARES}
+    for i, g in enumerate(groups.tolist()):
+        out[part_of[g]].append(i)
+    return out
+
+
+def as_stage_sees(text: str, name: str) -> Any:
+    """The first post as the integrity stage scores it: platform name placed in, no author, no thread."""
+    from trustscope.rumour.events import RumourEvent
+
+    return RumourEvent(None, f"{name} {text}"[:2000], 0.0, None, [], 0.0)
+
+
+def choose_threshold(y: list[int], p: list[float], min_precision: float) -> tuple[float, dict[str, float]]:
+    """The lowest threshold whose precision on the calibration part is >= ``min_precision`` (most recall
+    at that precision); the F1-best one when none reaches it."""
+    pairs = sorted(zip(p, y), reverse=True)
+    best: tuple[float, dict[str, float]] | None = None
+    best_f1: tuple[float, float, dict[str, float]] | None = None
+    pos = sum(y)
+    tp = fp = 0
+    for i, (prob, label) in enumerate(pairs):
+        tp += label
+        fp += 1 - label
+        if i + 1 < len(pairs) and pairs[i + 1][0] == prob:
+            continue
+        prec, rec = tp / (tp + fp), tp / max(1, pos)
+        stats = {"precision": round(prec, 4), "recall": round(rec, 4), "tp": tp, "fp": fp}
+        f1 = 2 * prec * rec / max(1e-9, prec + rec)
+        if prec >= min_precision:
+            best = (prob, stats)
+        if best_f1 is None or f1 > best_f1[0]:
+            best_f1 = (f1, prob, stats)
+    if best is not None:
+        return round(best[0], 4), best[1]
+    assert best_f1 is not None
+    return round(best_f1[1], 4), best_f1[2]
+
+
+def prepare(args: argparse.Namespace) -> None:
+    """Train the rumour model on the train part only, choose the early-warning threshold on the
+    calibration part (first posts as the stage scores them), and write both plus the split."""
+    import numpy as np
+
+    from trustscope.rumour import training as T
+
+    started = time.monotonic()
+    events, y = T.read_events(Path(args.ced))
+    parts = split_events(events, args.seed)
+    ids = {k: [events[i].id for i in v] for k, v in parts.items()}
+    tr = parts["train"]
+    ds = T.Dataset.build([events[i] for i in tr], y[tr], list(T.TRAIN_HORIZONS))
+    model = T.train(ds, seed=args.seed, meta={"data": Path(args.ced).name, "replay_split_seed": args.seed,
+                                               "trained_on": "replay train part only"})
+    out = Path(args.out)
+    model.save(out)
+    rng = random.Random(args.seed + 7)
+    names = [n for _, n in platforms()]
+    cal = parts["calib"]
+    probs = model.predict_proba([as_stage_sees(events[i].text, rng.choice(names)) for i in cal]).tolist()
+    labels = [int(y[i]) for i in cal]
+    threshold, stats = choose_threshold(labels, probs, args.min_precision)
+    test = parts["test"]
+    tprobs = model.predict_proba([as_stage_sees(events[i].text, rng.choice(names)) for i in test]).tolist()
+    tl = [int(y[i]) for i in test]
+    tp = sum(1 for p_, l_ in zip(tprobs, tl) if p_ >= threshold and l_)
+    fp = sum(1 for p_, l_ in zip(tprobs, tl) if p_ >= threshold and not l_)
+    test_stats = {"precision": round(tp / max(1, tp + fp), 4), "recall": round(tp / max(1, sum(tl)), 4),
+                  "note": "for information only: the replay evaluates on these events"}
+    info = {"seed": args.seed, "parts": {k: len(v) for k, v in parts.items()},
+            "rumours": {k: int(np.sum(y[v])) for k, v in parts.items()},
+            "early_threshold": threshold, "min_precision": args.min_precision, "calib_first_post": stats,
+            "test_first_post": test_stats, "ids": ids}
+    (out / "replay_split.json").write_text(orjson.dumps(info, option=orjson.OPT_INDENT_2).decode())
+    print(f"held-out model -> {out} in {time.monotonic() - started:.0f} s; parts {info['parts']} "
+          f"(rumours {info['rumours']})")
+    print(f"early-warning threshold {threshold} (calibration first posts: {stats}); "
+          f"on the test part: {test_stats}")
+
+
 # --- the stack, in this process, for --local ---------------------------------------------------------
 class Stack:
     def __init__(self, settings: Any) -> None:
@@ -184,6 +317,8 @@ class Stack:
         from trustscope.es import DocIndices, make_client
         from trustscope.integrity import IntegrityEngine
         from trustscope.intake import redis_client
+        from trustscope.alerts.rescore import StoryRescorer
+        from trustscope.rumour.scorer import RumourScorer
         from trustscope.sentiment import load_classifier
         from trustscope.worker import StreamWorker
 
@@ -195,10 +330,13 @@ class Stack:
         alert_indices.migrate(es, replicas=0)
         bus = StreamBus(client, settings.stream_prefix, settings.max_deliveries, settings.claim_idle_ms,
                         taps=parse_taps(settings.stream_taps))
+        scorer = RumourScorer.from_settings(settings)  # as services/integrity and services/alerter build it
         stages = [SentimentStage(load_classifier(threads=1)),
-                  IntegrityStage(IntegrityEngine.from_redis(client, prefix=f"{settings.stream_prefix}:int")),
+                  IntegrityStage(IntegrityEngine.from_redis(client, prefix=f"{settings.stream_prefix}:int"),
+                                 rumour=scorer),
                   IndexerStage(es, DocIndices(settings.es_index_prefix)),
-                  AlerterStage(AlertEngine(client, AlertConfig.from_settings(settings)), es, alert_indices)]
+                  AlerterStage(AlertEngine(client, AlertConfig.from_settings(settings),
+                                           rescorer=StoryRescorer(scorer)), es, alert_indices)]
         self.workers = [StreamWorker(s, bus, settings) for s in stages]
         self.servers = []
         self.urls = []
@@ -230,12 +368,17 @@ class Stack:
             t.join(timeout=30)
 
 
-def warm_baselines(settings: Any, client: Any, args: argparse.Namespace, per_day: float, sim0: float) -> None:
-    """As if the system had run before: ``--warm-days`` of ordinary traffic's signal posts (rumour-like
-    by the lexicon, negative by the review label) teach each platform's baseline (rates only)."""
+def warm_baselines(settings: Any, client: Any, args: argparse.Namespace, per_day: float, sim0: float,
+                   social_per_day: float) -> None:
+    """As if the system had run before: ``--warm-days`` of ordinary traffic teach each platform's
+    baselines (rates only): reviews' signal posts (rumour-like by the lexicon, negative by the label;
+    a sample of at most 100,000, each counted with its weight), and ordinary social stories (non-rumour
+    CED events of the calibration part, never the played ones) whose first post the model finds
+    rumour-like, as new rumour-like stories (the early-warning rate)."""
     from trustscope.alerts.config import AlertConfig
-    from trustscope.alerts.rates import RateModel
+    from trustscope.alerts.rates import EARLY, RateModel
     from trustscope.rumour.lexicon import score_text
+    from trustscope.rumour.scorer import RumourScorer
 
     if args.warm_days <= 0:
         return
@@ -244,18 +387,39 @@ def warm_baselines(settings: Any, client: Any, args: argparse.Namespace, per_day
     cfg = AlertConfig.from_settings(settings)
     rates = RateModel(client, cfg)
     n = int(per_day * args.warm_days)
+    sample = min(n, 100_000)
+    weight = n / max(1, sample)
     t_start = sim0 - args.warm_days * 86400
     reviews = load_reviews(Path(args.reviews), 20_000, rng) if Path(args.reviews).exists() else []
     started = time.monotonic()
-    for i, t in enumerate(sorted(rng.uniform(t_start, sim0) for _ in range(n))):
+    counts: Counter[tuple[str, str, int]] = Counter()
+    for i, t in enumerate(sorted(rng.uniform(t_start, sim0) for _ in range(sample))):
         doc, negative = ordinary_doc(i, t, rng, reviews, plats, weights, "warm")
-        pid = doc["platforms"][0]
+        pid, hour = doc["platforms"][0], int(t // 3600)
         if score_text(doc["text"]).score >= cfg.rumour_threshold:
-            rates.observe(pid, "rumour", t)
+            counts[(pid, "rumour", hour)] += 1
         if negative:
-            rates.observe(pid, "negative", t)
-    print(f"baselines warmed with {n:,} ordinary posts over {args.warm_days} simulated days "
-          f"({time.monotonic() - started:.0f} s)")
+            counts[(pid, "negative", hour)] += 1
+    for (pid, kind, hour), c in sorted(counts.items(), key=lambda kv: kv[0][2]):
+        rates.observe(pid, kind, hour * 3600 + 1800, posts=c * weight)
+    early = 0
+    split = load_split(args.model_dir)
+    stories = int(social_per_day * args.warm_days)
+    if split and stories:
+        evs = load_events(Path(args.ced), stories, rng, set(split["ids"]["calib"]), label="non_rumour")
+        scorer = RumourScorer.from_settings(settings)
+        names = dict(plats)
+        picks = [(rng.uniform(t_start, sim0), rng.choice(plats)[0]) for _ in evs]
+        scored = scorer.score_texts([f"{names[pid]} {ev['text']}" for ev, (_t, pid) in zip(evs, picks)])
+        for (t, pid), sc in sorted(zip(picks, scored), key=lambda x: x[0][0]):
+            if sc.score >= cfg.early_threshold:
+                rates.observe(pid, EARLY, t)
+                early += 1
+    for pid, _name in plats:
+        for kind in ("rumour", "negative", EARLY):
+            rates.observe(pid, kind, sim0, posts=0)  # exposure runs up to the replay's start
+    print(f"baselines warmed with {n:,} ordinary posts (sample {sample:,}) and {stories} ordinary social stories "
+          f"({early} rumour-like by the model) over {args.warm_days} simulated days ({time.monotonic() - started:.0f} s)")
 
 
 def play(items: list[Item], ingest_url: str, key: str, compression: float, sim0: float) -> float:
@@ -289,6 +453,17 @@ def play(items: list[Item], ingest_url: str, key: str, compression: float, sim0:
     return time.monotonic() - start
 
 
+def watch_backlogs(client: Any, prefix: str, stop: threading.Event, every_s: float = 20.0) -> None:
+    """Print each stage's backlog while playing (where the system's delay comes from)."""
+    while not stop.wait(every_s):
+        lens = {s: client.xlen(f"{prefix}:stream:{s}") for s in ("ingest", "scored", "verified", "alerting")}
+        try:
+            lag = sum(int(g.get("lag") or 0) for g in client.xinfo_groups(f"{prefix}:stream:alerting"))
+        except Exception:  # noqa: BLE001 - the tap's group may not exist yet
+            lag = -1
+        print(f"  backlog {lens}, alerter lag {lag}", flush=True)
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -308,18 +483,32 @@ def mixed(args: argparse.Namespace) -> None:
     n_events = sum(1 for it in played.items if it.event)
     print(f"replay {tag}: {len(played.items)} posts ({n_events} from {args.events} CED events), "
           f"{args.wall_s} s wall x{args.compression} = {args.wall_s * args.compression / 3600:.1f} h simulated")
+    split = load_split(args.model_dir)
+    threshold = args.early_threshold if args.early_threshold is not None else (
+        split["early_threshold"] if split else None)
+    extra: dict[str, Any] = {"rumour_model_dir": args.model_dir} if args.model_dir else {}
+    if threshold is not None:
+        extra["alerts_early_threshold"] = threshold
+    if args.no_early:
+        extra["alerts_early_enabled"] = False
     settings = Settings(redis_url=args.redis, es_url=args.es, stream_prefix=prefix, es_index_prefix=prefix,
                         api_keys=f"{tag}-ingest:ingest,{tag}-risk:risk_team", log_json=True, log_level="WARNING",
-                        batch_wait_ms=100, rate_limit_per_s=1000.0)  # type: ignore[call-arg]
+                        batch_wait_ms=100, rate_limit_per_s=1000.0, **extra)  # type: ignore[call-arg]
+    print(f"rumour model {settings.rumour_model_dir} ({'held out: replayed events are its test part' if split else 'NO split file: the replayed events may be in its training data'}); "
+          f"early warnings {'off' if args.no_early else f'at P >= {settings.alerts_early_threshold}'}")
     client = redis.Redis.from_url(args.redis)
     sim0 = time.time() - args.wall_s * args.compression - 3600  # every created_at lies in the past
     ordinary = sum(1 for it in played.items if not it.event)
     per_day = ordinary / (args.wall_s * args.compression / 86400)
     print(f"ordinary traffic: {per_day:,.0f} posts per simulated day over {len(platforms())} platforms")
     try:
-        warm_baselines(settings, client, args, per_day, sim0)
+        social = sum(1 for it in played.items if it.event and it.label != "rumour" and it.doc["source_id"].endswith("-0"))
+        warm_baselines(settings, client, args, per_day, sim0, social / (args.wall_s * args.compression / 86400))
         with Stack(settings) as stack:
+            stop = threading.Event()
+            threading.Thread(target=watch_backlogs, args=(client, prefix, stop), daemon=True).start()
             took = play(played.items, stack.urls[0], f"{tag}-ingest", args.compression, sim0)
+            stop.set()
             print(f"played in {took:.1f} s wall = {len(played.items) / took:.1f} posts/s")
             drain_until = time.monotonic() + args.drain_s
             while time.monotonic() < drain_until:
@@ -376,10 +565,13 @@ def report_mixed(args: argparse.Namespace, played: Played, client: Any, prefix: 
           f"recall {statistics.mean(rec):.3f}; unplaced event posts {sum(1 for i, it in enumerate(played.items) if it.event and assigned[i] is None)}")
 
     opened: dict[str, AlertEvent] = {}
+    retracted: set[str] = set()
     for _mid, f in client.xrange(f"{key}:events", count=1_000_000):
-        if f[b"type"] == b"alert.opened":
-            ev = AlertEvent.model_validate_json(f[b"data"])
+        ev = AlertEvent.model_validate_json(f[b"data"])
+        if ev.type == "alert.opened":
             opened[ev.alert.id] = ev
+        elif ev.type == "alert.resolved" and ev.alert.resolved_by == "alerter" and ev.alert.phase == "early":
+            retracted.add(ev.alert.id)
     # which event (if any) each alerted story belongs to: the majority of its played posts
     story_event: dict[str, str | None] = {}
     for s, idxs in members.items():
@@ -394,18 +586,27 @@ def report_mixed(args: argparse.Namespace, played: Played, client: Any, prefix: 
     latencies, detect, system, walls = [], [], [], []
     alerted_events: set[str] = set()
     ordinary_alerts: Counter[str] = Counter()
-    nonrumour_alerts = 0
+    ordinary_rumour_alerts = 0
+    nonrumour_alerts: Counter[str] = Counter()
+    rumour_kind_alerts = rumour_kind_true = 0
+    phases: Counter[str] = Counter()
     for aid, ev in opened.items():
         event = story_event.get(aid)
+        if ev.alert.kind == "rumour":
+            rumour_kind_alerts += 1
         if event is None:
             ordinary_alerts[ev.alert.platform] += 1
+            ordinary_rumour_alerts += ev.alert.kind == "rumour"
             continue
         if first_post[event].label != "rumour":
-            nonrumour_alerts += 1
+            nonrumour_alerts[f"{ev.alert.kind}/{ev.alert.phase}"] += 1
             continue
+        if ev.alert.kind == "rumour":
+            rumour_kind_true += 1
         if event in alerted_events:
             continue
         alerted_events.add(event)
+        phases[ev.alert.phase] += 1
         first = first_post[event]
         trigger_t = ev.alert.last_seen.timestamp()
         sent = [it for it in by_event[event] if it.doc["created_at"] <= trigger_t + 1e-3]
@@ -417,10 +618,18 @@ def report_mixed(args: argparse.Namespace, played: Played, client: Any, prefix: 
         latencies.append(d + s)
         walls.append(ev.alert.opened_at.timestamp() - first.sent_wall)
     rumour_events = {e for e, it in first_post.items() if it.label == "rumour"}
-    print(f"rumour events alerted: {len(alerted_events)}/{len(rumour_events)}; non-rumour events alerted: "
-          f"{nonrumour_alerts}/{len(first_post) - len(rumour_events)}")
+    n_non = len(first_post) - len(rumour_events)
+    print(f"rumour events alerted: {len(alerted_events)}/{len(rumour_events)} (recall "
+          f"{len(alerted_events) / max(1, len(rumour_events)):.3f}; opened as {dict(phases)}); non-rumour events "
+          f"alerted: {sum(nonrumour_alerts.values())}/{n_non} {dict(nonrumour_alerts)}")
+    print(f"rumour-kind alerts: {rumour_kind_alerts}, of which on rumour events {rumour_kind_true} (alert precision "
+          f"{rumour_kind_true / max(1, rumour_kind_alerts):.3f}); on ordinary-traffic stories {ordinary_rumour_alerts}; "
+          f"early warnings retracted after re-scoring: {len(retracted)} "
+          f"({sum(1 for a in retracted if story_event.get(a) in rumour_events)} of them on rumour events)")
+    within = sum(1 for x in latencies if x <= 60)
     print(f"alert latency, first post -> alert (live-equivalent): p50 {pct(latencies, 50):.1f} s, "
-          f"p95 {pct(latencies, 95):.1f} s, max {max(latencies, default=float('nan')):.1f} s")
+          f"p95 {pct(latencies, 95):.1f} s, max {max(latencies, default=float('nan')):.1f} s; alerted within 60 s: "
+          f"{within}/{len(rumour_events)} rumour events")
     print(f"alert latency as replayed (wall clock, x{args.compression:g} compressed): p50 {pct(walls, 50):.1f} s, "
           f"p95 {pct(walls, 95):.1f} s")
     print(f"  of which simulated time to the tipping post: p50 {pct(detect, 50):.1f} s, p95 {pct(detect, 95):.1f} s;"
@@ -454,30 +663,62 @@ def noise(args: argparse.Namespace) -> None:
     clock = {"t": t0}
     from trustscope.settings import Settings
 
-    config = AlertConfig.from_settings(Settings(stream_prefix=prefix))  # TS_ALERTS_* apply
-    engine = AlertEngine(client, config, clock=lambda: clock["t"])
+    from trustscope.alerts.rescore import StoryRescorer
+    from trustscope.rumour.scorer import RumourScorer
+
+    split = load_split(args.model_dir)
+    threshold = args.early_threshold if args.early_threshold is not None else (
+        split["early_threshold"] if split else None)
+    extra: dict[str, Any] = {"rumour_model_dir": args.model_dir} if args.model_dir else {}
+    if threshold is not None:
+        extra["alerts_early_threshold"] = threshold
+    settings = Settings(stream_prefix=prefix, **extra)  # type: ignore[call-arg]  # TS_ALERTS_* apply
+    config = AlertConfig.from_settings(settings)
+    scorer = RumourScorer.from_settings(settings)
+    engine = AlertEngine(client, config, clock=lambda: clock["t"], rescorer=StoryRescorer(scorer))
+    social = social_posts(args, rng, plats, weights, t0, t_end, split, tag)
+    if social:
+        scored = scorer.score_texts([to_simplified(normalize_text(p["text"])) for p in social])
+        for p, sc in zip(social, scored):
+            p["rumour"], p["terms"], p["engine"] = sc.score, sc.terms, sc.engine
+    print(f"noise: {total:,} reviews and {len(social):,} social posts ({args.social_per_day:g} ordinary social "
+          f"stories a day: non-rumour CED events{' of the held-out part' if split else ''}); rumour model "
+          f"{settings.rumour_model_dir}, early warnings at P >= {config.early_threshold}")
     times = sorted(rng.uniform(t0, t_end) for _ in range(total))
+    stream: list[tuple[float, int, dict[str, Any] | None]] = [(t, i, None) for i, t in enumerate(times)]
+    stream += [(p["t"], -1 - j, p) for j, p in enumerate(social)]
+    stream.sort(key=lambda x: x[0])
     per_platform_day: Counter[tuple[str, int]] = Counter()
+    by_phase: Counter[str] = Counter()
     first_day: Counter[str] = Counter()
     started = time.monotonic()
     try:
         batch: list[Post] = []
-        for i, t in enumerate(times):
-            doc, negative = ordinary_doc(i, t, rng, reviews, plats, weights, tag)
-            text = to_simplified(normalize_text(doc["text"]))
-            rumour = score_text(text)
-            batch.append(Post(id=f"{tag}-{i}", platforms=doc["platforms"], author_id=doc["author"]["id"], text=text,
-                              created_at=t, ingested_at=t, rumour=rumour.score, rumour_terms=rumour.terms,
-                              negative=negative, prob_positive=0.1 if negative else 0.9))
-            if len(batch) == 200 or i == total - 1:
+        for n_done, (t, i, sp) in enumerate(stream):
+            if sp is None:
+                doc, negative = ordinary_doc(i, t, rng, reviews, plats, weights, tag)
+                text = to_simplified(normalize_text(doc["text"]))
+                rumour = score_text(text)
+                batch.append(Post(id=f"{tag}-{i}", platforms=doc["platforms"], author_id=doc["author"]["id"],
+                                  text=text, created_at=t, ingested_at=t, rumour=rumour.score,
+                                  rumour_terms=rumour.terms, rumour_engine=rumour.engine,
+                                  negative=negative, prob_positive=0.1 if negative else 0.9))
+            else:  # sentiment of social posts is not modelled here: they count on the rumour paths only
+                batch.append(Post(id=sp["id"], platforms=sp["platforms"], author_id=sp["author"],
+                                  text=to_simplified(normalize_text(sp["text"])), created_at=t, ingested_at=t,
+                                  root_id=sp.get("root_id"), parent_id=sp.get("parent_id"), rumour=sp["rumour"],
+                                  rumour_terms=sp["terms"], rumour_engine=sp["engine"]))
+            if len(batch) == 200 or n_done == len(stream) - 1:
                 clock["t"] = batch[-1].created_at + 5
                 for ev in engine.process(batch):
                     if ev.type == "alert.opened":
                         day = int((ev.alert.last_seen.timestamp() - t0) // 86400)
                         per_platform_day[(ev.alert.platform, day)] += 1
+                        by_phase[f"{ev.alert.kind}/{ev.alert.phase}"] += 1
                         if day == 0:
                             first_day[ev.alert.platform] += 1
                 batch = []
+        print(f"alerts by kind/phase: {dict(by_phase)}")
         took = time.monotonic() - started
         alerts = sum(per_platform_day.values())
         later = sum(v for (p, d), v in per_platform_day.items() if d > 0)
@@ -485,6 +726,7 @@ def noise(args: argparse.Namespace) -> None:
         for (p, _d), v in per_platform_day.items():
             by_platform[p] += v
         weeks = args.days / 7
+        total = len(stream)
         print(f"noise {tag}: {total} ordinary posts over {args.days} simulated days ({args.per_day}/day, Zipf over "
               f"{len(plats)} platforms), engine {total / took:.0f} posts/s")
         print(f"alerts: {alerts} in total; {sum(first_day.values())} on day 1 (baselines learning), {later} after")
@@ -506,9 +748,51 @@ def noise(args: argparse.Namespace) -> None:
         cleanup(client, None, prefix)
 
 
+def social_posts(args: argparse.Namespace, rng: random.Random, plats: list[tuple[str, str]], weights: list[float],
+                 t0: float, t_end: float, split: dict[str, Any] | None, tag: str) -> list[dict[str, Any]]:
+    """Ordinary social stories: non-rumour CED events (the held-out part when there is a split),
+    each about a platform chosen like ordinary traffic (Zipf), its reposts within ``--horizon-h``
+    (at most ``--max-reposts``), a quarter of them as unthreaded copies, as in ``mixed``."""
+    n = int(args.social_per_day * args.days)
+    if n <= 0:
+        return []
+    only = set(split["ids"]["test"]) if split else None
+    pool = load_events(Path(args.ced), 10**6, rng, only, label="non_rumour")
+    out: list[dict[str, Any]] = []
+    for k in range(n):
+        ev = pool[k % len(pool)]  # reused (about another platform) when the pool is smaller than n
+        pid, name = rng.choices(plats, weights)[0]
+        start = rng.uniform(t0, t_end)
+        eid = f"{tag}-s{k}"
+        original = f"{name} {ev['text']}"[:2000]
+        root = f"{eid}-0"
+        out.append({"id": root, "platforms": [pid], "author": f"{eid}-author", "text": original, "t": start})
+        mids = {r["mid"] for r in ev["reposts"]}
+        for rep in [r for r in ev["reposts"] if 0 <= r["time"] - ev["time"] <= args.horizon_h * 3600][:args.max_reposts]:
+            t = start + rep["time"] - ev["time"]
+            if t >= t_end:
+                break
+            text = (rep.get("text") or "").strip() or "转发微博"
+            post: dict[str, Any] = {"id": f"{eid}-{rep['mid']}", "author": f"{tag}-{rep['uid']}", "t": t}
+            if rng.random() < 0.25:
+                post.update(text=(text + "//" + original)[:2000], platforms=[pid])
+            else:
+                parent = rep.get("parent") or ""
+                post.update(text=text[:2000], platforms=[], root_id=root,
+                            parent_id=f"{eid}-{parent}" if parent in mids and parent != rep["mid"] else root)
+            out.append(post)
+    return out
+
+
 def cleanup(client: Any, es_url: str | None, prefix: str) -> None:
-    for key in client.scan_iter(f"{prefix}:*", count=5000):
-        client.delete(key)
+    batch: list[Any] = []
+    for key in client.scan_iter(f"{prefix}:*", count=10_000):  # hundreds of thousands of keys: in batches
+        batch.append(key)
+        if len(batch) >= 5000:
+            client.unlink(*batch)
+            batch = []
+    if batch:
+        client.unlink(*batch)
     if es_url:
         from elasticsearch import Elasticsearch
 
@@ -533,20 +817,40 @@ def main() -> None:
     m.add_argument("--horizon-h", type=float, default=3.0, help="reposts within this long of the original")
     m.add_argument("--max-reposts", type=int, default=150)
     m.add_argument("--copy-share", type=float, default=0.25, help="reposts sent as unthreaded copies")
-    m.add_argument("--no-claims", action="store_true", help="do not add claim phrases to rumour events")
+    m.add_argument("--claims", action="store_true", help="place claim phrases in rumour events' texts (the old "
+                   "replay, for the lexicon; off by default: the model must find CED's rumours as they are)")
+    m.add_argument("--shared-platforms", action="store_true", help="rumour events' platforms drawn with "
+                   "replacement (default: each rumour about a different platform)")
+    m.add_argument("--no-early", action="store_true", help="switch early warnings off (bursts only)")
     m.add_argument("--drain-s", type=float, default=60.0)
     n = sub.add_parser("noise", help="ordinary traffic alone over simulated days, through the alert engine")
     n.add_argument("--days", type=float, default=7.0)
-    n.add_argument("--per-day", type=int, default=20_000, help="ordinary posts per day over all platforms")
+    n.add_argument("--per-day", type=int, default=20_000, help="ordinary reviews per day over all platforms")
+    n.add_argument("--social-per-day", type=float, default=40.0,
+                   help="ordinary social stories (non-rumour CED events with their reposts) per day")
+    n.add_argument("--horizon-h", type=float, default=3.0)
+    n.add_argument("--max-reposts", type=int, default=150)
     for p in (m, n):
+        p.add_argument("--model-dir", default=str(HELD_OUT_DIR) if (HELD_OUT_DIR / "replay_split.json").exists() else None,
+                       help="rumour model (default: the held-out one `prepare` wrote, if any)")
+        p.add_argument("--early-threshold", type=float, default=None,
+                       help="early-warning P(rumour) (default: the one `prepare` chose on the calibration part)")
         p.add_argument("--redis", default="redis://127.0.0.1:6379/0")
         p.add_argument("--es", default="http://127.0.0.1:9200")
         p.add_argument("--ced", default=str(DATA / "rumour_ced_train.jsonl.gz"))
         p.add_argument("--reviews", default=str(DATA / "sentiment_reviews.jsonl.gz"))
         p.add_argument("--seed", type=int, default=12)
+    pr = sub.add_parser("prepare", help="train a held-out rumour model + early-warning threshold for the replay")
+    pr.add_argument("--out", default=str(HELD_OUT_DIR))
+    pr.add_argument("--min-precision", type=float, default=0.95,
+                    help="the early-warning threshold is the lowest with this precision on the calibration part")
+    pr.add_argument("--ced", default=str(DATA / "rumour_ced_train.jsonl.gz"))
+    pr.add_argument("--seed", type=int, default=12)
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the clean-up in ``finally`` runs
-    if args.cmd == "mixed":
+    if args.cmd == "prepare":
+        prepare(args)
+    elif args.cmd == "mixed":
         if not args.local:
             ap.error("mixed needs --local (it reads story state from the stack's Redis prefix)")
         mixed(args)

@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     alerts_cooldown_s: int = Field(900, description="an open alert's updates are pushed at most this often")
     alerts_resolve_after_s: int = Field(6 * 3600, description="an alert whose story is quiet this long resolves")
     alerts_events_maxlen: int = Field(50_000, description="alert events kept for SSE resumption")
+    alerts_early_enabled: bool = Field(True, description="open early-warning alerts on the rumour model alone")
+    alerts_early_threshold: float = Field(0.74, description="first-post P(rumour) that opens an early warning")
+    alerts_early_alpha: float = Field(5e-4, description="a new rumour-like story this improbable for its "
+                                      "platform (per window) opens an early warning")
     delivery_timeout_s: float = Field(10.0, description="one delivery attempt's time limit")
     delivery_max_attempts: int = Field(6, description="attempts per delivery before it is logged as failed")
     smtp_host: str | None = Field(None, description="SMTP relay for e-mail subscriptions")

@@ -1,5 +1,6 @@
 """Alerter stage: documents from the ``alerting`` tap of ``verified`` go through the alert engine
-(stories, baselines, alerts); changed alerts are written to Elasticsearch after each batch.
+(stories, baselines, alerts; stories re-scored with their threads by the rumour model, early
+warnings); changed alerts are written to Elasticsearch after each batch.
 
 The tap (``TS_STREAM_TAPS``) gives the alerter its own stream and consumer group, so it never
 slows the indexer and a stopped alerter only lets its capped stream fill. A redelivered batch is
@@ -51,9 +52,13 @@ class AlerterStage:
 
 
 def build(settings: Any, client: Any) -> AlerterStage:
+    from trustscope.alerts.rescore import StoryRescorer
     from trustscope.es import make_client
+    from trustscope.rumour.scorer import RumourScorer
 
     es = make_client(settings)
     indices = AlertIndices(settings.es_index_prefix)
     indices.migrate(es)
-    return AlerterStage(AlertEngine(client, AlertConfig.from_settings(settings)), es, indices)
+    # the same model the integrity stage scores posts with re-scores stories with their threads
+    rescorer = StoryRescorer(RumourScorer.from_settings(settings))
+    return AlerterStage(AlertEngine(client, AlertConfig.from_settings(settings), rescorer=rescorer), es, indices)

@@ -34,6 +34,19 @@ class AlertConfig:
     shingle: int = 2
     min_lsh_chars: int = 8
     events_maxlen: int = 50_000
+    # early warning: a story whose first post the rumour model scores >= early_threshold opens an alert
+    # at once when a new rumour-like story is improbable (< early_alpha per window) for its platform;
+    # the rate of such stories has its own prior (0.5 stories in two weeks) so a fresh platform can be warned
+    early_enabled: bool = True
+    early_threshold: float = 0.74  # chosen on held-out data: bench/replay_rumours.py prepare (docs/alerts.md)
+    early_alpha: float = 5e-4
+    early_prior_stories: float = 0.5
+    early_prior_exposure_s: float = 14 * 86_400.0
+    early_max_severity: float = 49.0  # thin evidence: at most "medium" until the story is a burst
+    # story re-scoring with its thread: at these volumes, then every rescore_every posts
+    rescore_at: tuple[int, ...] = (2, 3, 5, 8, 13, 21, 34, 55, 89, 144)
+    rescore_every: int = 100
+    story_posts_kept: int = 300  # the posts a story keeps for re-scoring (its first ones)
 
     @property
     def key(self) -> str:
@@ -64,4 +77,6 @@ class AlertConfig:
                    min_posts=s.alerts_min_posts, min_authors=s.alerts_min_authors,
                    rumour_threshold=s.alerts_rumour_threshold, cooldown_s=s.alerts_cooldown_s,
                    resolve_after_s=s.alerts_resolve_after_s, story_ttl_s=s.alerts_story_ttl_s,
-                   events_maxlen=s.alerts_events_maxlen)
+                   events_maxlen=s.alerts_events_maxlen,
+                   early_enabled=s.alerts_early_enabled,
+                   early_threshold=s.alerts_early_threshold, early_alpha=s.alerts_early_alpha)

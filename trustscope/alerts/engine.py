@@ -2,8 +2,15 @@
 platform's baseline, and alerts are opened, updated, reopened and (when quiet) resolved.
 
 One story is one alert (alert id = story id): growth updates the alert instead of sending another.
-Subscriptions are told (``AlertEvent.notify``) when an alert opens or reopens, and when its level
-rises, at most once per ``cooldown_s``; other changes reach the SSE stream at most every
+Two ways to open an alert: an **early warning** (phase ``early``) when a story's first post(s) carry
+a high rumour-model probability and a new rumour-like story is improbable for that platform (its own
+rate of such stories), severity capped for thin evidence; and a **burst** (phase ``burst``) when the
+story's window count is improbable under the platform's baseline. An early warning that becomes a
+burst is updated (and subscriptions told), never re-sent; one whose re-scored probability falls
+below the rumour threshold before it bursts is resolved by the alerter. Stories that start with a
+model-scored post are re-scored with their thread as they grow (``trustscope.alerts.rescore``).
+Subscriptions are told (``AlertEvent.notify``) when an alert opens or reopens, when an early
+warning turns into a burst, and when its level rises, at most once per ``cooldown_s``; other changes reach the SSE stream at most every
 ``update_interval_s`` per alert. Times: windows and baselines run on the posts' own times (event
 time), so a replayed or delayed stream is judged as it happened; cooldowns and latency on the clock.
 """
@@ -19,7 +26,8 @@ import redis
 
 from trustscope.alerts.config import AlertConfig
 from trustscope.alerts.models import Alert, AlertEvent, AlertKind, Post, Story, ts_to_dt
-from trustscope.alerts.rates import RateModel
+from trustscope.alerts.rates import EARLY, RateModel
+from trustscope.alerts.rescore import StoryRescorer, due
 from trustscope.alerts.severity import LEVEL_ORDER, level, severity
 from trustscope.alerts.store import AlertStore, TransitionError, apply_transition
 from trustscope.alerts.stories import StoryStore
@@ -29,13 +37,16 @@ log = get_logger("trustscope.alerts")
 
 
 class AlertEngine:
-    def __init__(self, client: redis.Redis, config: AlertConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: redis.Redis, config: AlertConfig, clock: Callable[[], float] = time.time,
+                 rescorer: StoryRescorer | None = None) -> None:
         self.cfg = config
         self.clock = clock
         self.stories = StoryStore(client, config)
         self.rates = RateModel(client, config)
         self.store = AlertStore(client, config)
         self.threshold = -math.log10(config.alpha)
+        self.early_threshold = -math.log10(config.early_alpha)
+        self.rescorer = rescorer if rescorer is not None else StoryRescorer(None)
 
     def post_kinds(self, post: Post) -> list[AlertKind]:
         kinds: list[AlertKind] = []
@@ -45,31 +56,86 @@ class AlertEngine:
             kinds.append("negative")
         return kinds
 
+    def rumour_threshold(self, story: Story) -> float:
+        """A story the model scores is rumour-like from ``early_threshold`` (chosen on held-out data
+        for precision), one the lexicon scores from ``rumour_threshold``; an early warning is retracted
+        only below ``rumour_threshold`` (hysteresis: a wobble of the score does not flap the alert)."""
+        return self.cfg.early_threshold if story.model_headline else self.cfg.rumour_threshold
+
     def story_kind(self, story: Story) -> AlertKind | None:
-        if story.rumour_max >= self.cfg.rumour_threshold:
+        if story.rumour_prob >= self.rumour_threshold(story) and self.rate_allows(story):
             return "rumour"
         if story.negative_share >= self.cfg.negative_share:
             return "negative"
         return None
 
+    def rate_allows(self, story: Story) -> bool:
+        """A model-scored story is a rumour alert (early or burst) only when a new rumour-like story
+        was improbable for its platform when it became one: the platform's own rate of such stories,
+        so a platform where the model often errs is not paged for each (docs/alerts.md)."""
+        if not (story.model_headline and self.cfg.early_enabled):
+            return True
+        return story.early_surprise is not None and story.early_surprise >= self.early_threshold
+
     def process(self, posts: Sequence[Post]) -> list[AlertEvent]:
         events: list[AlertEvent] = []
         now = self.clock()
-        for post in posts:
-            if now - post.created_at > self.cfg.max_age_s:
-                continue  # a backfill of old posts is indexed, not alerted on
-            kinds = self.post_kinds(post)
-            for placement in self.stories.add(post, signal=bool(kinds)):
-                event = self.consider(placement.story)
-                for kind in kinds:  # the baseline learns after the test, so a burst is judged by the past
-                    self.rates.observe(placement.story.platform, kind, post.created_at)
-                if event is not None:
-                    events.append(event)
+        posts = [p for p in posts if now - p.created_at <= self.cfg.max_age_s]  # backfills: indexed, not alerted
+        self.stories.begin_batch(posts)
+        try:
+            for post in posts:
+                events.extend(self._place(post))
+        finally:
+            self.stories.end_batch()
         return events
 
+    def _place(self, post: Post) -> list[AlertEvent]:
+        """The post in its stories; each story tested, then the baselines taught."""
+        events: list[AlertEvent] = []
+        kinds = self.post_kinds(post)
+        early_like = post.model_scored and post.rumour >= self.cfg.early_threshold
+        for placement in self.stories.add(post, signal=bool(kinds) or early_like):
+            story = self._rescored(placement.story)
+            counted = self._first_early(story)
+            event = self.consider(counted or story)
+            for kind in kinds:  # the baseline learns after the test, so a burst is judged by the past
+                self.rates.observe(story.platform, kind, post.created_at)
+            if counted is not None:
+                self.rates.observe(story.platform, EARLY, story.first_seen)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _rescored(self, story: Story) -> Story:
+        if not self.rescorer.enabled or not due(story, self.cfg):
+            return story
+        prob = self.rescorer.score(self.stories.thread_posts(story.id))
+        return story if prob is None else self.stories.set_rescore(story, prob)
+
+    def _early_like(self, story: Story) -> bool:
+        return story.model_headline and story.rumour_prob >= self.cfg.early_threshold
+
+    def _first_early(self, story: Story) -> Story | None:
+        """The first time the model finds a story rumour-like, it is judged against its platform's rate
+        of such stories (the surprise is kept on the story) and counted in it after the test."""
+        if not self.cfg.early_enabled or story.early_seen or not self._early_like(story):
+            return None
+        return self.stories.first_early(story, self.early_surprise(story))
+
+    def early_surprise(self, story: Story) -> float:
+        """-log10 P(a new rumour-like story on this platform in one window | its rate of them)."""
+        base = self.rates.baseline(story.platform, EARLY, story.first_seen)
+        return round(base.surprise(1, self.cfg.window_s), 3)
+
     def consider(self, story: Story) -> AlertEvent | None:
+        kind = self.story_kind(story)
+        # a story's first post: no alert can exist yet (alert id = story id), and one post is never a
+        # burst, so only an early warning can open; this skips two Redis round trips for most posts
+        if story.volume <= 1 and self.cfg.min_posts > 1 and not (
+                kind == "rumour" and story.model_headline and self.cfg.early_enabled):
+            return None
         existing = self.store.get(story.id)
-        kind = self.story_kind(story) or (existing.kind if existing else None)
+        kind = kind or (existing.kind if existing else None)
         if kind is None:
             return None
         k = story.window_posts
@@ -78,16 +144,22 @@ class AlertEngine:
         surprise = round(base.surprise(k, self.cfg.window_s), 3) if k else 0.0
         burst = (k >= self.cfg.min_posts and story.authors >= self.cfg.min_authors
                  and surprise >= self.threshold)
-        sev = severity(story, kind, surprise)
         now_ts = self.clock()
         now = datetime.fromtimestamp(now_ts, tz=timezone.utc)
         if existing is None:
-            if not burst:
+            # rumour-like by the model, improbable for the platform (story_kind checked both): warn now
+            early = not burst and kind == "rumour" and story.model_headline and self.cfg.early_enabled
+            if early:
+                surprise = story.early_surprise or 0.0
+            if not burst and not early:
                 return None
-            alert = Alert(id=story.id, story_id=story.id, platform=story.platform, kind=kind, severity=sev,
+            phase = "burst" if burst else "early"
+            sev = severity(story, kind, surprise, cap=None if burst else self.cfg.early_max_severity)
+            alert = Alert(id=story.id, story_id=story.id, platform=story.platform, kind=kind, phase=phase,
+                          severity=sev,
                           level=level(sev), headline=story.headline, headline_id=story.headline_id,
                           terms=story.terms, volume=story.volume, reposts=story.reposts, authors=story.authors,
-                          velocity_per_min=story.velocity_per_min, rumour_prob=story.rumour_max,
+                          velocity_per_min=story.velocity_per_min, rumour_prob=story.rumour_prob,
                           negative_share=story.negative_share, sentiment_mean=story.sentiment_mean,
                           surprise=surprise, baseline_per_window=round(base.expected(self.cfg.window_s), 4),
                           first_seen=ts_to_dt(story.first_seen), last_seen=ts_to_dt(story.last_seen),
@@ -96,9 +168,12 @@ class AlertEngine:
                           history=[{"action": "open", "by": "alerter", "at": now.isoformat()}])
             event = AlertEvent(type="alert.opened", alert=alert, notify=True, at=now)
             self.store.save(alert, event)
-            log.info("alert.opened", alert=alert.id, platform=alert.platform, kind=kind, severity=sev,
-                     volume=story.volume, window=k, surprise=surprise)
+            log.info("alert.opened", alert=alert.id, platform=alert.platform, kind=kind, phase=phase,
+                     severity=sev, volume=story.volume, window=k, surprise=surprise)
             return event
+        if (existing.phase == "early" and existing.status != "resolved" and not burst
+                and story.rumour_prob < self.cfg.rumour_threshold):
+            return self._retract(existing, story)
         if existing.status == "resolved" and not (
                 burst and story.volume >= existing.volume + max(self.cfg.min_posts, existing.volume // 2)):
             return None  # reopened only when it grows again: by half (at least min_posts) since resolved
@@ -106,8 +181,16 @@ class AlertEngine:
         reopened = None
         if alert.status == "resolved":
             reopened = apply_transition(alert, "reopen", "alerter", "the story grew again")
+        turned = alert.phase == "early" and burst
+        if burst:
+            alert.phase = "burst"
+        sev = severity(story, kind, surprise, cap=None if alert.phase == "burst" else self.cfg.early_max_severity)
         self._refresh(alert, story, kind, sev, surprise, base.expected(self.cfg.window_s))
-        if reopened is not None:
+        if turned and reopened is None:  # the early warning's story is now a burst: tell them, once
+            alert.notified_at, alert.notified_level, alert.updated_at = now, alert.level, now
+            event = AlertEvent(type="alert.updated", alert=alert, notify=True, at=now)
+            log.info("alert.burst", alert=alert.id, level=alert.level, severity=sev)
+        elif reopened is not None:
             alert.notified_at, alert.notified_level, alert.updated_at = now, alert.level, now
             event = AlertEvent(type="alert.reopened", alert=alert, notify=True, at=now)
             log.info("alert.reopened", alert=alert.id, platform=alert.platform, severity=sev)
@@ -132,12 +215,25 @@ class AlertEngine:
         alert.kind = kind
         alert.severity, alert.level = sev, level(sev)
         alert.volume, alert.reposts, alert.authors = story.volume, story.reposts, story.authors
-        alert.velocity_per_min, alert.rumour_prob = story.velocity_per_min, story.rumour_max
+        alert.velocity_per_min, alert.rumour_prob = story.velocity_per_min, story.rumour_prob
         alert.negative_share, alert.sentiment_mean = story.negative_share, story.sentiment_mean
         alert.terms = story.terms
         alert.surprise = max(alert.surprise, surprise) if alert.status != "resolved" else surprise
         alert.baseline_per_window = round(expected, 4)
         alert.last_seen = ts_to_dt(story.last_seen)
+
+    def _retract(self, alert: Alert, story: Story) -> AlertEvent | None:
+        """An early warning whose story, re-scored with its thread, is no longer rumour-like."""
+        try:
+            done = self.store.transition(alert.id, "resolve", "alerter",
+                                         f"re-scored with its thread: P(rumour) {story.rumour_prob:.2f} "
+                                         f"< {self.cfg.rumour_threshold}")
+        except TransitionError:
+            return None
+        if done is None:
+            return None
+        log.info("alert.retracted", alert=alert.id, platform=alert.platform, rumour_prob=story.rumour_prob)
+        return done[1]
 
     def sweep(self) -> list[AlertEvent]:
         """Resolve open/acknowledged alerts whose story has been quiet for ``resolve_after_s``."""

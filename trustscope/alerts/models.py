@@ -13,6 +13,8 @@ AlertStatus = Literal["open", "acknowledged", "resolved"]
 AlertKind = Literal["rumour", "negative"]
 EventType = Literal["alert.opened", "alert.updated", "alert.acknowledged", "alert.resolved", "alert.reopened"]
 Level = Literal["low", "medium", "high", "critical"]
+Phase = Literal["early", "burst"]
+LEXICON_ENGINE = "rumour-lexicon-placeholder-v1"  # trustscope.rumour.lexicon.ENGINE (not imported: no model load)
 
 
 def ts_to_dt(ts: float) -> datetime:
@@ -31,6 +33,7 @@ class Post(BaseModel):
     parent_id: str | None = None
     rumour: float = 0.0
     rumour_terms: list[str] = Field(default_factory=list)
+    rumour_engine: str | None = None  # who set ``rumour``: the trained model, or the placeholder lexicon
     negative: bool = False
     prob_positive: float | None = None
     ingested_at: float | None = None
@@ -43,9 +46,15 @@ class Post(BaseModel):
                    root_id=doc.root_id, parent_id=doc.parent_id,
                    rumour=float(doc.rumour.score) if doc.rumour else 0.0,
                    rumour_terms=list(doc.rumour.terms) if doc.rumour else [],
+                   rumour_engine=doc.rumour.engine if doc.rumour else None,
                    negative=bool(sent and sent.label == "negative"),
                    prob_positive=sent.prob_positive if sent else None,
                    ingested_at=doc.ingested_at.timestamp())
+
+    @property
+    def model_scored(self) -> bool:
+        """``rumour`` is the trained model's P(rumour) (social posts), not the lexicon's phrase score."""
+        return bool(self.rumour_engine) and self.rumour_engine != LEXICON_ENGINE
 
 
 class Story(BaseModel):
@@ -68,9 +77,20 @@ class Story(BaseModel):
     negative_share: float = 0.0
     sentiment_mean: float | None = None  # mean prob_positive of scored posts
     terms: list[str] = Field(default_factory=list)
+    model_headline: bool = False  # the first post was scored by the rumour model (a social post)
+    head_rumour: float = 0.0  # the first post's own rumour score
+    rumour_story: float | None = None  # the model's P(rumour) of the story with its thread so far
+    rescored_volume: int = 0  # the volume at which ``rumour_story`` was computed
+    early_seen: bool = False  # already counted in its platform's rate of new rumour-like stories
+    early_surprise: float | None = None  # -log10 P(a new rumour-like story) when it first became one
 
     @property
     def rumour_prob(self) -> float:
+        """The story's rumour probability: for a story that starts with a model-scored post, the
+        model's score of the story as it stands (headline + the posts that arrived; the first post's
+        own score until the second arrives); otherwise the highest lexicon score among its posts."""
+        if self.model_headline:
+            return self.rumour_story if self.rumour_story is not None else self.head_rumour
         return self.rumour_max
 
 
@@ -82,6 +102,8 @@ class Alert(BaseModel):
     story_id: str
     platform: str
     kind: AlertKind
+    phase: Phase = Field("burst", description="early: opened on the rumour model alone (thin evidence, "
+                         "severity capped); burst: the story is a burst against its platform's baseline")
     status: AlertStatus = "open"
     severity: float
     level: Level

@@ -19,6 +19,8 @@ import redis
 
 from trustscope.alerts.config import AlertConfig
 
+EARLY = "early"  # the rate kind of new stories the rumour model finds rumour-like (early warnings)
+
 _UPDATE = """
 local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
 local t = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
@@ -98,7 +100,15 @@ class RateModel:
             dt = at - float(raw[2])
             decay = 2.0 ** (-dt / self.cfg.half_life_s)
             n, t = n * decay, t * decay + dt
-        return Baseline(self.cfg.prior_posts + max(0.0, n - exclude), self.cfg.prior_exposure_s + t)
+        prior_n, prior_t = self.prior(kind)
+        return Baseline(prior_n + max(0.0, n - exclude), prior_t + t)
+
+    def prior(self, kind: str) -> tuple[float, float]:
+        """(posts, exposure s) of the Gamma prior: early warnings count new rumour-like stories,
+        rarer than signal posts, so they have their own (0.5 stories in two weeks by default)."""
+        if kind == EARLY:
+            return self.cfg.early_prior_stories, self.cfg.early_prior_exposure_s
+        return self.cfg.prior_posts, self.cfg.prior_exposure_s
 
     def observe(self, platform: str, kind: str, at: float, posts: int = 1) -> None:
         self._update(keys=[self.key(platform, kind)],

@@ -24,7 +24,11 @@ import math
 import re
 from dataclasses import dataclass
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+import orjson
 import redis
 from datasketch import MinHash
 
@@ -39,7 +43,8 @@ if redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1 then return false end
 local s = KEYS[1]
 if redis.call('EXISTS', s) == 0 then
   redis.call('HSET', s, 'id', ARGV[1], 'platform', ARGV[2], 'headline_id', ARGV[3], 'headline', ARGV[4],
-             'first_seen', ARGV[5], 'last_seen', ARGV[5], 'first_ingested', ARGV[15], 'rumour_max', '0')
+             'first_seen', ARGV[5], 'last_seen', ARGV[5], 'first_ingested', ARGV[15], 'rumour_max', '0',
+             'model', ARGV[17], 'head_rumour', ARGV[8])
 end
 local vol = redis.call('HINCRBY', s, 'volume', 1)
 redis.call('HINCRBY', s, 'reposts', tonumber(ARGV[7]))
@@ -120,6 +125,11 @@ class StoryStore:
         self.cfg = config
         self.rows = config.num_perm // config.bands
         self._update = client.register_script(_UPDATE)
+        # a batch's reads and buffered writes (begin_batch .. end_batch); None outside a batch
+        self._threads: dict[str, dict[str, str]] | None = None
+        self._bands: dict[str, str | None] | None = None
+        self._band_keys: dict[tuple[str, str], list[str]] | None = None
+        self._pending: dict[str, tuple[str, int]] | None = None
         seed = MinHash(num_perm=config.num_perm, seed=7)
         self._perm, self._scheme = seed.permutations, seed.scheme  # shared, computed once
 
@@ -179,49 +189,109 @@ class StoryStore:
             negative_share=round(int(h.get("negative", 0)) / vol, 4) if vol else 0.0,
             sentiment_mean=round(float(h.get("pos_sum", 0)) / scored, 4) if scored else None,
             terms=[t for t in h.get("terms", "").split("|") if t],
+            model_headline=h.get("model") == "1", head_rumour=float(h.get("head_rumour", 0)),
+            rumour_story=float(h["rumour_story"]) if h.get("rumour_story") else None,
+            rescored_volume=int(h.get("rescored_volume", 0)), early_seen=bool(h.get("early_seen")),
+            early_surprise=float(h["early_surprise"]) if h.get("early_surprise") else None,
         )
 
     # --- writing -----------------------------------------------------------------------------
-    def add(self, post: Post, signal: bool) -> list[Placement]:
-        """Count ``post`` in one story per platform (its own or its thread's); [] if seen before."""
-        roots = [r for r in dict.fromkeys([post.root_id, post.parent_id]) if r]
+    def begin_batch(self, posts: Sequence[Post]) -> None:
+        """Read what a batch of posts needs in one round trip (their thread roots' and parents'
+        stories, their LSH bands), so ``add`` costs about one script call per post. Until
+        ``end_batch`` the batch's own placements are overlaid on what was read and its LSH writes are
+        buffered (one consumer owns the story state, as everywhere in the alerter)."""
+        roots = sorted({r for p in posts for r in (p.root_id, p.parent_id) if r})
+        self._band_keys = {(p.id, platform): self._lsh_keys(platform, p.text) + self._claim_keys(platform, p)
+                           for p in posts for platform in p.platforms}
+        keys = sorted({k for ks in self._band_keys.values() for k in ks})
         pipe = self.client.pipeline(transaction=False)
         for r in roots:
             pipe.hgetall(self.thread_key(r))
-        got = pipe.execute()
+        if keys:
+            pipe.mget(keys)
+        got = pipe.execute() if len(pipe) else []
+        self._threads = {r: {_d(k): _d(v) for k, v in h.items()} for r, h in zip(roots, got)}
+        self._bands = {k: (_d(v) if v else None) for k, v in zip(keys, got[len(roots)] if keys else [])}
+        self._pending = {}
+
+    def end_batch(self) -> None:
+        """Write the batch's buffered LSH entries (the last writer of a key wins, as one by one)."""
+        if self._pending:
+            pipe = self.client.pipeline(transaction=False)
+            for k, (sid, ttl) in self._pending.items():
+                pipe.set(k, sid, ex=ttl)
+            pipe.execute()
+        self._threads, self._bands, self._band_keys, self._pending = None, None, None, None
+
+    def _thread_of(self, roots: list[str]) -> dict[str, str]:
+        if self._threads is not None and all(r in self._threads for r in roots):
+            found = [self._threads[r] for r in roots]
+        elif roots:
+            pipe = self.client.pipeline(transaction=False)
+            for r in roots:
+                pipe.hgetall(self.thread_key(r))
+            found = [{_d(k): _d(v) for k, v in h.items()} for h in pipe.execute()]
+        else:
+            found = []
         thread: dict[str, str] = {}
-        for found in reversed(got):  # the root wins over the parent
-            thread.update({_d(k): _d(v) for k, v in found.items()})
+        for h in reversed(found):  # the root wins over the parent
+            thread.update(h)
+        return thread
+
+    def _votes(self, keys: list[str]) -> dict[str, int]:
+        if self._bands is not None and all(k in self._bands for k in keys):
+            sids = [self._bands[k] for k in keys]
+        else:
+            sids = [_d(v) if v else None for v in self.client.mget(keys)]
+        votes: dict[str, int] = {}
+        for sid in sids:
+            if sid:
+                votes[sid] = votes.get(sid, 0) + 1
+        return votes
+
+    def add(self, post: Post, signal: bool) -> list[Placement]:
+        """Count ``post`` in one story per platform (its own or its thread's); [] if seen before."""
+        roots = [r for r in dict.fromkeys([post.root_id, post.parent_id]) if r]
+        thread = self._thread_of(roots)
         platforms = post.platforms or sorted(thread)  # a reply that names no platform joins its thread's
         placements = []
-        lsh_cache: dict[str, list[str]] = {}
         for platform in platforms:
             via = "thread"
             story_id = thread.get(platform)
-            keys = lsh_cache.setdefault(platform, self._lsh_keys(platform, post.text) + self._claim_keys(platform, post))
+            keys = self._band_keys.get((post.id, platform)) if self._band_keys is not None else None
+            if keys is None:
+                keys = self._lsh_keys(platform, post.text) + self._claim_keys(platform, post)
             if story_id is None and keys:
-                votes: dict[str, int] = {}
-                for sid in self.client.mget(keys):
-                    if sid:
-                        votes[_d(sid)] = votes.get(_d(sid), 0) + 1
+                votes = self._votes(keys)
                 if votes:
                     story_id, via = max(votes.items(), key=lambda kv: kv[1])[0], "lsh"
             if story_id is None:
                 story_id, via = hashlib.blake2b(f"{platform}\x1f{post.id}".encode(), digest_size=10).hexdigest(), "new"
-            placement = self._apply(post, platform, story_id, via, roots[0] if roots else None)
+            pipe = self.client.pipeline(transaction=False)  # the writes after the update, one round trip
+            placement = self._apply(post, platform, story_id, via, roots[0] if roots else None, pipe)
             if placement is None:
                 continue
             placements.append(placement)
+            if self._threads is not None:  # what the script wrote, for the batch's later replies
+                self._threads.setdefault(post.id, {})[platform] = story_id
+                if roots:
+                    self._threads.setdefault(roots[0], {}).setdefault(platform, story_id)
             if keys:
                 # every post can be copied, but only signal posts and growing stories are kept long
                 ttl = self.cfg.idle_ttl_s if (signal or via != "new") else self.cfg.plain_lsh_ttl_s
-                pipe = self.client.pipeline(transaction=False)
                 for k in keys:
-                    pipe.set(k, story_id, ex=ttl)
+                    if self._pending is not None and self._bands is not None:
+                        self._pending[k] = (story_id, ttl)
+                        self._bands[k] = story_id
+                    else:
+                        pipe.set(k, story_id, ex=ttl)
+            if len(pipe):
                 pipe.execute()
         return placements
 
-    def _apply(self, post: Post, platform: str, story_id: str, via: str, root: str | None) -> Placement | None:
+    def _apply(self, post: Post, platform: str, story_id: str, via: str, root: str | None,
+               pipe: Any) -> Placement | None:
         sk = self.story_key(story_id)
         minute = int(post.created_at // 60)
         res = self._update(
@@ -231,9 +301,36 @@ class StoryStore:
                   1 if (post.root_id or post.parent_id) else 0, f"{post.rumour:.4f}", 1 if post.negative else 0,
                   "" if post.prob_positive is None else f"{post.prob_positive:.4f}", minute,
                   max(1, math.ceil(self.cfg.window_s / 60)), self.cfg.idle_ttl_s, self.cfg.story_ttl_s,
-                  f"{post.ingested_at or 0:.3f}", "|".join(post.rumour_terms)])
+                  f"{post.ingested_at or 0:.3f}", "|".join(post.rumour_terms), 1 if post.model_scored else 0])
         if not res:
             return None
         window, authors, flat = int(res[0]), int(res[1]), res[2]
         h = {_d(flat[i]): _d(flat[i + 1]) for i in range(0, len(flat), 2)}
-        return Placement(self._story(h, window, authors), via)
+        story = self._story(h, window, authors)
+        if story.model_headline:  # the thread the model re-scores the story with (its first posts)
+            item = orjson.dumps({"id": post.id, "parent": post.parent_id or "", "uid": post.author_id,
+                                 "text": post.text[:280], "t": round(post.created_at, 3)})
+            ttl = self.cfg.idle_ttl_s if story.volume <= 1 else self.cfg.story_ttl_s
+            pipe.rpush(sk + ":posts", item)
+            pipe.ltrim(sk + ":posts", 0, self.cfg.story_posts_kept - 1)
+            pipe.expire(sk + ":posts", ttl)
+        return Placement(story, via)
+
+    # --- re-scoring and early warnings ----------------------------------------------------------
+    def thread_posts(self, story_id: str) -> list[dict[str, Any]]:
+        """The story's first posts (headline first), as kept for re-scoring."""
+        return [orjson.loads(x) for x in self.client.lrange(self.story_key(story_id) + ":posts", 0, -1)]
+
+    def set_rescore(self, story: Story, prob: float) -> Story:
+        self.client.hset(self.story_key(story.id), mapping={"rumour_story": f"{prob:.4f}",
+                                                              "rescored_volume": story.volume})
+        return story.model_copy(update={"rumour_story": round(prob, 4), "rescored_volume": story.volume})
+
+    def first_early(self, story: Story, surprise: float) -> Story | None:
+        """Mark ``story`` as counted among its platform's new rumour-like stories, with the surprise it
+        was judged by; None when it was counted already (a redelivered or concurrent update)."""
+        key = self.story_key(story.id)
+        if not self.client.hsetnx(key, "early_seen", 1):
+            return None
+        self.client.hset(key, "early_surprise", f"{surprise:.3f}")
+        return story.model_copy(update={"early_seen": True, "early_surprise": surprise})
