@@ -101,12 +101,13 @@ def build_index(es: Any, prefix: str, n: int) -> dict[str, Any]:
     from elasticsearch import helpers
 
     from trustscope.es import DocIndices
+    from trustscope.es.derived import with_derived
 
     indices = DocIndices(prefix)
     indices.migrate(es)
     es.indices.put_settings(index=indices.write_alias, settings={"refresh_interval": "-1"})
     started = time.perf_counter()
-    actions = ({"_op_type": "index", "_index": indices.write_alias, "_id": d["id"], "_source": d}
+    actions = ({"_op_type": "index", "_index": indices.write_alias, "_id": d["id"], "_source": with_derived(d)}
                for d in documents(n))
     ok = 0
     for success, _info in helpers.streaming_bulk(es.options(request_timeout=120), actions, chunk_size=2000,

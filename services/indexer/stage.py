@@ -18,6 +18,7 @@ from elasticsearch import Elasticsearch
 
 from trustscope.bus import Message
 from trustscope.es import DocIndices
+from trustscope.es.derived import with_derived
 from trustscope.observability import BULK_ITEM_ERRORS, INDEXED_DOCUMENTS, get_logger
 from trustscope.resilience import ELASTICSEARCH, REDIS, TRANSIENT_STATUSES, DependencyDown
 from trustscope.schemas import utcnow
@@ -122,7 +123,7 @@ class IndexerStage:
             for d in todo:
                 operations.append({"index": {"_index": self.indices.write_alias, "_id": d["id"],
                                              "version": _version(d), "version_type": "external_gte"}})
-                operations.append(d)
+                operations.append(with_derived(d))  # + fields derived for aggregations (phrases)
             resp = self.es.bulk(operations=operations)
             retry = []
             for d, item in zip(todo, resp["items"], strict=True):

@@ -86,40 +86,17 @@ def significant_terms(
     size: Annotated[int, Query(ge=1, le=50)] = 15,
 ) -> dict[str, Any]:
     """Chinese words (character bigrams/trigrams) unusually frequent in the matching documents
-    compared with all documents, scored with JLH like Elasticsearch's ``significant_terms``.
+    compared with all documents, scored with JLH (Elasticsearch's ``significant_terms``).
 
-    Give a platform and/or a query; candidates come from a sample of the best-matching documents,
-    their counts from phrase counts over the whole foreground and background."""
+    Give a platform and/or a query. One request: foreground frequencies are counted in a uniform
+    random sample of up to 2,000 matching documents (``sampled``; ``exact`` is true when that is
+    all of them, and each term's ``documents`` is then its exact count, otherwise its sample count
+    scaled to the foreground), background frequencies over every indexed document."""
     if not f.q and not f.platforms:
         raise ApiError(400, "bad_parameter", "give a platform or a query (q) to compare with everything",
                        field="platform")
     started = time.perf_counter()
-    fg_query = queries.build_query(f)
-    sample = es.search(index=indices.read_alias, query=fg_query, size=queries.SAMPLE,
-                       _source=["text_simplified"], track_total_hits=True).body
-    fg_total = sample["hits"]["total"]["value"]
-    texts = [h["_source"].get("text_simplified") or "" for h in sample["hits"]["hits"]]
-    candidates = queries.candidate_terms(texts)
-    terms: list[dict[str, Any]] = []
-    if candidates and fg_total:
-        bg_total = int(es.count(index=indices.read_alias)["count"])
-        searches = queries.phrase_count_searches(indices.read_alias, fg_query, candidates) + \
-            queries.phrase_count_searches(indices.read_alias, None, candidates)
-        answers = es.msearch(searches=searches).body["responses"]
-        n = len(candidates)
-        for i, term in enumerate(candidates):
-            fg = answers[i]["hits"]["total"]["value"]
-            bg = answers[n + i]["hits"]["total"]["value"]
-            score = queries.jlh(fg, fg_total, bg, bg_total)
-            if score > 0:
-                terms.append({"term": term, "score": round(score, 4), "documents": fg, "background": bg})
-        terms.sort(key=lambda t: -t["score"])
-        # a trigram that only ever appears with its bigram says nothing new: keep the longer only
-        kept: list[dict[str, Any]] = []
-        for t in terms:
-            if any(t["term"] in k["term"] and t["documents"] <= k["documents"] for k in kept):
-                continue
-            kept.append(t)
-        terms = kept[:size]
-    record(audit, request, principal, "analytics", f, fg_total, started)
-    return {"documents": fg_total, "sampled": len(texts), "terms": terms}
+    result = es.search(index=indices.read_alias, **queries.significant_terms(f, size)).body
+    out = queries.shape_significant(result, size)
+    record(audit, request, principal, "analytics", f, out["documents"], started)
+    return out
