@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import time
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from services.gateway import queries
+from services.gateway import queries, sentiment_view
 from services.gateway.deps import ES, Audit, Filters, Indices, KnownPlatform, require_role, time_param
 from services.gateway.queries import SearchFilters
+from services.gateway.sentiment_view import SentimentQuery
 from services.gateway.routers.search import KINDS, record
 from trustscope.auth import REGULATOR, Principal
+from trustscope.es.rollup import ROLLUP_TZ, SentimentRollups
 from trustscope.web import ApiError
 
 router = APIRouter(tags=["analytics"])
@@ -20,64 +23,88 @@ Regulator = Annotated[Principal, Depends(require_role(REGULATOR))]
 Interval = Literal["hour", "day", "week", "month"]
 
 
-def _tz_error(exc: Exception, tz: str) -> ApiError | None:
-    text = str(exc).lower()
-    if "zone" in text or "time_zone" in text:
-        return ApiError(400, "bad_parameter", f"tz: unknown time zone '{tz}'", field="tz")
-    return None
+def _zone(tz: str) -> str:
+    """An IANA time zone name, or 400 naming ``tz``."""
+    try:
+        ZoneInfo(tz)
+    except (ValueError, ZoneInfoNotFoundError, OSError) as exc:
+        raise ApiError(400, "bad_parameter", f"tz: unknown time zone '{tz}' (use an IANA name such as "
+                       "Asia/Shanghai or UTC)", field="tz") from exc
+    return tz
+
+
+def get_rollups(request: Request) -> SentimentRollups | None:
+    return getattr(request.app.state, "rollups", None)
+
+
+Rollups = Annotated[SentimentRollups | None, Depends(get_rollups)]
 
 
 @router.get("/v1/platforms/{platform_id}/sentiment")
 def sentiment_trend(
     request: Request, es: ES, indices: Indices, audit: Audit, principal: Regulator, platform: KnownPlatform,
-    interval: Interval = "day", since: str | None = None, until: str | None = None,
-    kind: KINDS | None = None, tz: str = "Asia/Shanghai",
+    rollups: Rollups, interval: Interval = "day", since: str | None = None, until: str | None = None,
+    kind: KINDS | None = None, tz: str = ROLLUP_TZ,
 ) -> dict[str, Any]:
-    """Sentiment about one platform over time."""
+    """Sentiment about one platform over time: per bucket the documents, their labels, mean score,
+    integrity verdicts and rumour mentions (rumour score >= 0.5). Exact; ``basis`` says whether the
+    daily rollups answered (see /v1/analytics/sentiment)."""
     started = time.perf_counter()
     f = SearchFilters(platforms=[platform.id], kind=kind, since=time_param(since, "since"),
                       until=time_param(until, "until"))
-    try:
-        result = es.search(index=indices.read_alias,
-                           **queries.sentiment_over_time(queries.filter_clauses(f), interval, tz))
-    except Exception as exc:  # noqa: BLE001 - a bad time zone is the caller's error
-        if (err := _tz_error(exc, tz)) is not None:
-            raise err from exc
-        raise
-    buckets = queries.shape_over_time(result.body)
-    record(audit, request, principal, "analytics", f, result.body["hits"]["total"]["value"], started)
-    return {"platform": platform.id, "interval": interval, "tz": tz, "buckets": buckets}
+    q = SentimentQuery(f, interval, _zone(tz), detail=True, only_platforms=[platform.id])
+    ans = sentiment_view.answer(es, indices.read_alias, rollups, q)
+    buckets = sentiment_view.timeline(ans.series.get(platform.id, {}), interval, tz, detail=True)
+    record(audit, request, principal, "analytics", f, sum(b["documents"] for b in buckets), started)
+    return {"platform": platform.id, "interval": interval, "tz": tz, "buckets": buckets, "basis": ans.basis}
 
 
 @router.get("/v1/analytics/sentiment")
 def sentiment_by_platform(
-    request: Request, es: ES, indices: Indices, audit: Audit, principal: Regulator, f: Filters,
-    interval: Interval = "day", tz: str = "Asia/Shanghai", top: Annotated[int, Query(ge=1, le=50)] = 10,
+    request: Request, es: ES, indices: Indices, audit: Audit, principal: Regulator, f: Filters, rollups: Rollups,
+    interval: Interval = "day", tz: str = ROLLUP_TZ, top: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> dict[str, Any]:
-    """Sentiment per platform over time, for the ``top`` platforms with most matching documents."""
+    """Sentiment per platform over time, for the ``top`` platforms with most matching documents
+    (with a platform filter, only those platforms).
+
+    Exact, and fast at any size: without a text query or rumour range, in the rollup time zone
+    (Asia/Shanghai) and with day/week/month buckets, whole days come from daily rollups maintained
+    as documents are indexed, and only partial days at the range's edges and platform-days indexed
+    since their rollup was last recomputed (seconds) are counted from the documents. Otherwise the
+    documents are aggregated directly. ``basis.method`` is ``rollups`` or ``documents``."""
     started = time.perf_counter()
-    try:
-        result = es.search(index=indices.read_alias,
-                           **queries.sentiment_by_platform_over_time(f, interval, tz, top)).body
-    except Exception as exc:  # noqa: BLE001
-        if (err := _tz_error(exc, tz)) is not None:
-            raise err from exc
-        raise
-    record(audit, request, principal, "analytics", f, result["hits"]["total"]["value"], started)
-    return {"interval": interval, "tz": tz, "platforms": queries.shape_by_platform(result)}
+    q = SentimentQuery(f, interval, _zone(tz), only_platforms=f.platforms or None)
+    ans = sentiment_view.answer(es, indices.read_alias, rollups, q)
+    totals = sentiment_view.totals(ans.series)
+    ranked = sorted(totals, key=lambda p: (-totals[p].documents, p))[:top]
+    record(audit, request, principal, "analytics", f, sum(c.documents for c in totals.values()), started)
+    return {"interval": interval, "tz": tz, "basis": ans.basis, "platforms": [
+        {"platform": p, "documents": totals[p].documents,
+         "buckets": sentiment_view.timeline(ans.series[p], interval, tz, detail=False)} for p in ranked]}
 
 
 @router.get("/v1/analytics/negative-share")
 def negative_share(
-    request: Request, es: ES, indices: Indices, audit: Audit, principal: Regulator, f: Filters,
+    request: Request, es: ES, indices: Indices, audit: Audit, principal: Regulator, f: Filters, rollups: Rollups,
     min_documents: Annotated[int, Query(ge=1, le=1_000_000)] = 20, top: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> dict[str, Any]:
     """Platforms ranked by the share of negative documents among those with a sentiment label; a
-    platform needs ``min_documents`` matching documents to be ranked (small counts rank noisily)."""
+    platform needs ``min_documents`` matching documents to be ranked (small counts rank noisily).
+    Exact; answered from the daily rollups like /v1/analytics/sentiment (``basis``)."""
     started = time.perf_counter()
-    result = es.search(index=indices.read_alias, **queries.negative_share(f, min_documents)).body
-    record(audit, request, principal, "analytics", f, result["hits"]["total"]["value"], started)
-    return {"min_documents": min_documents, "platforms": queries.shape_negative_share(result, top)}
+    ans = sentiment_view.answer(es, indices.read_alias, rollups,
+                                SentimentQuery(f, None, only_platforms=f.platforms or None))
+    rows = []
+    for platform, c in sentiment_view.totals(ans.series).items():
+        if c.documents < min_documents:
+            continue
+        scored = sum(c.labels.get(x, 0) for x in sentiment_view.SHOWN_LABELS)
+        negative = c.labels.get("negative", 0)
+        rows.append({"platform": platform, "documents": c.documents, "scored": scored, "negative": negative,
+                     "negative_share": round(negative / scored, 4) if scored else 0.0})
+    rows.sort(key=lambda r: (-r["negative_share"], -r["documents"], r["platform"]))
+    record(audit, request, principal, "analytics", f, sum(r["documents"] for r in rows), started)
+    return {"min_documents": min_documents, "basis": ans.basis, "platforms": rows[:top]}
 
 
 @router.get("/v1/analytics/significant-terms")
