@@ -19,6 +19,7 @@ same interval and time zone, so their bucket keys line up and are simply added.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -100,11 +101,30 @@ def answer(es: Elasticsearch, docs_index: str, rollups: SentimentRollups | None,
     plan = _Plan.make(q.filters)
     dirty = [pd for pd in dirty if plan.is_full_day(pd.day) and (include is None or pd.platform in include)]
 
+    requests = [r for r in (_rollup_request(rollups.indices.read_alias, q, plan, dirty, include),
+                            _live_request(docs_index, q, plan, dirty, include)) if r is not None]
     series: Series = defaultdict(dict)
-    _merge(series, _from_rollups(es, rollups.indices.read_alias, q, plan, dirty, include))
-    _merge(series, _live_parts(es, docs_index, q, plan, dirty, include))
+    for (_, _, parse), resp in zip(requests, _run(es, requests), strict=True):
+        _merge(series, parse(resp))
     return Answer(series, {"method": "rollups", "exact": True, "rollup_tz": ROLLUP_TZ,
                            "live_edge_days": len(plan.edges), "live_platform_days": len(dirty)})
+
+
+Request = tuple[str, dict[str, Any], Callable[[dict[str, Any]], Series]]  # index, body, parser
+
+
+def _run(es: Elasticsearch, requests: list[Request]) -> list[dict[str, Any]]:
+    """One round trip: the rollup and live requests run side by side in an ``_msearch``. A part that
+    failed is sent again alone, so its error surfaces as the client's usual exception."""
+    if len(requests) == 1:
+        index, body, _ = requests[0]
+        return [es.search(index=index, **body).body]
+    searches: list[dict[str, Any]] = []
+    for index, body, _ in requests:
+        searches += [{"index": index}, body]
+    responses = es.msearch(searches=searches).body["responses"]
+    return [es.search(index=index, **body).body if "error" in resp else resp
+            for (index, body, _), resp in zip(requests, responses, strict=True)]
 
 
 def _rollups_can_answer(q: SentimentQuery) -> bool:
@@ -145,10 +165,11 @@ class _Plan:
         return self.first_full is not None and self.last_full is not None and self.first_full > self.last_full
 
 
-def _from_rollups(es: Elasticsearch, index: str, q: SentimentQuery, plan: _Plan, dirty: list[PlatformDay],
-                  include: list[str] | None) -> Series:
+def _rollup_request(index: str, q: SentimentQuery, plan: _Plan, dirty: list[PlatformDay],
+                    include: list[str] | None) -> Request | None:
+    """Whole, clean platform-days from the rollups, bucketed by the requested interval."""
     if plan.empty:
-        return {}
+        return None
     f = q.filters
     flt: list[dict[str, Any]] = []
     if f.platforms:
@@ -181,8 +202,8 @@ def _from_rollups(es: Elasticsearch, index: str, q: SentimentQuery, plan: _Plan,
     terms: dict[str, Any] = {"field": "platform", "size": MAX_PLATFORMS}
     if include:
         terms["include"] = include
-    body = es.search(index=index, size=0, query={"bool": {"filter": flt, "must_not": must_not}},
-                     aggs={"p": {"terms": terms, "aggs": level}}).body
+    body = {"size": 0, "query": {"bool": {"filter": flt, "must_not": must_not}},
+            "aggs": {"p": {"terms": terms, "aggs": level}}}
 
     def counts(b: dict[str, Any]) -> Counts:
         c = Counts(documents=int(b["n"]["value"]), score_sum=float(b["s"]["value"]), score_n=int(b["c"]["value"]),
@@ -198,14 +219,17 @@ def _from_rollups(es: Elasticsearch, index: str, q: SentimentQuery, plan: _Plan,
                     c.verdicts[v["key"]] = int(v["n"]["value"])
         return c
 
-    out: Series = {}
-    for p in body["aggregations"]["p"]["buckets"]:
-        if q.interval:
-            if buckets := {int(b["key"]): counts(b) for b in p["t"]["buckets"] if b["n"]["value"]}:
-                out[p["key"]] = buckets
-        elif p["n"]["value"]:
-            out[p["key"]] = {WHOLE: counts(p)}
-    return out
+    def parse(resp: dict[str, Any]) -> Series:
+        out: Series = {}
+        for p in resp["aggregations"]["p"]["buckets"]:
+            if q.interval:
+                if buckets := {int(b["key"]): counts(b) for b in p["t"]["buckets"] if b["n"]["value"]}:
+                    out[p["key"]] = buckets
+            elif p["n"]["value"]:
+                out[p["key"]] = {WHOLE: counts(p)}
+        return out
+
+    return index, body, parse
 
 
 def _doc_level(q: SentimentQuery) -> dict[str, Any]:
@@ -231,11 +255,11 @@ def _live(es: Elasticsearch, index: str, query: dict[str, Any], q: SentimentQuer
     return es.search(index=index, size=0, query=query, aggs={"p": _platform_terms(q, include)}).body["aggregations"]["p"]
 
 
-def _live_parts(es: Elasticsearch, index: str, q: SentimentQuery, plan: _Plan, dirty: list[PlatformDay],
-                include: list[str] | None) -> Series:
+def _live_request(index: str, q: SentimentQuery, plan: _Plan, dirty: list[PlatformDay],
+                  include: list[str] | None) -> Request | None:
     """Edge days (every platform, the exact range) and dirty platform-days, counted over documents."""
     if not plan.edges and not dirty:
-        return {}
+        return None
     aggs: dict[str, Any] = {}
     if plan.edges:
         ranges = [{"range": {"created_at": {"gte": day_bounds(d)[0].isoformat(), "lt": day_bounds(d)[1].isoformat()}}}
@@ -250,14 +274,17 @@ def _live_parts(es: Elasticsearch, index: str, q: SentimentQuery, plan: _Plan, d
         per = {p: {"bool": {"filter": [{"term": {"platforms": p}}],
                             "should": r, "minimum_should_match": 1}} for p, r in days.items()}
         aggs["dirty"] = {"filters": {"filters": per}, "aggs": _doc_level(q)}
-    body = es.search(index=index, size=0, query=build_query(q.filters), aggs=aggs).body["aggregations"]
-    out: Series = defaultdict(dict)
-    if "edges" in body:
-        _merge(out, _parse_platforms(body["edges"]["p"], q))
-    if "dirty" in body:
-        for platform, b in body["dirty"]["buckets"].items():
-            _merge(out, {platform: _parse_level(b, q)})
-    return out
+    def parse(resp: dict[str, Any]) -> Series:
+        found = resp["aggregations"]
+        out: Series = defaultdict(dict)
+        if "edges" in found:
+            _merge(out, _parse_platforms(found["edges"]["p"], q))
+        if "dirty" in found:
+            for platform, b in found["dirty"]["buckets"].items():
+                _merge(out, {platform: _parse_level(b, q)})
+        return out
+
+    return index, {"size": 0, "query": build_query(q.filters), "aggs": aggs}, parse
 
 
 def _parse_platforms(agg: dict[str, Any], q: SentimentQuery) -> Series:
