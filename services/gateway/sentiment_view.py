@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import redis
 from elasticsearch import Elasticsearch
 
 from services.gateway.queries import SearchFilters, build_query
@@ -32,6 +33,7 @@ from trustscope.es.rollup import LABELS, ROLLUP_TZ, PlatformDay, SentimentRollup
 
 SHOWN_LABELS = ("positive", "negative", "neutral")
 MAX_PLATFORMS = 10_000
+MAX_LIVE_DAYS = 2_000  # more dirty platform-days than this (a backlog): aggregate the documents
 WHOLE = 0  # the bucket key when there is no time axis (negative share)
 
 
@@ -90,16 +92,24 @@ def answer(es: Elasticsearch, docs_index: str, rollups: SentimentRollups | None,
     if rollups is None or not _rollups_can_answer(q):
         series = _parse_platforms(_live(es, docs_index, build_query(q.filters), q, include), q)
         return Answer(series, {"method": "documents", "exact": True})
-    with rollups.redis.pipeline(transaction=False) as pipe:
-        pipe.exists(rollups.ready_key)
-        pipe.hgetall(rollups.dirty_key)
-        ready, raw_dirty = pipe.execute()
-    if not ready:
-        series = _parse_platforms(_live(es, docs_index, build_query(q.filters), q, include), q)
-        return Answer(series, {"method": "documents", "exact": True, "note": "rollups are being built"})
-    dirty = [PlatformDay.parse(k.decode()) for k in raw_dirty]
+    try:
+        with rollups.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(rollups.ready_key)
+            pipe.hgetall(rollups.dirty_key)
+            ready, raw_dirty = pipe.execute()
+    except redis.RedisError:  # without the marks the rollups cannot be trusted; the documents can
+        ready, raw_dirty = False, {}
+        note = "rollup state unavailable"
+    else:
+        note = "rollups are being built"
     plan = _Plan.make(q.filters)
-    dirty = [pd for pd in dirty if plan.is_full_day(pd.day) and (include is None or pd.platform in include)]
+    dirty = [pd for pd in map(PlatformDay.parse, (k.decode() for k in raw_dirty))
+             if plan.is_full_day(pd.day) and (include is None or pd.platform in include)]
+    if not ready or len(dirty) > MAX_LIVE_DAYS:
+        if ready:
+            note = f"{len(dirty)} platform-days await their rollup"
+        series = _parse_platforms(_live(es, docs_index, build_query(q.filters), q, include), q)
+        return Answer(series, {"method": "documents", "exact": True, "note": note})
 
     requests = [r for r in (_rollup_request(rollups.indices.read_alias, q, plan, dirty, include),
                             _live_request(docs_index, q, plan, dirty, include)) if r is not None]
@@ -234,7 +244,7 @@ def _rollup_request(index: str, q: SentimentQuery, plan: _Plan, dirty: list[Plat
 
 def _doc_level(q: SentimentQuery) -> dict[str, Any]:
     """Sub-aggregations over documents that yield one bucket's :class:`Counts` (or a histogram of them)."""
-    metrics = doc_metrics()
+    metrics = doc_metrics(rumour=q.detail)  # only one platform's trend shows rumour mentions
     if q.detail:
         metrics["verdicts"] = {"terms": {"field": "integrity.verdict", "size": 20}}
     if not q.interval:
@@ -303,7 +313,7 @@ def _doc_counts(b: dict[str, Any], q: SentimentQuery) -> Counts:
         c.labels[lb["key"]] += lb["doc_count"]
         c.score_sum += float(lb["score"]["sum"] or 0.0)
         c.score_n += int(lb["score"]["count"])
-        c.rumour += lb["rumour"]["doc_count"]
+        c.rumour += lb["rumour"]["doc_count"] if "rumour" in lb else 0
     if q.detail:
         for v in b["verdicts"]["buckets"]:
             c.verdicts[v["key"]] += v["doc_count"]

@@ -46,7 +46,7 @@ ROLLUP_TZ = "Asia/Shanghai"  # the product's reporting day; other time zones are
 LABELS = ("positive", "negative", "neutral", "none")  # "none": no sentiment label
 NO_VALUE = "none"  # kind/source/verdict missing
 RUMOUR_MIN = 0.5  # a document "mentions a rumour" at rumour.score >= 0.5, as the live trend counts
-COMPOSITE_PAGE = 5000
+COMPOSITE_PAGE = 2000  # x (1 + 2 per label) buckets, well under search.max_buckets
 REFRESH_BATCH = 500  # platform-days recomputed per refresh call
 
 _CLEAR = """
@@ -99,11 +99,12 @@ def day_clause(pd: PlatformDay, field: str = "created_at") -> dict[str, Any]:
                                 {"range": {field: {"gte": start.isoformat(), "lt": end.isoformat()}}}]}}
 
 
-def doc_metrics() -> dict[str, Any]:
-    """Per-bucket sub-aggregations over documents: labels (with their score sums and rumour counts)."""
-    return {"labels": {"terms": {"field": "sentiment.label", "size": 10, "missing": NO_VALUE},
-                       "aggs": {"score": {"stats": {"field": "sentiment.score"}},
-                                "rumour": {"filter": {"range": {"rumour.score": {"gte": RUMOUR_MIN}}}}}}}
+def doc_metrics(rumour: bool = True) -> dict[str, Any]:
+    """Per-bucket sub-aggregations over documents: labels with their score sums (and rumour counts)."""
+    per_label: dict[str, Any] = {"score": {"stats": {"field": "sentiment.score"}}}
+    if rumour:
+        per_label["rumour"] = {"filter": {"range": {"rumour.score": {"gte": RUMOUR_MIN}}}}
+    return {"labels": {"terms": {"field": "sentiment.label", "size": 10, "missing": NO_VALUE}, "aggs": per_label}}
 
 
 class SentimentRollups:
