@@ -243,7 +243,10 @@ def test_sentiment_rollups_answer_exactly_what_the_documents_say(gw, corpus):
         for a, b in zip(rolled, live):
             assert _without_basis(a) == _without_basis(b), (a, b)
         # hour buckets, other time zones and text queries are answered from the documents
-        assert get(gw, "/v1/analytics/sentiment", interval="hour")["basis"]["method"] == "documents"
+        day_ago = (NOW - timedelta(days=1)).isoformat()
+        assert get(gw, "/v1/analytics/sentiment", interval="hour", since=day_ago)["basis"]["method"] == "documents"
+        r = gw.get("/v1/analytics/sentiment", params={"interval": "hour"}, headers=READER)
+        assert r.status_code == 400 and r.json()["field"] == "interval"  # unbounded hours: refused
         assert get(gw, "/v1/analytics/sentiment", tz="UTC")["basis"]["method"] == "documents"
         assert get(gw, "/v1/analytics/sentiment", q="催收")["basis"]["method"] == "documents"
 

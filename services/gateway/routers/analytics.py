@@ -4,6 +4,7 @@ significant terms for a platform or a query. Each call is audited like a search.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +34,17 @@ def _zone(tz: str) -> str:
     return tz
 
 
+MAX_HOUR_SPAN = timedelta(days=31)
+
+
+def _span_ok(interval: str, since: datetime | None, until: datetime | None) -> None:
+    """Hour buckets over an unbounded or long range would exceed the backend's bucket limit (and say
+    little): 400 naming ``interval`` rather than a failed search."""
+    if interval == "hour" and (since is None or (until or datetime.now(timezone.utc)) - since > MAX_HOUR_SPAN):
+        raise ApiError(400, "bad_parameter", "interval=hour needs since, at most 31 days before until (or now)",
+                       field="interval")
+
+
 def get_rollups(request: Request) -> SentimentRollups | None:
     return getattr(request.app.state, "rollups", None)
 
@@ -52,6 +64,7 @@ def sentiment_trend(
     started = time.perf_counter()
     f = SearchFilters(platforms=[platform.id], kind=kind, since=time_param(since, "since"),
                       until=time_param(until, "until"))
+    _span_ok(interval, f.since, f.until)
     q = SentimentQuery(f, interval, _zone(tz), detail=True, only_platforms=[platform.id])
     ans = sentiment_view.answer(es, indices.read_alias, rollups, q)
     buckets = sentiment_view.timeline(ans.series.get(platform.id, {}), interval, tz, detail=True)
@@ -73,6 +86,7 @@ def sentiment_by_platform(
     since their rollup was last recomputed (seconds) are counted from the documents. Otherwise the
     documents are aggregated directly. ``basis.method`` is ``rollups`` or ``documents``."""
     started = time.perf_counter()
+    _span_ok(interval, f.since, f.until)
     q = SentimentQuery(f, interval, _zone(tz), only_platforms=f.platforms or None)
     ans = sentiment_view.answer(es, indices.read_alias, rollups, q)
     totals = sentiment_view.totals(ans.series)
