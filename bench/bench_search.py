@@ -14,9 +14,12 @@
 
     nice -n 10 python bench/bench_search.py --docs 100000 --es-url http://127.0.0.1:9250 \\
         --redis-url redis://127.0.0.1:6390/0
-    python bench/bench_search.py --docs 1000000 --keep      # keep the index for a re-run (--reuse PREFIX)
+    python bench/bench_search.py --docs 1000000 --build-only  # build and keep the index
+    python bench/bench_search.py --reuse PREFIX --direct        # measure (again); --drop deletes it after
 
-Prints one JSON object. Everything created (index, audit index, Redis keys) is removed unless ``--keep``.
+Prints one JSON object. Everything created (index, rollups, audit index, Redis keys) is removed at the
+end of a run that built its index, unless ``--keep``/``--build-only``; a ``--reuse`` run keeps it unless
+``--drop``.
 """
 
 from __future__ import annotations
@@ -366,7 +369,9 @@ def main() -> None:
     ap.add_argument("--es-url", default=os.environ.get("TS_ES_URL", "http://127.0.0.1:9200"))
     ap.add_argument("--redis-url", default=os.environ.get("TS_REDIS_URL", "redis://127.0.0.1:6379/0"))
     ap.add_argument("--keep", action="store_true", help="keep the index (print its prefix)")
-    ap.add_argument("--reuse", default=None, help="prefix of an index kept by --keep: skip building")
+    ap.add_argument("--reuse", default=None, help="prefix of an index kept by --keep: skip building "
+                    "(the index is kept for another run unless --drop)")
+    ap.add_argument("--drop", action="store_true", help="delete the index, rollups and keys at the end, even with --reuse")
     ap.add_argument("--build-only", action="store_true", help="build the index (implies --keep) and stop")
     ap.add_argument("--direct", action="store_true", help="also time the aggregations in-process (no HTTP)")
     ap.add_argument("--skip-export", action="store_true", help="stop after the queries")
@@ -404,7 +409,7 @@ def main() -> None:
     finally:
         if gw is not None:
             gw.stop()
-        if not args.keep:
+        if args.drop or not (args.keep or args.reuse):
             cleanup(es, args.redis_url, prefix)
         es.close()
         print(json.dumps(result, ensure_ascii=False, indent=1))

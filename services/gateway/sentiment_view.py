@@ -29,11 +29,14 @@ import redis
 from elasticsearch import Elasticsearch
 
 from services.gateway.queries import SearchFilters, build_query
-from trustscope.es.rollup import LABELS, ROLLUP_TZ, PlatformDay, SentimentRollups, day_bounds, doc_metrics, local_day
+from trustscope.es.rollup import ROLLUP_TZ, PlatformDay, SentimentRollups, day_bounds, doc_metrics, local_day
 
 SHOWN_LABELS = ("positive", "negative", "neutral")
 MAX_PLATFORMS = 10_000
 MAX_LIVE_DAYS = 2_000  # more dirty platform-days than this (a backlog): aggregate the documents
+SAMPLE_DOCUMENTS = 50_000  # documents read by a sampled aggregation over very many matches
+SAMPLE_SEED = 20261201
+FILTER_PATH = "-**.key_as_string"  # bucket keys are formatted here (bucket_start): less JSON to move
 WHOLE = 0  # the bucket key when there is no time axis (negative share)
 
 
@@ -78,6 +81,7 @@ class SentimentQuery:
     tz: str = ROLLUP_TZ
     detail: bool = False  # verdicts and rumour mentions per bucket (one platform's trend)
     only_platforms: list[str] | None = None  # rank/return only these (the filter's platforms)
+    exact: bool = False  # aggregate every matching document even when there are very many
 
 
 @dataclass
@@ -90,8 +94,7 @@ def answer(es: Elasticsearch, docs_index: str, rollups: SentimentRollups | None,
     """The exact per-platform series for ``q``, from rollups where they can answer."""
     include = q.only_platforms or (q.filters.platforms or None)
     if rollups is None or not _rollups_can_answer(q):
-        series = _parse_platforms(_live(es, docs_index, build_query(q.filters), q, include), q)
-        return Answer(series, {"method": "documents", "exact": True})
+        return _documents(es, docs_index, q, include)
     try:
         with rollups.redis.pipeline(transaction=False) as pipe:
             pipe.exists(rollups.ready_key)
@@ -108,8 +111,7 @@ def answer(es: Elasticsearch, docs_index: str, rollups: SentimentRollups | None,
     if not ready or len(dirty) > MAX_LIVE_DAYS:
         if ready:
             note = f"{len(dirty)} platform-days await their rollup"
-        series = _parse_platforms(_live(es, docs_index, build_query(q.filters), q, include), q)
-        return Answer(series, {"method": "documents", "exact": True, "note": note})
+        return _documents(es, docs_index, q, include, note)
 
     requests = [r for r in (_rollup_request(rollups.indices.read_alias, q, plan, dirty, include),
                             _live_request(docs_index, q, plan, dirty, include)) if r is not None]
@@ -128,11 +130,11 @@ def _run(es: Elasticsearch, requests: list[Request]) -> list[dict[str, Any]]:
     failed is sent again alone, so its error surfaces as the client's usual exception."""
     if len(requests) == 1:
         index, body, _ = requests[0]
-        return [es.search(index=index, **body).body]
+        return [es.search(index=index, filter_path=FILTER_PATH, **body).body]
     searches: list[dict[str, Any]] = []
     for index, body, _ in requests:
         searches += [{"index": index}, body]
-    responses = es.msearch(searches=searches).body["responses"]
+    responses = es.msearch(searches=searches, filter_path=FILTER_PATH).body["responses"]
     return [es.search(index=index, **body).body if "error" in resp else resp
             for (index, body, _), resp in zip(requests, responses, strict=True)]
 
@@ -199,9 +201,11 @@ def _rollup_request(index: str, q: SentimentQuery, plan: _Plan, dirty: list[Plat
         by_platform[pd.platform].append(pd.field)
     must_not = [{"terms": {"bucket": fields}} for fields in by_platform.values()]
     label = f.sentiment
-    names = ({"n": f"n_{label}", "s": f"score_sum_{label}", "c": f"score_n_{label}", "r": f"rumour_{label}"}
-             if label else {"n": "documents", "s": "score_sum", "c": "score_n", "r": "rumour",
-                            **{f"l_{x}": f"n_{x}" for x in LABELS}})
+    names = ({"n": f"n_{label}", "s": f"score_sum_{label}", "c": f"score_n_{label}"}
+             if label else {"n": "documents", "s": "score_sum", "c": "score_n",
+                            **{f"l_{x}": f"n_{x}" for x in SHOWN_LABELS}})
+    if q.detail:
+        names["r"] = f"rumour_{label}" if label else "rumour"
     metrics: dict[str, Any] = {k: {"sum": {"field": v}} for k, v in names.items()}
     if q.detail:
         metrics["verdicts"] = {"terms": {"field": "verdict", "size": 20}, "aggs": {"n": {"sum": {"field": names["n"]}}}}
@@ -217,11 +221,11 @@ def _rollup_request(index: str, q: SentimentQuery, plan: _Plan, dirty: list[Plat
 
     def counts(b: dict[str, Any]) -> Counts:
         c = Counts(documents=int(b["n"]["value"]), score_sum=float(b["s"]["value"]), score_n=int(b["c"]["value"]),
-                   rumour=int(b["r"]["value"]))
+                   rumour=int(b["r"]["value"]) if "r" in b else 0)
         if label:
             c.labels[label] = c.documents
         else:
-            for x in LABELS:
+            for x in SHOWN_LABELS:
                 c.labels[x] = int(b[f"l_{x}"]["value"])
         if q.detail:
             for v in b["verdicts"]["buckets"]:
@@ -260,9 +264,27 @@ def _platform_terms(q: SentimentQuery, include: list[str] | None) -> dict[str, A
     return {"terms": terms, "aggs": _doc_level(q)}
 
 
-def _live(es: Elasticsearch, index: str, query: dict[str, Any], q: SentimentQuery,
-          include: list[str] | None) -> dict[str, Any]:
-    return es.search(index=index, size=0, query=query, aggs={"p": _platform_terms(q, include)}).body["aggregations"]["p"]
+def _documents(es: Elasticsearch, index: str, q: SentimentQuery, include: list[str] | None,
+               note: str | None = None) -> Answer:
+    """Aggregate the matching documents themselves. Work grows with the number of matches, so above
+    ``2 * SAMPLE_DOCUMENTS`` matches (unless ``exact``) a ``random_sampler`` reads about
+    ``SAMPLE_DOCUMENTS`` of them at random (fixed seed) and Elasticsearch scales the counts and sums
+    back: estimates, and ``basis`` says so, with the probability and the exact number of matches."""
+    query = build_query(q.filters)
+    aggs: dict[str, Any] = {"p": _platform_terms(q, include)}
+    basis: dict[str, Any] = {"method": "documents", "exact": True}
+    if not q.exact:
+        matching = int(es.count(index=index, query=query)["count"])
+        if matching > 2 * SAMPLE_DOCUMENTS:
+            probability = round(SAMPLE_DOCUMENTS / matching, 6)
+            aggs = {"s": {"random_sampler": {"probability": probability, "seed": SAMPLE_SEED}, "aggs": aggs}}
+            basis = {"method": "documents_sampled", "exact": False, "probability": probability,
+                     "matching_documents": matching,
+                     "note": "counts are estimates scaled from a random sample; exact=true counts every document"}
+    if note:
+        basis["note"] = note
+    found = es.search(index=index, size=0, query=query, aggs=aggs, filter_path=FILTER_PATH).body["aggregations"]
+    return Answer(_parse_platforms((found["s"] if "s" in found else found)["p"], q), basis)
 
 
 def _live_request(index: str, q: SentimentQuery, plan: _Plan, dirty: list[PlatformDay],

@@ -270,3 +270,21 @@ def test_sentiment_rollups_answer_exactly_what_the_documents_say(gw, corpus):
     finally:
         corpus.redis.delete(rollups.ready_key, rollups.dirty_key)
         corpus.es.options(ignore_status=404).indices.delete_index_template(name=rollups.indices.template)
+
+
+def test_documents_path_samples_very_many_matches_and_says_so(gw, corpus, monkeypatch):
+    """Above 2 x SAMPLE_DOCUMENTS matches a documents-path aggregation reads a random sample and
+    labels its counts as estimates; exact=true counts every document."""
+    from services.gateway import sentiment_view
+
+    monkeypatch.setattr(sentiment_view, "SAMPLE_DOCUMENTS", 5)  # the gateway runs in this process
+    sampled = get(gw, "/v1/analytics/sentiment", tz="UTC", interval="month")
+    basis = sampled["basis"]
+    assert basis["method"] == "documents_sampled" and basis["exact"] is False
+    assert basis["matching_documents"] == len(ITEMS) and basis["probability"] == round(5 / len(ITEMS), 6)
+    assert "estimates" in basis["note"]
+    exact = get(gw, "/v1/analytics/sentiment", tz="UTC", interval="month", exact="true")
+    assert exact["basis"] == {"method": "documents", "exact": True}
+    assert sum(p["documents"] for p in exact["platforms"]) == len(ITEMS)
+    small = get(gw, "/v1/analytics/negative-share", q="催收", min_documents=1)  # few matches: exact
+    assert small["basis"]["exact"] is True

@@ -8,13 +8,15 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 
 from services.gateway import queries, sentiment_view
 from services.gateway.deps import ES, Audit, Filters, Indices, KnownPlatform, require_role, time_param
 from services.gateway.queries import SearchFilters
-from services.gateway.sentiment_view import SentimentQuery
 from services.gateway.routers.search import KINDS, record
+from services.gateway.sentiment_view import SentimentQuery
 from trustscope.auth import REGULATOR, Principal
 from trustscope.es.rollup import ROLLUP_TZ, SentimentRollups
 from trustscope.web import ApiError
@@ -37,6 +39,11 @@ def _zone(tz: str) -> str:
 MAX_HOUR_SPAN = timedelta(days=31)
 
 
+def _json(body: dict[str, Any]) -> Response:
+    """Thousands of buckets: serialised once by orjson, not walked by FastAPI's generic encoder."""
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
 def _span_ok(interval: str, since: datetime | None, until: datetime | None) -> None:
     """Hour buckets over an unbounded or long range would exceed the backend's bucket limit (and say
     little): 400 naming ``interval`` rather than a failed search."""
@@ -50,14 +57,16 @@ def get_rollups(request: Request) -> SentimentRollups | None:
 
 
 Rollups = Annotated[SentimentRollups | None, Depends(get_rollups)]
+Exact = Annotated[bool, Query(description="aggregate every matching document even when a text query or "
+                                         "filter the rollups cannot answer matches very many (slower)")]
 
 
 @router.get("/v1/platforms/{platform_id}/sentiment")
 def sentiment_trend(
     request: Request, es: ES, indices: Indices, audit: Audit, principal: Regulator, platform: KnownPlatform,
     rollups: Rollups, interval: Interval = "day", since: str | None = None, until: str | None = None,
-    kind: KINDS | None = None, tz: str = ROLLUP_TZ,
-) -> dict[str, Any]:
+    kind: KINDS | None = None, tz: str = ROLLUP_TZ, exact: Exact = False,
+) -> Response:
     """Sentiment about one platform over time: per bucket the documents, their labels, mean score,
     integrity verdicts and rumour mentions (rumour score >= 0.5). Exact; ``basis`` says whether the
     daily rollups answered (see /v1/analytics/sentiment)."""
@@ -65,18 +74,20 @@ def sentiment_trend(
     f = SearchFilters(platforms=[platform.id], kind=kind, since=time_param(since, "since"),
                       until=time_param(until, "until"))
     _span_ok(interval, f.since, f.until)
-    q = SentimentQuery(f, interval, _zone(tz), detail=True, only_platforms=[platform.id])
+    q = SentimentQuery(f, interval, _zone(tz), detail=True, only_platforms=[platform.id], exact=exact)
     ans = sentiment_view.answer(es, indices.read_alias, rollups, q)
     buckets = sentiment_view.timeline(ans.series.get(platform.id, {}), interval, tz, detail=True)
     record(audit, request, principal, "analytics", f, sum(b["documents"] for b in buckets), started)
-    return {"platform": platform.id, "interval": interval, "tz": tz, "buckets": buckets, "basis": ans.basis}
+    return _json({"platform": platform.id, "interval": interval, "tz": tz, "buckets": buckets,
+                           "basis": ans.basis})
 
 
 @router.get("/v1/analytics/sentiment")
 def sentiment_by_platform(
     request: Request, es: ES, indices: Indices, audit: Audit, principal: Regulator, f: Filters, rollups: Rollups,
     interval: Interval = "day", tz: str = ROLLUP_TZ, top: Annotated[int, Query(ge=1, le=50)] = 10,
-) -> dict[str, Any]:
+    exact: Exact = False,
+) -> Response:
     """Sentiment per platform over time, for the ``top`` platforms with most matching documents
     (with a platform filter, only those platforms).
 
@@ -87,27 +98,28 @@ def sentiment_by_platform(
     documents are aggregated directly. ``basis.method`` is ``rollups`` or ``documents``."""
     started = time.perf_counter()
     _span_ok(interval, f.since, f.until)
-    q = SentimentQuery(f, interval, _zone(tz), only_platforms=f.platforms or None)
+    q = SentimentQuery(f, interval, _zone(tz), only_platforms=f.platforms or None, exact=exact)
     ans = sentiment_view.answer(es, indices.read_alias, rollups, q)
     totals = sentiment_view.totals(ans.series)
     ranked = sorted(totals, key=lambda p: (-totals[p].documents, p))[:top]
     record(audit, request, principal, "analytics", f, sum(c.documents for c in totals.values()), started)
-    return {"interval": interval, "tz": tz, "basis": ans.basis, "platforms": [
+    return _json({"interval": interval, "tz": tz, "basis": ans.basis, "platforms": [
         {"platform": p, "documents": totals[p].documents,
-         "buckets": sentiment_view.timeline(ans.series[p], interval, tz, detail=False)} for p in ranked]}
+         "buckets": sentiment_view.timeline(ans.series[p], interval, tz, detail=False)} for p in ranked]})
 
 
 @router.get("/v1/analytics/negative-share")
 def negative_share(
     request: Request, es: ES, indices: Indices, audit: Audit, principal: Regulator, f: Filters, rollups: Rollups,
     min_documents: Annotated[int, Query(ge=1, le=1_000_000)] = 20, top: Annotated[int, Query(ge=1, le=200)] = 20,
-) -> dict[str, Any]:
+    exact: Exact = False,
+) -> Response:
     """Platforms ranked by the share of negative documents among those with a sentiment label; a
     platform needs ``min_documents`` matching documents to be ranked (small counts rank noisily).
     Exact; answered from the daily rollups like /v1/analytics/sentiment (``basis``)."""
     started = time.perf_counter()
     ans = sentiment_view.answer(es, indices.read_alias, rollups,
-                                SentimentQuery(f, None, only_platforms=f.platforms or None))
+                                SentimentQuery(f, None, only_platforms=f.platforms or None, exact=exact))
     rows = []
     for platform, c in sentiment_view.totals(ans.series).items():
         if c.documents < min_documents:
@@ -118,7 +130,7 @@ def negative_share(
                      "negative_share": round(negative / scored, 4) if scored else 0.0})
     rows.sort(key=lambda r: (-r["negative_share"], -r["documents"], r["platform"]))
     record(audit, request, principal, "analytics", f, sum(r["documents"] for r in rows), started)
-    return {"min_documents": min_documents, "basis": ans.basis, "platforms": rows[:top]}
+    return _json({"min_documents": min_documents, "basis": ans.basis, "platforms": rows[:top]})
 
 
 @router.get("/v1/analytics/significant-terms")
