@@ -40,7 +40,7 @@ FILTER_PATH = "-**.key_as_string"  # bucket keys are formatted here (bucket_star
 WHOLE = 0  # the bucket key when there is no time axis (negative share)
 
 
-@dataclass
+@dataclass(slots=True)
 class Counts:
     """One bucket's numbers; added across rollups and live parts."""
 
@@ -62,8 +62,9 @@ class Counts:
             self.verdicts[k] += v
 
     def bucket(self, start: str, detail: bool) -> dict[str, Any]:
-        out: dict[str, Any] = {"start": start, "documents": self.documents,
-                               **{label: self.labels.get(label, 0) for label in SHOWN_LABELS},
+        labels = self.labels
+        out: dict[str, Any] = {"start": start, "documents": self.documents, "positive": labels.get("positive", 0),
+                               "negative": labels.get("negative", 0), "neutral": labels.get("neutral", 0),
                                "avg_score": round(self.score_sum / self.score_n, 4) if self.score_n else None}
         if detail:
             out["verdicts"] = {k: v for k, v in sorted(self.verdicts.items(), key=lambda kv: (-kv[1], kv[0])) if v}
@@ -359,30 +360,37 @@ def bucket_start(key: int, tz: str) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _next_key(key: int, interval: str, tz: str) -> int:
-    if interval == "hour":
-        return key + 3_600_000
-    zone = ZoneInfo(tz)
-    d = datetime.fromtimestamp(key / 1000, zone).date()
+def _next_day(d: date, interval: str) -> date:
     if interval == "day":
-        d += timedelta(days=1)
-    elif interval == "week":
-        d += timedelta(days=7)
-    else:
-        d = date(d.year + d.month // 12, d.month % 12 + 1, 1)
-    return int(datetime(d.year, d.month, d.day, tzinfo=zone).timestamp() * 1000)
+        return d + timedelta(days=1)
+    if interval == "week":
+        return d + timedelta(days=7)
+    return date(d.year + d.month // 12, d.month % 12 + 1, 1)
 
 
 def timeline(buckets: dict[int, Counts], interval: str, tz: str, detail: bool) -> list[dict[str, Any]]:
-    """Buckets from the first to the last with documents, empty ones included (as ``min_doc_count: 0``)."""
+    """Buckets from the first to the last with documents, empty ones included (as ``min_doc_count: 0``).
+    Walks local dates (not epoch arithmetic), so daylight-saving days are 23 or 25 hours long."""
     if not buckets:
         return []
     out: list[dict[str, Any]] = []
     key, last = min(buckets), max(buckets)
-    while key <= last:
-        out.append(buckets.get(key, Counts()).bucket(bucket_start(key, tz), detail))
-        key = _next_key(key, interval, tz)
-    return out
+    if interval == "hour":
+        while key <= last:
+            out.append(buckets.get(key, Counts()).bucket(bucket_start(key, tz), detail))
+            key += 3_600_000
+        return out
+    zone = ZoneInfo(tz)
+    d = datetime.fromtimestamp(key / 1000, zone).date()
+    empty = Counts()
+    while True:
+        local = datetime(d.year, d.month, d.day, tzinfo=zone)
+        key = int(local.timestamp() * 1000)
+        if key > last:
+            return out
+        text = local.isoformat(timespec="milliseconds")
+        out.append(buckets.get(key, empty).bucket(text[:-6] + "Z" if text.endswith("+00:00") else text, detail))
+        d = _next_day(d, interval)
 
 
 def totals(series: Series) -> dict[str, Counts]:
