@@ -354,7 +354,8 @@ def cleanup(es: Any, redis_url: str, prefix: str) -> None:
     names = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True).body)
     if names:
         es.indices.delete(index=",".join(names), ignore_unavailable=True)
-    es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-docs")
+    for family in ("docs", "rollup"):
+        es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-{family}")
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter(f"{prefix}:*", count=1000):
         client.delete(key)
