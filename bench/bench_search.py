@@ -14,9 +14,12 @@
 
     nice -n 10 python bench/bench_search.py --docs 100000 --es-url http://127.0.0.1:9250 \\
         --redis-url redis://127.0.0.1:6390/0
-    python bench/bench_search.py --docs 1000000 --keep      # keep the index for a re-run (--reuse PREFIX)
+    python bench/bench_search.py --docs 1000000 --build-only  # build and keep the index
+    python bench/bench_search.py --reuse PREFIX --direct        # measure (again); --drop deletes it after
 
-Prints one JSON object. Everything created (index, audit index, Redis keys) is removed unless ``--keep``.
+Prints one JSON object. Everything created (index, rollups, audit index, Redis keys) is removed at the
+end of a run that built its index, unless ``--keep``/``--build-only``; a ``--reuse`` run keeps it unless
+``--drop``.
 """
 
 from __future__ import annotations
@@ -101,12 +104,13 @@ def build_index(es: Any, prefix: str, n: int) -> dict[str, Any]:
     from elasticsearch import helpers
 
     from trustscope.es import DocIndices
+    from trustscope.es.derived import with_derived
 
     indices = DocIndices(prefix)
     indices.migrate(es)
     es.indices.put_settings(index=indices.write_alias, settings={"refresh_interval": "-1"})
     started = time.perf_counter()
-    actions = ({"_op_type": "index", "_index": indices.write_alias, "_id": d["id"], "_source": d}
+    actions = ({"_op_type": "index", "_index": indices.write_alias, "_id": d["id"], "_source": with_derived(d)}
                for d in documents(n))
     ok = 0
     for success, _info in helpers.streaming_bulk(es.options(request_timeout=120), actions, chunk_size=2000,
@@ -194,8 +198,6 @@ def timed(client: Any, path: str, params: dict[str, Any]) -> tuple[float, dict[s
 def bench_queries(gw: Gateway, requests: int) -> dict[str, Any]:
     import httpx
 
-    from trustscope.samples import PLATFORMS
-
     rng = random.Random(3)
     headers = {"Authorization": f"Bearer {KEY}"}
     out: dict[str, Any] = {}
@@ -217,23 +219,95 @@ def bench_queries(gw: Gateway, requests: int) -> dict[str, Any]:
                                        "p99": pct(first, 99), "mean": round(statistics.mean(first), 1)}
         out["search_next_pages_ms"] = {"n": len(deep), "p50": pct(deep, 50), "p95": pct(deep, 95)}
         aggs: dict[str, list[float]] = {"sentiment_per_platform": [], "negative_share": [], "platform_trend": [],
-                                        "significant_terms": []}
+                                        "significant_terms": [], "sentiment_per_platform_text_query": []}
+        basis: dict[str, set[str]] = {k: set() for k in aggs}
         n_agg = max(10, requests // 4)
         for i in range(n_agg):
             since = (datetime.now(timezone.utc) - timedelta(days=rng.choice([30, 90, 365]))).isoformat()
-            aggs["sentiment_per_platform"].append(timed(c, "/v1/analytics/sentiment", {
-                "interval": rng.choice(["day", "week"]), "since": since, "top": 8})[0])
-            aggs["negative_share"].append(timed(c, "/v1/analytics/negative-share",
-                                               {"since": since, "kind": "review"} if i % 2 else {"since": since})[0])
-            aggs["platform_trend"].append(timed(c, f"/v1/platforms/{rng.choice(PLATFORMS)}/sentiment", {
-                "interval": "day", "since": since})[0])
-            if i % 2 == 0:
-                aggs["significant_terms"].append(timed(c, "/v1/analytics/significant-terms", {
-                    "platform": rng.choice(PLATFORMS), "sentiment": "negative"})[0])
-        out["aggregations_ms"] = {k: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95)} for k, v in aggs.items()}
+            for name, path, params in agg_calls(rng, i, since):
+                ms, body = timed(c, path, params)
+                aggs[name].append(ms)
+                basis[name].add((body.get("basis") or {}).get("method", "sampled" if "sampled" in body else "?"))
+        out["aggregations_ms"] = {k: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95), "basis": sorted(basis[k])}
+                                  for k, v in aggs.items() if v}
         every = [x for v in aggs.values() for x in v]
         out["aggregations_all_ms"] = {"n": len(every), "p50": pct(every, 50), "p95": pct(every, 95)}
     return out
+
+
+def agg_calls(rng: random.Random, i: int, since: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """The aggregation requests of round ``i`` (name, path, params): the same mix every run."""
+    from trustscope.samples import PLATFORMS
+
+    calls = [
+        ("sentiment_per_platform", "/v1/analytics/sentiment",
+         {"interval": rng.choice(["day", "week"]), "since": since, "top": 8}),
+        ("negative_share", "/v1/analytics/negative-share", {"since": since, "kind": "review"} if i % 2 else {"since": since}),
+        ("platform_trend", f"/v1/platforms/{rng.choice(PLATFORMS)}/sentiment", {"interval": "day", "since": since}),
+    ]
+    if i % 2 == 0:
+        calls.append(("significant_terms", "/v1/analytics/significant-terms",
+                      {"platform": rng.choice(PLATFORMS), "sentiment": "negative"}))
+    else:  # a text query: the rollups cannot answer it, the documents are aggregated directly
+        calls.append(("sentiment_per_platform_text_query", "/v1/analytics/sentiment",
+                      {"interval": "day", "since": since, "top": 8, "q": rng.choice(TERMS)}))
+    return calls
+
+
+def bench_direct(es: Any, redis_url: str, prefix: str, rounds: int) -> dict[str, Any]:
+    """The same aggregation calls without HTTP, auth or audit: the gateway's own query code
+    (rollups + live parts, or the significant_terms request) against Elasticsearch and Redis,
+    in this process. On a loaded machine this separates the gateway's overhead from the node's."""
+    import redis
+
+    from services.gateway import queries, sentiment_view
+    from services.gateway.deps import search_filters
+    from services.gateway.sentiment_view import SentimentQuery
+    from trustscope.es import DocIndices
+    from trustscope.es.rollup import SentimentRollups
+
+    client = redis.Redis.from_url(redis_url)
+    indices = DocIndices(prefix)
+    rollups = SentimentRollups(es, client, indices, prefix)
+    rng = random.Random(3)
+    times: dict[str, list[float]] = {}
+    for i in range(rounds):
+        since = (datetime.now(timezone.utc) - timedelta(days=rng.choice([30, 90, 365]))).isoformat()
+        for name, path, params in agg_calls(rng, i, since):
+            platform = [path.split("/")[3]] if path.startswith("/v1/platforms/") else \
+                ([params["platform"]] if "platform" in params else [])
+            f = search_filters(q=params.get("q"), platform=platform, kind=params.get("kind"), source=None,
+                               sentiment=params.get("sentiment"), verdict=None, rumour_min=None, rumour_max=None,
+                               since=params.get("since"), until=None)
+            t = time.perf_counter()
+            if name == "significant_terms":
+                es.search(index=indices.read_alias, **queries.significant_terms(f, 15))
+            else:
+                interval = None if name == "negative_share" else params.get("interval", "day")
+                sentiment_view.answer(es, indices.read_alias, rollups, SentimentQuery(
+                    f, interval, detail=name == "platform_trend", only_platforms=f.platforms or None))
+            times.setdefault(name, []).append((time.perf_counter() - t) * 1000)
+    client.close()
+    return {k: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95)} for k, v in times.items()}
+
+
+def ensure_rollups(es: Any, redis_url: str, prefix: str) -> dict[str, Any]:
+    """Build the daily sentiment rollups of a benchmark index once (the indexer does this in
+    production, then keeps them current); timed, since a rebuild is also the repair path."""
+    import redis
+
+    from trustscope.es import DocIndices
+    from trustscope.es.rollup import SentimentRollups
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        rollups = SentimentRollups(es, client, DocIndices(prefix), prefix)
+        if rollups.is_ready():
+            return {"reused": True, "rollup_documents": int(es.count(index=rollups.indices.read_alias)["count"])}
+        built = rollups.rebuild()
+        return {**built, "rollup_documents": int(es.count(index=rollups.indices.read_alias)["count"])}
+    finally:
+        client.close()
 
 
 def bench_export(gw: Gateway, limit: int | None, expected: int) -> dict[str, Any]:
@@ -280,7 +354,8 @@ def cleanup(es: Any, redis_url: str, prefix: str) -> None:
     names = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True).body)
     if names:
         es.indices.delete(index=",".join(names), ignore_unavailable=True)
-    es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-docs")
+    for family in ("docs", "rollup"):
+        es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-{family}")
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter(f"{prefix}:*", count=1000):
         client.delete(key)
@@ -295,8 +370,12 @@ def main() -> None:
     ap.add_argument("--es-url", default=os.environ.get("TS_ES_URL", "http://127.0.0.1:9200"))
     ap.add_argument("--redis-url", default=os.environ.get("TS_REDIS_URL", "redis://127.0.0.1:6379/0"))
     ap.add_argument("--keep", action="store_true", help="keep the index (print its prefix)")
-    ap.add_argument("--reuse", default=None, help="prefix of an index kept by --keep: skip building")
+    ap.add_argument("--reuse", default=None, help="prefix of an index kept by --keep: skip building "
+                    "(the index is kept for another run unless --drop)")
+    ap.add_argument("--drop", action="store_true", help="delete the index, rollups and keys at the end, even with --reuse")
     ap.add_argument("--build-only", action="store_true", help="build the index (implies --keep) and stop")
+    ap.add_argument("--direct", action="store_true", help="also time the aggregations in-process (no HTTP)")
+    ap.add_argument("--skip-export", action="store_true", help="stop after the queries")
     args = ap.parse_args()
 
     from elasticsearch import Elasticsearch
@@ -315,16 +394,23 @@ def main() -> None:
         if args.build_only:
             args.keep = True
             return
+        result["rollups"] = ensure_rollups(es, args.redis_url, prefix)
         gw = Gateway(prefix, args.es_url, args.redis_url)
-        result["load_average_start"] = round(os.getloadavg()[0], 2)
+        result["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
         result.update(bench_queries(gw, args.requests))
+        result["load_average_after_queries"] = [round(x, 2) for x in os.getloadavg()]
+        if args.direct:
+            result["direct_aggregations_ms"] = bench_direct(es, args.redis_url, prefix, max(10, args.requests // 4))
+            result["load_average_after_direct"] = [round(x, 2) for x in os.getloadavg()]
+        if args.skip_export:
+            return
         expected = int(es.count(index=f"{prefix}-docs")["count"])
         result["export_csv"] = bench_export(gw, args.export_limit, expected)
-        result["load_average_after"] = round(os.getloadavg()[0], 2)
+        result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         if gw is not None:
             gw.stop()
-        if not args.keep:
+        if args.drop or not (args.keep or args.reuse):
             cleanup(es, args.redis_url, prefix)
         es.close()
         print(json.dumps(result, ensure_ascii=False, indent=1))

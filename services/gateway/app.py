@@ -25,6 +25,7 @@ from trustscope.audit import AuditFlusher, AuditLog
 from trustscope.auth import KeyRing
 from trustscope.bus import StreamBus
 from trustscope.es import DocIndices, make_client
+from trustscope.es.rollup import SentimentRollups
 from trustscope.intake import redis_client
 from trustscope.observability import configure_logging, get_logger
 from trustscope.platforms import PlatformRegistry
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.redis = client
         app.state.es = es
         app.state.indices = indices
+        app.state.rollups = SentimentRollups(es, client, indices, settings.stream_prefix)
         app.state.registry = registry
         app.state.bus = StreamBus(client, settings.stream_prefix, settings.max_deliveries,
                                   settings.claim_idle_ms)

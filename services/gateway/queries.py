@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from trustscope.es.derived import PHRASE_FIELD
 from trustscope.text import normalize_text, to_simplified
 
 TEXT_FIELDS = ["text_simplified", "title"]
@@ -214,121 +215,46 @@ def shape_hit(hit: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-# --- aggregations ------------------------------------------------------------------------------
-def sentiment_over_time(flt: list[dict[str, Any]], interval: str, tz: str) -> dict[str, Any]:
-    return {
-        "size": 0,
-        "query": {"bool": {"filter": flt}},
-        "aggs": {"over_time": _over_time(interval, tz)},
-    }
-
-
-def _over_time(interval: str, tz: str, light: bool = False) -> dict[str, Any]:
-    """Buckets of sentiment labels and mean score; ``light=False`` adds verdicts and rumour counts
-    (one platform's trend); the per-platform view leaves them out, it multiplies every bucket."""
-    aggs: dict[str, Any] = {
-        "labels": {"terms": {"field": "sentiment.label", "size": 5}},
-        "avg_score": {"avg": {"field": "sentiment.score"}},
-    }
-    if not light:
-        aggs["verdicts"] = {"terms": {"field": "integrity.verdict", "size": 5}}
-        aggs["rumour"] = {"filter": {"range": {"rumour.score": {"gte": 0.5}}}}
-    return {"date_histogram": {"field": "created_at", "calendar_interval": interval, "time_zone": tz,
-                               "min_doc_count": 0}, "aggs": aggs}
-
-
-def shape_over_time(result: dict[str, Any], key: str = "over_time") -> list[dict[str, Any]]:
-    return [_bucket(b) for b in result["aggregations"][key]["buckets"]]
-
-
-def _bucket(b: dict[str, Any]) -> dict[str, Any]:
-    labels = {x["key"]: x["doc_count"] for x in b["labels"]["buckets"]}
-    out = {
-        "start": b["key_as_string"], "documents": b["doc_count"],
-        "positive": labels.get("positive", 0), "negative": labels.get("negative", 0),
-        "neutral": labels.get("neutral", 0),
-        "avg_score": None if b["avg_score"]["value"] is None else round(b["avg_score"]["value"], 4),
-    }
-    if "verdicts" in b:
-        out["verdicts"] = {x["key"]: x["doc_count"] for x in b["verdicts"]["buckets"]}
-        out["rumour_mentions"] = b["rumour"]["doc_count"]
-    return out
-
-
-def sentiment_by_platform_over_time(f: SearchFilters, interval: str, tz: str, top: int) -> dict[str, Any]:
-    return {"size": 0, "query": build_query(f), "aggs": {"platforms": {
-        "terms": {"field": "platforms", "size": top}, "aggs": {"over_time": _over_time(interval, tz, light=True)}}}}
-
-
-def shape_by_platform(result: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"platform": p["key"], "documents": p["doc_count"],
-             "buckets": [_bucket(b) for b in p["over_time"]["buckets"]]}
-            for p in result["aggregations"]["platforms"]["buckets"]]
-
-
-def negative_share(f: SearchFilters, min_documents: int) -> dict[str, Any]:
-    """Negative and scored counts per platform; the ranking is done by ``shape_negative_share``
-    (pipeline aggregations need the aggregations module, which the minimal node lacks)."""
-    return {"size": 0, "query": build_query(f), "aggs": {"platforms": {
-        "terms": {"field": "platforms", "size": 1000, "min_doc_count": min_documents},
-        "aggs": {
-            "negative": {"filter": {"term": {"sentiment.label": "negative"}}},
-            "scored": {"filter": {"exists": {"field": "sentiment.label"}}},
-        }}}}
-
-
-def shape_negative_share(result: dict[str, Any], top: int) -> list[dict[str, Any]]:
-    rows = []
-    for b in result["aggregations"]["platforms"]["buckets"]:
-        scored, negative = b["scored"]["doc_count"], b["negative"]["doc_count"]
-        rows.append({"platform": b["key"], "documents": b["doc_count"], "scored": scored, "negative": negative,
-                     "negative_share": round(negative / scored, 4) if scored else 0.0})
-    rows.sort(key=lambda r: (-r["negative_share"], -r["documents"], r["platform"]))
-    return rows[:top]
-
-
 # --- significant terms -------------------------------------------------------------------------
-SAMPLE = 400
-CANDIDATES = 40
-_GRAM = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
+SIGNIFICANT_SAMPLE = 2000  # foreground documents sampled (uniformly at random) per shard
+SIGNIFICANT_SEED = 20261201  # fixed: the same data gives the same sample, and so the same answer
 
 
-def candidate_terms(texts: list[str], n: int = CANDIDATES) -> list[str]:
-    """The most frequent Chinese bigrams and trigrams of a sample, counted once per document.
+def significant_terms(f: SearchFilters, size: int, sample: int = SIGNIFICANT_SAMPLE) -> dict[str, Any]:
+    """One request: a uniform random sample of the matching documents (``random_score`` ranks the
+    foreground, ``sampler`` keeps the top ``sample`` per shard), and ``significant_terms`` (JLH, as
+    Elasticsearch scores by default) over the ``phrases`` keyword field derived at indexing time.
 
-    Why not ES ``significant_text``: with the plugin-free standard analyzer Chinese is indexed one
-    character per token, so it would rank single characters. Bigrams are words far more often."""
-    counts: dict[str, int] = {}
-    for text in texts:
-        seen: set[str] = set()
-        for run in _GRAM.findall(text):
-            for k in (2, 3):
-                for i in range(len(run) - k + 1):
-                    seen.add(run[i:i + k])
-        for g in seen:
-            counts[g] = counts.get(g, 0) + 1
-    ranked = sorted((c, g) for g, c in counts.items() if c >= 2)
-    ranked.sort(key=lambda cg: (-cg[0], cg[1]))
-    return [g for _, g in ranked[:n]]
+    Foreground frequencies come from the sample, background frequencies from the index's term
+    statistics (every document). ``execution_hint: map`` reads only the sampled documents' values,
+    so no global ordinals are built for this high-cardinality field. Why a random sample rather than
+    the sampler's usual best matches: with filters alone every document scores the same, and the
+    "best" would be the oldest segments' documents."""
+    ranked = {"function_score": {"query": build_query(f), "boost_mode": "replace",
+                                 "random_score": {"seed": SIGNIFICANT_SEED, "field": "_seq_no"}}}
+    return {"size": 0, "track_total_hits": True, "query": ranked, "aggs": {"sample": {
+        "sampler": {"shard_size": sample},
+        "aggs": {"terms": {"significant_terms": {
+            "field": PHRASE_FIELD, "size": 3 * size, "min_doc_count": 2, "shard_min_doc_count": 2,
+            "execution_hint": "map"}}}}}}
 
 
-def phrase_count_searches(index: str, base: dict[str, Any] | None, terms: list[str]) -> list[dict[str, Any]]:
-    """An ``_msearch`` body: per term, the count of documents holding it as a phrase (within
-    ``base`` when given, else the whole index). index_phrases makes a two-character phrase one term."""
-    out: list[dict[str, Any]] = []
+def shape_significant(result: dict[str, Any], size: int) -> dict[str, Any]:
+    """Terms with their sample counts scaled to the foreground (``documents`` is an estimate when
+    ``sampled`` < the foreground), exact background counts; a bigram that only appears inside a
+    kept trigram is dropped (it says nothing new)."""
+    total = int(result["hits"]["total"]["value"])
+    agg = result["aggregations"]["sample"]
+    sampled = int(agg["doc_count"])
+    terms: list[dict[str, Any]] = []
+    for b in agg["terms"]["buckets"]:
+        in_sample = int(b["doc_count"])
+        estimate = in_sample if sampled >= total or not sampled else round(in_sample * total / sampled)
+        terms.append({"term": b["key"], "score": round(float(b["score"]), 4), "documents": estimate,
+                      "in_sample": in_sample, "background": int(b["bg_count"])})
+    kept: list[dict[str, Any]] = []
     for t in terms:
-        must: list[dict[str, Any]] = [{"match_phrase": {"text_simplified": t}}]
-        query: dict[str, Any] = {"bool": {"must": must}}
-        if base is not None:
-            query["bool"]["filter"] = [base]
-        out.append({"index": index})
-        out.append({"size": 0, "track_total_hits": True, "query": query})
-    return out
-
-
-def jlh(fg: int, fg_total: int, bg: int, bg_total: int) -> float:
-    """Elasticsearch's default significance heuristic (JLH): absolute change times relative change."""
-    if fg_total == 0 or bg_total == 0 or bg == 0:
-        return 0.0
-    p_fg, p_bg = fg / fg_total, bg / bg_total
-    return (p_fg - p_bg) * (p_fg / p_bg) if p_fg > p_bg else 0.0
+        if any(t["term"] in k["term"] and t["in_sample"] <= k["in_sample"] for k in kept):
+            continue
+        kept.append(t)
+    return {"documents": total, "sampled": sampled, "exact": sampled >= total, "terms": kept[:size]}

@@ -18,6 +18,7 @@ from elasticsearch import Elasticsearch
 
 from trustscope.bus import Message
 from trustscope.es import DocIndices
+from trustscope.es.derived import with_derived
 from trustscope.observability import BULK_ITEM_ERRORS, INDEXED_DOCUMENTS, get_logger
 from trustscope.resilience import ELASTICSEARCH, REDIS, TRANSIENT_STATUSES, DependencyDown
 from trustscope.schemas import utcnow
@@ -47,12 +48,13 @@ class IndexerStage:
     dependencies = (REDIS, ELASTICSEARCH)
 
     def __init__(self, es: Elasticsearch, indices: DocIndices, item_retries: int = 3,
-                 item_backoff_s: float = 0.25, scores: Any = None) -> None:
+                 item_backoff_s: float = 0.25, scores: Any = None, rollups: Any = None) -> None:
         self.es = es
         self.indices = indices
         self.item_retries = item_retries
         self.item_backoff_s = item_backoff_s
         self.scores = scores  # trustscope.scores.ScoreStore: verified scores maintained as docs land
+        self.rollups = rollups  # trustscope.es.rollup.SentimentRollups: daily sentiment rollups
         # (id, version) written by a batch that then failed on other items: skipped on its retry,
         # so a 429 on some items re-sends only those
         self._written: set[tuple[str, int]] = set()
@@ -84,6 +86,8 @@ class IndexerStage:
         self._written.clear()
         if self.scores is not None:  # after the bulk: an outage raises before any score moves
             self.scores.apply_documents(doc for doc_id, doc in full.items() if doc_id not in refused)
+        if self.rollups is not None:  # after the bulk too: a mark must follow the write it covers
+            self.rollups.after_batch(full.values())
         rejected = {mid: refusal for doc_id, refusal in refused.items() for mid in owners.get(doc_id, [])}
         return BatchResult([], rejected)
 
@@ -122,7 +126,7 @@ class IndexerStage:
             for d in todo:
                 operations.append({"index": {"_index": self.indices.write_alias, "_id": d["id"],
                                              "version": _version(d), "version_type": "external_gte"}})
-                operations.append(d)
+                operations.append(with_derived(d))  # + fields derived for aggregations (phrases)
             resp = self.es.bulk(operations=operations)
             retry = []
             for d, item in zip(todo, resp["items"], strict=True):
@@ -158,6 +162,7 @@ class IndexerStage:
 
 def build(settings: Any, _client: Any) -> IndexerStage:
     from trustscope.es import make_client
+    from trustscope.es.rollup import SentimentRollups
     from trustscope.scores import ScoreStore
 
     # the worker does the waiting: no transport-level retries of 429/5xx (they would come back
@@ -165,4 +170,6 @@ def build(settings: Any, _client: Any) -> IndexerStage:
     es = make_client(settings).options(retry_on_status=())
     indices = DocIndices(settings.es_index_prefix)
     indices.migrate(es)
-    return IndexerStage(es, indices, scores=ScoreStore(_client, settings.stream_prefix))
+    rollups = SentimentRollups(es, _client, indices, settings.stream_prefix)
+    rollups.ensure_built()
+    return IndexerStage(es, indices, scores=ScoreStore(_client, settings.stream_prefix), rollups=rollups)

@@ -108,6 +108,53 @@ def test_iframe_card_and_badge_execute_nothing(site, watched, screenshots, host_
     watched.assert_clean()
 
 
+REPLY_PLATFORM = "ppdai"  # no other browser test renders its widget, so no cached payload predates the reply
+HOSTILE_REPLY = '感谢反馈，已为您处理 <img src=x onerror=alert("reply-xss")><script>alert("reply")</script>'
+
+
+def test_platform_reply_line_renders_as_text(site, watched, screenshots, host_page):
+    """A platform's reply (PUT with its own platform key) shows under its review in the web component
+    and in the iframe card, labelled, its markup as text, nothing executed."""
+    base, page = site["url"], watched.page
+    created = page.request.post(f"{base}/v1/admin/keys", headers=ADMIN, data={
+        "label": "ppdai support", "roles": ["platform"], "platforms": [REPLY_PLATFORM]})
+    assert created.status == 201, created.text()
+    key = created.json()["key"]
+    newest = page.request.get(f"{base}/v1/search", headers=READER, params={
+        "platform": REPLY_PLATFORM, "kind": "review", "verdict": "verified", "sort": "newest", "size": 1}).json()
+    review = newest["documents"][0]
+    r = page.request.put(f"{base}/v1/platforms/{REPLY_PLATFORM}/reviews/{review['id']}/reply",
+                         headers={"Authorization": f"Bearer {key}"}, data={"text": HOSTILE_REPLY})
+    assert r.status == 200, r.text()
+    saved = r.json()["text"]  # as stored (normalised: NFKC turns ， into ,)
+    assert "<script>" in saved and "onerror" in saved
+
+    url = host_page(f"""<!doctype html><html><head><meta charset="utf-8"></head><body>
+        <trustscope-score platform="{REPLY_PLATFORM}" lang="en"></trustscope-score>
+        <script src="{base}/widget/v1/trustscope-score.js"></script>
+        <script src="{base}/widget/{REPLY_PLATFORM}.js?lang=zh"></script></body></html>""")
+    page.goto(url)
+    page.wait_for_selector("trustscope-score[data-ready]", state="attached", timeout=15_000)
+    host = page.locator("trustscope-score")
+    replies = host.locator(".rv .reply")
+    assert replies.count() == 1
+    item = host.locator(".rv", has=page.locator(".reply"))
+    assert review["text"][:20] in item.inner_text()  # under the review it answers
+    assert replies.locator("b").inner_text() == "Reply from the platform"
+    assert replies.locator("p").inner_text() == saved  # the markup is text
+    assert host.locator(".rv img, .rv script").count() == 0
+
+    frame = page.frame_locator("iframe")
+    frame.locator(".score").wait_for(timeout=15_000)
+    card_reply = frame.locator(".reply")
+    assert card_reply.count() == 1 and card_reply.locator("b").inner_text() == "平台回复"
+    assert card_reply.locator("p").inner_text() == saved
+    assert frame.locator(".reply img, .reply script").count() == 0
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(screenshots / "widget-reply.png"), full_page=True)
+    watched.assert_clean()
+
+
 def test_console_search_and_platform_page(site, watched, screenshots):
     base, page = site["url"], watched.page
     page.goto(f"{base}/console/#/search")

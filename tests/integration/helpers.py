@@ -19,7 +19,7 @@ READER = {"Authorization": "Bearer reader-key"}
 ADMIN = {"Authorization": "Bearer admin-key"}
 ALERTS = {"Authorization": "Bearer alerts-key"}
 #: the index templates a test's index prefix may have created (documents, alerts)
-TEMPLATES = ("docs", "alerts")
+TEMPLATES = ("docs", "alerts", "rollup")
 
 
 def drop_keys(client: Any, prefix: str) -> None:

@@ -34,6 +34,9 @@ def test_version_bump_reindexes_behind_aliases(settings, es):
     assert es.count(index=indices.read_alias)["count"] == 25
     hits = es.search(index=indices.read_alias, query={"match_phrase": {"text_simplified": "跑路"}})
     assert hits["hits"]["total"]["value"] == 25
+    # derived fields (not in _source) are derived again for every copied document
+    assert es.count(index=indices.read_alias, query={"term": {"phrases": "跑路"}})["count"] == 25
+    assert "phrases" not in hits["hits"]["hits"][0]["_source"]
     again = indices.migrate(es, template=v2)
     assert again["migrated_from"] == [] and again["copied"] == 0
 

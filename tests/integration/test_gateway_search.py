@@ -204,3 +204,87 @@ def test_expired_point_in_time_is_a_400(gw, corpus):
     corpus.es.close_point_in_time(id=state["pit"])  # what 5 idle minutes do
     r = gw.get("/v1/search", params={"size": 5, "cursor": page["next_cursor"]}, headers=READER)
     assert r.status_code == 400 and r.json()["error"] == "cursor_expired", r.text
+
+
+def _without_basis(body):
+    return {k: v for k, v in body.items() if k != "basis"}
+
+
+def test_sentiment_rollups_answer_exactly_what_the_documents_say(gw, corpus):
+    """The same analytics from the documents (no rollups yet), from rebuilt rollups, with a newly
+    indexed document still dirty (counted live) and after the refresh folded it in: all equal."""
+    from trustscope.bus import Message
+    from trustscope.es.rollup import SentimentRollups
+
+    from services.indexer.stage import IndexerStage
+
+    mid_day = (NOW - timedelta(days=3, hours=5, minutes=7)).isoformat()
+    calls = [("/v1/analytics/sentiment", {"interval": "day"}),
+             ("/v1/analytics/sentiment", {"interval": "week", "since": mid_day}),
+             ("/v1/analytics/sentiment", {"interval": "month", "platform": "ppdai,alipay", "top": 5}),
+             ("/v1/analytics/sentiment", {"interval": "day", "sentiment": "negative", "kind": "review",
+                                          "until": (NOW - timedelta(minutes=90)).isoformat()}),
+             ("/v1/analytics/sentiment", {"interval": "day", "verdict": "verified", "source": "complaints"}),
+             ("/v1/analytics/negative-share", {"min_documents": 1}),
+             ("/v1/analytics/negative-share", {"min_documents": 1, "since": mid_day, "kind": "review"}),
+             ("/v1/platforms/ppdai/sentiment", {"interval": "day"}),
+             ("/v1/platforms/alipay/sentiment", {"interval": "week", "since": mid_day})]
+    live = [get(gw, path, **params) for path, params in calls]
+    assert {b["basis"]["method"] for b in live} == {"documents"}
+    assert sum(b["documents"] for b in live[-2]["buckets"]) == corpus.count(platforms="ppdai")
+
+    rollups = SentimentRollups(corpus.es, corpus.redis, corpus.indices, corpus.settings.stream_prefix)
+    try:
+        built = rollups.rebuild()
+        assert built["rollups"] > 0 and rollups.is_ready()
+        rolled = [get(gw, path, **params) for path, params in calls]
+        assert {b["basis"]["method"] for b in rolled} == {"rollups"}
+        assert rolled[1]["basis"]["live_edge_days"] == 1  # the partial first day is counted live
+        for a, b in zip(rolled, live):
+            assert _without_basis(a) == _without_basis(b), (a, b)
+        # hour buckets, other time zones and text queries are answered from the documents
+        day_ago = (NOW - timedelta(days=1)).isoformat()
+        assert get(gw, "/v1/analytics/sentiment", interval="hour", since=day_ago)["basis"]["method"] == "documents"
+        r = gw.get("/v1/analytics/sentiment", params={"interval": "hour"}, headers=READER)
+        assert r.status_code == 400 and r.json()["field"] == "interval"  # unbounded hours: refused
+        assert get(gw, "/v1/analytics/sentiment", tz="UTC")["basis"]["method"] == "documents"
+        assert get(gw, "/v1/analytics/sentiment", q="催收")["basis"]["method"] == "documents"
+
+        # a new document through the indexer: its platform-day is dirty and counted live at once
+        doc = {**corpus.docs["101"], "id": "rollup-late", "source_id": "rollup-late"}
+        stage = IndexerStage(corpus.es, corpus.indices, rollups=rollups)
+        rollups._last_refresh = float("inf")  # keep the mark: refresh explicitly below
+        stage.process([Message("verified", "1-0", {"doc": orjson.dumps(doc).decode()})])
+        corpus.es.indices.refresh(index=corpus.indices.read_alias)
+        trend = get(gw, "/v1/platforms/ppdai/sentiment", interval="day")
+        assert trend["basis"]["live_platform_days"] >= 1
+        assert sum(b["documents"] for b in trend["buckets"]) == corpus.count(platforms="ppdai")
+        assert rollups.refresh() >= 1 and rollups.dirty() == {}
+        after = get(gw, "/v1/platforms/ppdai/sentiment", interval="day")
+        assert after["basis"]["live_platform_days"] == 0 and after["buckets"] == trend["buckets"]
+        corpus.es.delete(index=corpus.indices.write_alias, id="rollup-late", refresh=True)
+        rollups.mark([doc])
+        rollups.refresh()
+        assert [_without_basis(get(gw, path, **params)) for path, params in calls] == \
+            [_without_basis(b) for b in live]
+    finally:
+        corpus.redis.delete(rollups.ready_key, rollups.dirty_key)
+        corpus.es.options(ignore_status=404).indices.delete_index_template(name=rollups.indices.template)
+
+
+def test_documents_path_samples_very_many_matches_and_says_so(gw, corpus, monkeypatch):
+    """Above 2 x SAMPLE_DOCUMENTS matches a documents-path aggregation reads a random sample and
+    labels its counts as estimates; exact=true counts every document."""
+    from services.gateway import sentiment_view
+
+    monkeypatch.setattr(sentiment_view, "SAMPLE_DOCUMENTS", 5)  # the gateway runs in this process
+    sampled = get(gw, "/v1/analytics/sentiment", tz="UTC", interval="month")
+    basis = sampled["basis"]
+    assert basis["method"] == "documents_sampled" and basis["exact"] is False
+    assert basis["matching_documents"] == len(ITEMS) and basis["probability"] == round(5 / len(ITEMS), 6)
+    assert "estimates" in basis["note"]
+    exact = get(gw, "/v1/analytics/sentiment", tz="UTC", interval="month", exact="true")
+    assert exact["basis"] == {"method": "documents", "exact": True}
+    assert sum(p["documents"] for p in exact["platforms"]) == len(ITEMS)
+    small = get(gw, "/v1/analytics/negative-share", q="催收", min_documents=1)  # few matches: exact
+    assert small["basis"]["exact"] is True

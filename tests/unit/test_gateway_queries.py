@@ -8,9 +8,7 @@ from services.gateway.queries import (
     CursorCodec,
     CursorError,
     SearchFilters,
-    candidate_terms,
     filter_clauses,
-    jlh,
     prepare_text,
     text_query,
 )
@@ -54,11 +52,13 @@ def test_filters_cover_every_field():
     assert f.audit()["since"].startswith("2026-01-01")
 
 
-def test_significant_term_candidates_and_jlh():
-    texts = ["催收电话太多", "催收打到家里", "到账很快"]
-    assert candidate_terms(texts)[0] == "催收"
-    assert jlh(50, 100, 60, 10_000) > jlh(50, 100, 3_000, 10_000) > 0
-    assert jlh(1, 100, 100, 100) == 0.0 and jlh(0, 0, 0, 0) == 0.0
+def test_phrases_are_the_distinct_chinese_bigrams_and_trigrams():
+    from trustscope.es.derived import phrases, with_derived
+
+    assert phrases("催收电话，催收！ok") == ["催收", "收电", "电话", "催收电", "收电话"]
+    assert phrases(None) == [] and phrases("abc 好") == []
+    doc = {"text_simplified": "提现困难"}
+    assert with_derived(doc)["phrases"][:3] == ["提现", "现困", "困难"] and "phrases" not in doc
 
 
 def test_csv_cells_cannot_run_formulas():

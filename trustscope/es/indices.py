@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
+from trustscope.es.derived import PHRASE_FIELD, with_derived
 from trustscope.observability import get_logger
 from trustscope.settings import REPO_DIR
 
@@ -92,17 +93,21 @@ class DocIndices:
         if old:
             # New writes go to the new index first, then old documents are copied over.
             self._move_alias(es, self.write_alias, old, target, write=True)
+            derive = PHRASE_FIELD in body["template"]["mappings"].get("properties", {})
             for index in old:
-                copied += self._copy(es, index, target)
+                copied += self._copy(es, index, target, derive)
             es.indices.refresh(index=target)
             self._move_alias(es, self.read_alias, old, target, write=False)
             log.info("es.migrated", source=old, target=target, copied=copied)
         return {"index": target, "mapping_version": version, "migrated_from": old, "copied": copied}
 
-    def _copy(self, es: Elasticsearch, source: str, target: str) -> int:
-        """Scroll ``source`` into ``target``; documents already there (newer writes) are kept."""
+    def _copy(self, es: Elasticsearch, source: str, target: str, derive: bool = False) -> int:
+        """Scroll ``source`` into ``target``; documents already there (newer writes) are kept.
+        ``derive``: the target maps derived fields (``trustscope.es.derived``), which ``_source``
+        does not hold, so each copied document gets them computed again."""
         actions = (
-            {"_op_type": "create", "_index": target, "_id": hit["_id"], "_source": hit["_source"]}
+            {"_op_type": "create", "_index": target, "_id": hit["_id"],
+             "_source": with_derived(hit["_source"]) if derive else hit["_source"]}
             for hit in helpers.scan(es, index=source, query={"query": {"match_all": {}}}, size=1000)
         )
         ok, errors = helpers.bulk(es, actions, raise_on_error=False, stats_only=False, chunk_size=1000)
