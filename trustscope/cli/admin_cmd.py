@@ -1,4 +1,4 @@
-"""Operator commands: ``trustscope es migrate`` and ``trustscope platforms seed|list``."""
+"""Operator commands: ``trustscope es migrate|rebuild-rollups`` and ``trustscope platforms seed|list``."""
 
 from __future__ import annotations
 
@@ -19,6 +19,26 @@ def migrate(replicas: int | None = typer.Option(None, help="number_of_replicas f
     settings = get_settings()
     result = DocIndices(settings.es_index_prefix).migrate(make_client(settings), replicas=replicas)
     typer.echo(orjson.dumps(result).decode())
+
+
+@es_app.command("rebuild-rollups")
+def rebuild_rollups() -> None:
+    """Recompute the daily sentiment rollups from the documents (safe while the indexer runs).
+
+    The indexer does this by itself when the rollups are not marked ready; run it by hand after
+    restoring Elasticsearch from a snapshot or after changing the rollup time zone."""
+    import orjson
+
+    from trustscope.es import DocIndices, make_client
+    from trustscope.es.rollup import SentimentRollups
+    from trustscope.intake import redis_client
+    from trustscope.settings import get_settings
+
+    settings = get_settings()
+    es = make_client(settings)
+    rollups = SentimentRollups(es, redis_client(settings), DocIndices(settings.es_index_prefix), settings.stream_prefix)
+    typer.echo(orjson.dumps(rollups.rebuild()).decode())
+    es.close()
 
 
 @platforms_app.command("seed")
