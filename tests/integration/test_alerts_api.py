@@ -38,6 +38,10 @@ def test_alert_lifecycle_and_filters_through_the_api(settings, rclient, es, aler
         only = c.get("/v1/alerts", params={"platform": "qudian", "status": "open"}, headers=ALERTS).json()
         assert [a["id"] for a in only["alerts"]] == [a2.id]
         assert c.get("/v1/alerts", params={"q": "趣店"}, headers=ALERTS).json()["total"] == 1
+        assert c.get("/v1/alerts", params={"phase": "burst"}, headers=ALERTS).json()["total"] == 2
+        assert c.get("/v1/alerts", params={"phase": "early"}, headers=ALERTS).json()["total"] == 0
+        bad_phase = c.get("/v1/alerts", params={"phase": "late"}, headers=ALERTS)
+        assert bad_phase.status_code == 422 and "phase" in bad_phase.text
         assert c.get("/v1/alerts", params={"min_severity": 101}, headers=ALERTS).status_code == 422
         assert c.get("/v1/alerts", params={"before": "zz"}, headers=ALERTS).status_code == 400
         page = c.get("/v1/alerts", params={"size": 1}, headers=ALERTS).json()

@@ -60,6 +60,9 @@ def list_alerts(
     platform: Annotated[list[str] | None, Query(max_length=50)] = None,
     status: Annotated[list[Status] | None, Query()] = None,
     kind: Literal["rumour", "negative"] | None = None,
+    phase: Annotated[Literal["early", "burst"] | None,
+                     Query(description="early: opened on the rumour model from the first post(s); "
+                                       "burst: a volume burst against the platform's baseline")] = None,
     level: Annotated[list[LevelName] | None, Query()] = None,
     min_severity: Annotated[float, Query(ge=0, le=100)] = 0,
     q: Annotated[str | None, Query(max_length=200, description="phrase in the headline")] = None,
@@ -67,8 +70,8 @@ def list_alerts(
     size: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[str | None, Query(description="page: the 'next' value of the previous page")] = None,
 ) -> dict[str, Any]:
-    """Alerts, most recently changed first, filtered by platform, status, kind, level, severity,
-    headline phrase and last-change time."""
+    """Alerts, most recently changed first, filtered by platform, status, kind, phase, level,
+    severity, headline phrase and last-change time."""
     flt: list[dict[str, Any]] = []
     if platform:
         flt.append({"terms": {"platform": [p.lower() for p in platform]}})
@@ -76,6 +79,8 @@ def list_alerts(
         flt.append({"terms": {"status": status}})
     if kind:
         flt.append({"term": {"kind": kind}})
+    if phase:
+        flt.append({"term": {"phase": phase}})
     if level:
         flt.append({"terms": {"level": level}})
     if min_severity:
