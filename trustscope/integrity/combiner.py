@@ -30,6 +30,7 @@ WEIGHTS: dict[str, float] = {
     "paid_text": 1.5,  # the learned head: never alone, nor with one other weak signal (docs/integrity.md)
     "copied_text": 5.0,  # repeats an earlier review of another author: suspicious alone, fake with more
     "weak_rate": 3.0,  # weak accounts' share far above the platform's history: needs a young account too
+    "serial_copier": 4.5,  # the author keeps copying others' earlier reviews: suspicious alone, like lockstep
 }
 FAKE = 0.8
 SUSPICIOUS = 0.5
