@@ -24,8 +24,9 @@ with detection off (every review verified: only the score's own defences act). "
 same with the combination fitted on all families; "hand" uses the shipped hand-set weights
 (``combiner``); a baseline engine (today's release, run through its own ``integrity check``) can
 be given as a source tree. The detectors' own ramps were set by hand by someone who had seen every
-family - only the combination and threshold are held out. The paid-review head is not used
-(retraining it per held-out family is left out: ~2 min each); its signal is absent throughout.
+family - the combination, the threshold and the paid-review head are held out: with embeddings
+(``report_from(..., embeddings=)``, ``--fold-heads``) every fold retrains the head without its family
+(``lofo_head``); without, the head's signal is absent in every fold.
 """
 
 from __future__ import annotations
