@@ -66,7 +66,7 @@ def test_evaluate_leave_one_family_out_prints_the_table(tmp_path):
     out = tmp_path / "lofo.json"
     res = runner.invoke(app, ["integrity", "evaluate", "--leave-one-family-out", "--attack", "copy_paste",
                               "--attack", "unmarked", "--days", "20", "--platforms", "3", "--builtin-texts",
-                              "--json", str(out)])
+                              "--no-fold-heads", "--json", str(out)])
     assert res.exit_code == 0, res.output
     assert "held-out" in res.output and "unmarked" in res.output and "ALL" in res.output
     body = orjson.loads(out.read_bytes())

@@ -36,3 +36,12 @@ def test_reasons_are_ordered_by_contribution_and_have_stable_codes():
     assert [combiner.reason_code(r) for r in reasons] == ["near_duplicate", "burst"]
     assert scores["new_account"] == 0.1
     assert reasons[0] == "near_duplicate: near_duplicate text"
+
+
+def test_group_evidence_alone_is_suspicious_not_fake():
+    # a weak-account wave member (>= 85% of its days' weak reviews surplus) and a serial copier
+    for name in ("weak_rate", "serial_copier"):
+        assert _verdict(**{name: 1.0})[0] == "suspicious"
+        assert _verdict(**{name: 0.5})[0] == "verified"
+    assert _verdict(weak_rate=1.0, new_account=1.0)[0] == "fake"
+    assert _verdict(serial_copier=1.0, copied_text=1.0)[0] == "fake"

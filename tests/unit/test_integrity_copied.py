@@ -63,3 +63,28 @@ def test_a_cluster_founder_much_older_than_its_copies_keeps_its_verdict():
     v = _run(events)
     assert v["orig"].verdict == "verified" and v["orig"].signals["near_duplicate"] == 0
     assert all(v[f"c{i}"].verdict == "fake" for i in range(6))
+
+
+OLD_TEXTS = ["这家火锅店的毛肚很新鲜，锅底不会太辣，服务员加汤很勤快，环境干净",
+             "耳机降噪效果明显，地铁上基本听不到杂音，续航一整天没问题，佩戴也舒服",
+             "酒店离地铁站很近，房间虽然不大但很干净，前台办理入住很快，早餐种类多",
+             "这款电饭煲煮出来的米饭软硬适中，预约功能很实用，内胆不粘好清洗",
+             "快递第二天就到了，包装完好没有压坏，水果个个新鲜，甜度也够"]
+
+
+def test_an_author_who_keeps_copying_is_a_serial_copier_and_its_short_reviews_get_it_too():
+    events = [_ev(f"o{i}", "pA", f"writer{i}", t, i) for i, t in enumerate(OLD_TEXTS)]
+    events += [_ev(f"c{i}", "pB", "copier", t, 20 + i) for i, t in enumerate(OLD_TEXTS)]
+    events += [_ev("short", "pB", "copier", "好评", 26)]  # too short to attribute as a copy
+    v = _run(events)
+    assert all(v[f"o{i}"].signals.get("serial_copier", 0) == 0 for i in range(len(OLD_TEXTS)))
+    assert v["c4"].signals["serial_copier"] == 1.0 and v["c4"].verdict == "fake"
+    assert v["short"].signals.get("copied_text", 0) == 0 and v["short"].signals["serial_copier"] > 0.5
+    assert v["short"].verdict != "verified"
+    assert v["c0"].signals.get("serial_copier", 0) > 0  # the first copy, revised when the habit shows
+
+
+def test_one_copy_among_many_own_reviews_is_not_a_habit():
+    assert copied.serial(1, 1).score == 0.0
+    assert copied.serial(2, 40).score == 0.0  # two matches in forty reviews: chance for a heavy reviewer
+    assert copied.serial(4, 6).score == 1.0

@@ -15,13 +15,15 @@ from trustscope.integrity.simulator import ATTACKS, SimConfig
 # Campaign texts are written from the same pool as honest texts (textpool.paid_script) since the
 # paid-review head was added; these numbers changed with that simulator change (no head here), and
 # again with the weak-account share (weak_rate: honest newcomers on an attacked platform during the
-# attack are flagged too - the extra false positives - issue 13) and copy attribution.
+# attack are flagged too - the extra false positives - issue 13) and copy attribution; the weak-account
+# share's local excess (2026-12-01) took 2-4 of those honest newcomers out again, and its weight 5.0
+# (suspicious alone) put 2 back in the camouflaged and competitor streams.
 EXPECTED = {  # attack: (true positives, honest false positives, false negatives)
-    "copy_paste": (87, 21, 0),
-    "templated": (87, 22, 0),
-    "paraphrased": (86, 25, 1),
+    "copy_paste": (87, 19, 0),
+    "templated": (87, 19, 0),
+    "paraphrased": (86, 21, 1),
     "slow": (87, 19, 0),
-    "camouflaged": (266, 18, 1),
+    "camouflaged": (266, 20, 1),
     "sleeper": (87, 20, 0),
     "competitor": (87, 32, 0),
 }

@@ -75,3 +75,20 @@ def test_an_outage_where_everybody_complains_is_not_a_weak_account_wave():
     events, labels = _stream("outage")
     v = _run(events)
     assert max(v[e.id].signals.get("weak_rate", 0) for e in events) < 0.15  # noise at most, no wave
+
+
+def test_excess_share_is_what_history_does_not_explain():
+    # history: a quarter of reviews weak (odds 1/3); 30 established reviews expect 10 weak ones
+    assert abs(weak_rate.excess_share(10, 40, 250, 1000) - 0.0) < 0.01
+    assert abs(weak_rate.excess_share(40, 70, 250, 1000) - 0.75) < 0.01
+    assert weak_rate.excess_share(0, 30, 250, 1000) == 0.0
+    window = (100, 150, 250, 1000, 40)
+    assert weak_rate.strength(*window, 40, 70)[0] > 0.8  # the wave's own days: mostly excess
+    assert weak_rate.strength(*window, 3, 30)[0] == 0.0  # a day next to the wave, with no excess
+
+
+def test_honest_newcomers_just_after_a_wave_get_no_signal():
+    events, labels = _stream("campaign")
+    v = _run(events)
+    after = [e.id for e in events if T0 + 54 * DAY <= e.created_at and labels[e.id] == "honest"]
+    assert after and max(v[rid].signals.get("weak_rate", 0) for rid in after) < 0.05  # noise at most

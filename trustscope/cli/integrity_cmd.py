@@ -187,6 +187,10 @@ def evaluate(
     baseline_src: Path | None = typer.Option(None, "--baseline-src",
                                              help="with --leave-one-family-out: a source tree of another "
                                                   "engine version, run through its own `integrity check`"),
+    fold_heads: bool = typer.Option(True, "--fold-heads/--no-fold-heads",
+                                    help="with --leave-one-family-out: retrain the paid-review head inside "
+                                         "every fold on the sentiment model's embeddings (--model or "
+                                         "settings; needs torch); off: no head in any fold"),
 ) -> None:
     """Precision/recall/F1 per attack, honest false positives and verified-score shift."""
     from trustscope.integrity.evaluate import HELDOUT_SEEDS, format_report
@@ -202,9 +206,17 @@ def evaluate(
     if lofo:
         from trustscope.integrity.lofo import format_lofo, leave_one_family_out
 
+        from trustscope.settings import get_settings
+
+        head_model = (model or Path(get_settings().sentiment_model_dir)).expanduser() if fold_heads else None
+        if head_model is not None and not (head_model / "config.json").exists():
+            typer.echo(f"warning: no sentiment model in {head_model}; folds run without a paid-review head",
+                       err=True)
+            head_model = None
         rep = leave_one_family_out(tuple(attack) or ALL_ATTACKS, days=days, platforms=platforms,
                                    use_corpus=not builtin_texts, baseline_src=baseline_src,
-                                   progress=lambda m: typer.echo(f"  {m}", err=True))
+                                   progress=lambda m: typer.echo(f"  {m}", err=True), model_dir=head_model,
+                                   cache_dir=Path("~/.cache/trustscope/lofo").expanduser())
         typer.echo(format_lofo(rep))
         if json_out is not None:
             json_out.write_bytes(orjson.dumps(rep.to_dict(), option=orjson.OPT_INDENT_2))

@@ -29,7 +29,11 @@ WEIGHTS: dict[str, float] = {
     "rating_text_mismatch": 1.5,
     "paid_text": 1.5,  # the learned head: never alone, nor with one other weak signal (docs/integrity.md)
     "copied_text": 5.0,  # repeats an earlier review of another author: suspicious alone, fake with more
-    "weak_rate": 3.0,  # weak accounts' share far above the platform's history: needs a young account too
+    # weak accounts' share far above the platform's history, at full strength when >= 85% of the weak
+    # reviews of the review's own days are surplus (weak_rate.EXCESS_HI): suspicious alone, like a
+    # lockstep member (-4 + 5 = +1 -> 0.73), fake with one more signal
+    "weak_rate": 5.0,
+    "serial_copier": 4.5,  # the author keeps copying others' earlier reviews: suspicious alone, like lockstep
 }
 FAKE = 0.8
 SUSPICIOUS = 0.5

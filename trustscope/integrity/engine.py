@@ -100,6 +100,7 @@ class _Queued:
     week: int | None
     author: list[Any]
     weak: bool = False
+    copier: bool = False  # the author's serial-copier level changed with this review
 
 
 def _level(score: float) -> int:
@@ -155,7 +156,7 @@ class IntegrityEngine:
         dirty: set[str] = set()
         triggers: list[tuple[str, str]] = []
         pairs: list[tuple[str, str, float]] = []
-        self._ingest_batch(batch, triggers, pairs)
+        self._ingest_batch(batch, triggers, pairs, dirty)
         order = list(dict.fromkeys(ev.id for ev in batch))
         if triggers:
             dirty.update(self._expand(triggers, pairs))
@@ -188,7 +189,7 @@ class IntegrityEngine:
                     ev.paid_prob = None if p is None else float(p)
 
     def _ingest_batch(self, batch: list[ReviewEvent], triggers: list[tuple[str, str]],
-                      pairs: list[tuple[str, str, float]]) -> None:
+                      pairs: list[tuple[str, str, float]], direct: set[str]) -> None:
         """Ingest a batch in three round trips to the store, whatever its size.
 
         Why batched: with one review at a time, three round trips per review made the client's
@@ -261,6 +262,9 @@ class IntegrityEngine:
         res = p.execute() if queued else []
         for start, q in queued:
             self._read_counters(q, res[start:], triggers, pairs)
+            if q.copier:
+                triggers.append(("cpa", q.ev.author_id))
+                direct.update(r[2] for r in q.author[1] if r[2])
         self._weak_triggers([q for _, q in queued], triggers)
 
     def _queue_writes(self, p: Any, ev: ReviewEvent, sig: Any, bands: list[str], band_hits: list[Any],
@@ -363,7 +367,9 @@ class IntegrityEngine:
             p.group_add(f"t/co/{lockstep.window_of(t, 0)}", f"{ev.platform}|{week}", ev.id, ttl=GROUP_TTL,
                         mode="drop")
         recent.append([int(t), ev.platform, ev.id if polar else ""])  # only polar ones form pairs
-        state = [seen_before + 1, recent[-RECENT_KEEP:]]
+        copies = int(author[2]) if len(author) > 2 else 0  # the author's reviews that copy others'
+        copies += 1 if copy_col else 0
+        state = [seen_before + 1, recent[-RECENT_KEEP:]] + ([copies] if copies else [])
         p.hset("au", ev.author_id, orjson.dumps(state))
         # --- written after everything _read_counters reads back (its positions stay as they were)
         if sig is not None and not founded:
@@ -380,8 +386,13 @@ class IntegrityEngine:
             if weak:
                 p.hincrby(f"t/wr/{day}", f"{ev.platform}|{rc}|w", 1, ttl=GROUP_TTL)
                 p.group_add(f"t/wk/{day}", f"{ev.platform}|{rc}", ev.id, ttl=GROUP_TTL)
+        copier = False
+        if copy_col:  # a serial copier's copies are re-judged when its level changes (and its recent ones)
+            p.group_add("cpa", ev.author_id, ev.id)
+            was = copied.serial(copies - 1, seen_before).score
+            copier = _level(copied.serial(copies, seen_before + 1).score) != _level(was)
         return _Queued(ev, cid, founded, bool(new_extra), sig is not None, rc, day, grid_pairs, week, state,
-                       weak)
+                       weak, copier)
 
     def _read_counters(self, q: _Queued, res: list[Any], triggers: list[tuple[str, str]],
                        pairs: list[tuple[str, str, float]]) -> None:
@@ -580,14 +591,17 @@ class IntegrityEngine:
         if rc:
             sigs.append(burst.score(int(k or 0), self._baseline(platform, t // DAY, rc), rc))
         ls_item = max(int(lsi0 or 0), int(lsi1 or 0)) / 1000
-        ls_author = lockstep.author_score(int(lsa), orjson.loads(au)[0] if au else 1) if lsa else 0.0
+        au_state = orjson.loads(au) if au else [1, []]
+        ls_author = lockstep.author_score(int(lsa), au_state[0]) if lsa else 0.0
         sigs.append(lockstep.score(ls_item, ls_author))
+        if len(au_state) > 2:
+            sigs.append(copied.serial(int(au_state[2]), int(au_state[0])))
         if week is not None:
             sigs.append(reviewer.cohort(int(n_co or 0), int(n_item or 1)))
         if rc and weak_counts is not None and weak_rate.is_weak(age_days, prior):
             c = weak_counts.get((platform, rc, t // DAY))
             if c is not None:
-                sigs.append(weak_rate.score(True, *c, rc))
+                sigs.append(weak_rate.score(True, *c[:5], rc, *c[5:]))
         return sigs
 
     # ------------------------------------------------------------------ weak-account share
@@ -615,11 +629,13 @@ class IntegrityEngine:
         return out
 
     def _window(self, counts: dict[tuple[str, str, int], tuple[int, int]], pf: str, rc: str,
-                day: int) -> tuple[int, int, int, int, int]:
+                day: int) -> tuple[int, int, int, int, int, int, int]:
         w_win = sum(counts[(pf, rc, d)][0] for d in weak_rate.window_days(day))
         n_win = sum(counts[(pf, rc, d)][1] for d in weak_rate.window_days(day))
         w_hist, n_hist, h_days = weak_rate.history([counts[(pf, rc, d)] for d in weak_rate.history_days(day)])
-        return w_win, n_win, w_hist, n_hist, h_days
+        w_loc = sum(counts[(pf, rc, d)][0] for d in weak_rate.local_days(day))
+        n_loc = sum(counts[(pf, rc, d)][1] for d in weak_rate.local_days(day))
+        return w_win, n_win, w_hist, n_hist, h_days, w_loc, n_loc
 
     @staticmethod
     def _span(day: int) -> list[int]:
@@ -627,7 +643,7 @@ class IntegrityEngine:
         return list(range(h.start, weak_rate.window_days(day).stop))
 
     def _weak_window_counts(self, recs: list[list[Any]]
-                            ) -> dict[tuple[str, str, int], tuple[int, int, int, int, int]]:
+                            ) -> dict[tuple[str, str, int], tuple[int, int, int, int, int, int, int]]:
         cells = {(rec[0], burst.rating_class(rec[2]), rec[3] // DAY) for rec in recs
                  if burst.rating_class(rec[2]) and weak_rate.is_weak(rec[5], rec[6])}
         if not cells:
@@ -672,8 +688,12 @@ class IntegrityEngine:
             h = weak_rate.history([hist[(pf, rc, d)] for d in weak_rate.history_days(c)])
             now_w = [counts.get((pf, rc, d), zero) for d in weak_rate.window_days(c)]
             was_w = [before.get((pf, rc, d), zero) for d in weak_rate.window_days(c)]
-            now = weak_rate.strength(sum(x[0] for x in now_w), sum(x[1] for x in now_w), *h)[0]
-            was = weak_rate.strength(sum(x[0] for x in was_w), sum(x[1] for x in was_w), *h)[0]
+            now_l = [counts.get((pf, rc, d), zero) for d in weak_rate.local_days(c)]
+            was_l = [before.get((pf, rc, d), zero) for d in weak_rate.local_days(c)]
+            now = weak_rate.strength(sum(x[0] for x in now_w), sum(x[1] for x in now_w), *h,
+                                     sum(x[0] for x in now_l), sum(x[1] for x in now_l))[0]
+            was = weak_rate.strength(sum(x[0] for x in was_w), sum(x[1] for x in was_w), *h,
+                                     sum(x[0] for x in was_l), sum(x[1] for x in was_l))[0]
             if _level(now) != _level(was):
                 triggers.append((f"t/wk/{c}", f"{pf}|{rc}"))
 

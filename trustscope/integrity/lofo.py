@@ -24,8 +24,9 @@ with detection off (every review verified: only the score's own defences act). "
 same with the combination fitted on all families; "hand" uses the shipped hand-set weights
 (``combiner``); a baseline engine (today's release, run through its own ``integrity check``) can
 be given as a source tree. The detectors' own ramps were set by hand by someone who had seen every
-family - only the combination and threshold are held out. The paid-review head is not used
-(retraining it per held-out family is left out: ~2 min each); its signal is absent throughout.
+family - the combination, the threshold and the paid-review head are held out: with embeddings
+(``report_from(..., embeddings=)``, ``--fold-heads``) every fold retrains the head without its family
+(``lofo_head``); without, the head's signal is absent in every fold.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ EVAL_DOMAINS = ("food_delivery", "shopping/水果")  # enough texts that a strea
 TARGET_FPR = 0.003  # honest reviews flagged on the tuning streams
 PRIOR_STRENGTH = 0.002  # pull of the hand-set weights on the fitted ones (per squared unit of weight)
 FEATURES = tuple(combiner.WEIGHTS)
+PAID = FEATURES.index("paid_text")
+IN_FAMILY = "ALL"  # the fold that holds nothing out
 
 
 @dataclass
@@ -66,6 +69,17 @@ class Stream:
     x: np.ndarray  # reviews x FEATURES
     labels: list[str]
     baseline_flags: np.ndarray | None = None  # today's engine, when a baseline source was given
+    paid: dict[str, np.ndarray] = field(default_factory=dict)  # fold -> its own head's paid_text column
+
+    def x_for(self, fold: str) -> np.ndarray:
+        """The signals as fold ``fold`` sees them: its own paid-review head's column, when there is one
+        (``lofo_head``); otherwise the head is absent (0) as in the judged stream."""
+        col = self.paid.get(fold)
+        if col is None:
+            return self.x
+        x = self.x.copy()
+        x[:, PAID] = col
+        return x
 
 
 @dataclass
@@ -106,11 +120,12 @@ def fit(streams: list[Stream], exclude: str | None, target_fpr: float = TARGET_F
     from scipy.optimize import minimize
 
     xs, ys = [], []
+    fold = exclude or IN_FAMILY
     for s in streams:
         if s.family is not None and s.family == exclude:
             continue
         keep = np.array([lab == "honest" or lab == s.family for lab in s.labels])
-        xs.append(s.x[keep])
+        xs.append(s.x_for(fold)[keep])
         ys.append(np.array([lab != "honest" for lab in s.labels])[keep])
     x, y = np.vstack(xs), np.concatenate(ys).astype(float)
     sw = np.where(y > 0, 0.5 / max(1.0, y.sum()), 0.5 / max(1.0, (1 - y).sum()))  # balanced, sums to 1
@@ -187,18 +202,19 @@ class LofoReport:
     baseline: list[dict[str, Any]] = field(default_factory=list)
     honest_only_fpr: dict[str, float] = field(default_factory=dict)
     combinations: dict[str, dict[str, float]] = field(default_factory=dict)
+    heads: dict[str, dict[str, float]] = field(default_factory=dict)  # per-fold paid-review heads
     reviews: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"held_out": self.held_out, "in_family": self.in_family, "hand": self.hand,
                 "baseline": self.baseline, "honest_only_fpr": self.honest_only_fpr,
-                "combinations": self.combinations, "reviews": self.reviews,
+                "combinations": self.combinations, "heads": self.heads, "reviews": self.reviews,
                 "tune": {"seeds": TUNE_SEEDS, "domains": TUNE_DOMAINS, "exclude": TUNE_EXCLUDE, "variant": "tune"},
                 "eval": {"seeds": EVAL_SEEDS, "domains": EVAL_DOMAINS, "variant": "eval"}}
 
 
 def _rows(evals: dict[str, list[Stream]], refs: dict[int, Stream], combo_of: Any, name: str,
-          flags_of: Any = None, robust: bool = True) -> list[dict[str, Any]]:
+          flags_of: Any = None, robust: bool = True, fold_of: Any = None) -> list[dict[str, Any]]:
     """Per family: detection metrics and score shifts (``robust``: which score formula the
     detection-on shift uses - the baseline release is measured with its own, the plain one)."""
     rows, total = [], Row("ALL")
@@ -209,8 +225,8 @@ def _rows(evals: dict[str, list[Stream]], refs: dict[int, Stream], combo_of: Any
             if flags_of is not None:
                 fl, rfl = flags_of(s), flags_of(ref)
             else:
-                combo = combo_of(fam)
-                fl, rfl = combo.flags(s.x), combo.flags(ref.x)
+                combo, fold = combo_of(fam), fold_of(fam) if fold_of else IN_FAMILY
+                fl, rfl = combo.flags(s.x_for(fold)), combo.flags(ref.x_for(fold))
             lab = np.array(s.labels)
             att, hon = lab == fam, lab == "honest"
             args = (int((fl & att).sum()), int((fl & hon).sum()), int((~fl & att).sum()), int(hon.sum()),
@@ -240,9 +256,18 @@ def baseline_flags(stream: Stream, src: Path) -> np.ndarray:
 
 def leave_one_family_out(families: tuple[str, ...] = ALL_ATTACKS, days: int = 60, platforms: int = 10,
                          use_corpus: bool = True, baseline_src: Path | None = None,
-                         progress: Any = None) -> LofoReport:
+                         progress: Any = None, model_dir: Path | None = None,
+                         cache_dir: Path | None = None) -> LofoReport:
+    """``model_dir``: a sentiment model whose encoder embeds the texts for the per-fold paid-review
+    heads (None: no head in any fold)."""
     data = collect(families, days, platforms, use_corpus, progress)
-    return report_from(data, baseline_src, progress)
+    emb = None
+    if model_dir is not None:
+        from trustscope.integrity.lofo_head import TextEmbeddings
+        from trustscope.integrity.paid_head import Encoder
+
+        emb = TextEmbeddings(stream_texts(data), Encoder(model_dir), cache_dir, progress or (lambda m: None))
+    return report_from(data, baseline_src, progress, emb)
 
 
 @dataclass
@@ -272,10 +297,42 @@ def collect(families: tuple[str, ...] = ALL_ATTACKS, days: int = 60, platforms: 
     return Collected(tuple(families), tune, refs, evals)
 
 
-def report_from(data: Collected, baseline_src: Path | None = None, progress: Any = None) -> LofoReport:
+def attach_fold_heads(data: Collected, emb: Any, progress: Any = None) -> dict[str, dict[str, float]]:
+    """Train the paid-review head inside every fold (``lofo_head``) and attach each fold's
+    ``paid_text`` column to every stream (tuning streams: cross-fitted by seed). Returns each
+    fold head's threshold and training size, for the report."""
+    from trustscope.integrity import lofo_head
+
+    log = progress or (lambda m: None)
+    out: dict[str, dict[str, float]] = {}
+    evals = [s for ss in data.evals.values() for s in ss] + list(data.refs.values())
+    for fam in (*data.families, None):
+        fold = fam or IN_FAMILY
+        full, per_seed = lofo_head.train_fold(emb, data.tune, fam, lambda s: s.seed)
+        for s in data.tune:
+            s.paid[fold] = per_seed[s.seed].column(emb.of([e.text for e in s.sim.events]))
+        for s in evals:
+            s.paid[fold] = full.column(emb.of([e.text for e in s.sim.events]))
+        out[fold] = {"threshold": round(full.threshold, 4)}
+        log(f"paid-review head for fold {fold}: threshold {full.threshold:.3f}")
+    return out
+
+
+def stream_texts(data: Collected) -> set[str]:
+    streams = [*data.tune, *data.refs.values(), *(s for ss in data.evals.values() for s in ss)]
+    return {e.text for s in streams for e in s.sim.events if e.text}
+
+
+def report_from(data: Collected, baseline_src: Path | None = None, progress: Any = None,
+                embeddings: Any = None) -> LofoReport:
+    """Fit every fold and report. With ``embeddings`` (``lofo_head.TextEmbeddings`` of the run's
+    texts) each fold also retrains the paid-review head without its family; without, the head's
+    signal is absent in every fold (it cannot leak the held-out family either way)."""
     log = progress or (lambda m: None)
     families, tune, refs, evals = data.families, data.tune, data.refs, data.evals
     report = LofoReport()
+    if embeddings is not None:
+        report.heads = attach_fold_heads(data, embeddings, progress)
     report.reviews = sum(len(s.labels) for s in tune) + sum(len(s.labels) for s in refs.values()) + \
         sum(len(s.labels) for ss in evals.values() for s in ss)
     combos = {fam: fit(tune, fam) for fam in families}
@@ -284,16 +341,16 @@ def report_from(data: Collected, baseline_src: Path | None = None, progress: Any
     for name, c in [*combos.items(), ("ALL (in-family)", full)]:
         report.combinations[name] = {**{f: round(float(w), 3) for f, w in zip(FEATURES, c.weights)},
                                      "bias": round(c.bias, 3), "threshold": round(c.threshold, 3)}
-    report.held_out = _rows(evals, refs, lambda fam: combos[fam], "held_out")
+    report.held_out = _rows(evals, refs, lambda fam: combos[fam], "held_out", fold_of=lambda fam: fam)
     report.in_family = _rows(evals, refs, lambda fam: full, "in_family")
     report.hand = _rows(evals, refs, lambda fam: hand, "hand")
     for name, c in (("held_out_mean", None), ("in_family", full), ("hand", hand)):
         fl = tot = 0
         for ref in refs.values():
             if c is None:  # each held-out combination on the honest-only streams, averaged
-                f = float(np.mean([combos[fam].flags(ref.x).sum() for fam in families]))
+                f = float(np.mean([combos[fam].flags(ref.x_for(fam)).sum() for fam in families]))
             else:
-                f = float(c.flags(ref.x).sum())
+                f = float(c.flags(ref.x_for(IN_FAMILY)).sum())
             fl += f
             tot += len(ref.labels)
         report.honest_only_fpr[name] = round(fl / tot, 5)

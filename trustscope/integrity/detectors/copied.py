@@ -115,3 +115,25 @@ def score(jaccard: float | None, gap_days: float | None) -> Signal:
     s = ramp(jaccard, MATCH - 0.1, FULL)
     what = "repeats" if jaccard >= 0.95 else "nearly repeats"
     return Signal("copied_text", s, f"text {what} a review another author posted {gap_days:.0f} days earlier")
+
+
+SERIAL_LO, SERIAL_HI = 1, 4  # copies by one author: one is chance, four is a habit
+SHARE_LO, SHARE_HI = 0.15, 0.4  # ... as a share of the author's reviews
+
+
+def serial(copies: int, reviews: int) -> Signal:
+    """Evidence that the *author* repeatedly copies other authors' earlier reviews.
+
+    Why: an honest user's text matches an earlier review now and then (short generic reviews,
+    pasting the same praise twice), but rarely more than once, and rarely for a large share of
+    what they write; an account that fills its reviews with other people's older texts does
+    both. The author-level evidence reaches the copier's reviews that are too short to attribute
+    (below the information threshold) and copies whose match alone is weak. ``copies``: the
+    author's reviews that carry ``copied_text``; ``reviews``: the author's reviews seen."""
+    if copies <= SERIAL_LO or reviews <= 0:
+        return Signal("serial_copier", 0.0)
+    s = ramp(copies, SERIAL_LO, SERIAL_HI) * ramp(copies / reviews, SHARE_LO, SHARE_HI)
+    if s <= 0:
+        return Signal("serial_copier", 0.0)
+    return Signal("serial_copier", s, f"{copies} of the author's {reviews} reviews repeat earlier reviews of others")
+

@@ -41,6 +41,8 @@ MIN_WEAK = 8
 P_LO, P_HI = 2.0, 5.0
 LIFT_LO, LIFT_HI = 1.5, 2.5
 ORGANIC_LO, ORGANIC_HI = 1.3, 2.0  # established accounts' volume lift that marks an organic surge
+LOCAL_DAYS = 1  # the review's own day +- this many days: how much of *its* weak traffic is excess
+EXCESS_LO, EXCESS_HI = 0.25, 0.85  # share of the local weak reviews above what history expects
 
 
 def is_weak(age_days: float | None, prior: int | None) -> bool:
@@ -65,9 +67,34 @@ def history_days(day: int) -> range:
     return range(end - HISTORY_DAYS, end)
 
 
+def local_days(day: int) -> range:
+    return range(day - LOCAL_DAYS, day + LOCAL_DAYS + 1)
+
+
+def excess_share(w_loc: int, n_loc: int, w_hist: int, n_hist: int) -> float:
+    """Share of the weak reviews of the review's own days that the platform's history does not
+    explain: ``1 - expected / w_loc`` with ``expected`` = the established reviews of those days
+    times the historical odds of a weak review (``E[p] / (1 - E[p])``).
+
+    Why: the wide window says *whether* there is a wave; this says how likely one weak review of
+    these days is part of it (the posterior share of the excess). Honest newcomers keep arriving
+    at the platform's usual rate during a wave - they are the ``expected`` part - and days just
+    outside the wave, which the wide window still covers, have no excess at all, so their honest
+    newcomers get no signal."""
+    if w_loc <= 0:
+        return 0.0
+    a, b = A0 + w_hist, B0 + max(0, n_hist - w_hist)
+    p = a / (a + b)
+    expected = (n_loc - w_loc) * p / (1.0 - p)
+    return max(0.0, 1.0 - expected / w_loc)
+
+
 @lru_cache(maxsize=65_536)
-def strength(w_win: int, n_win: int, w_hist: int, n_hist: int, hist_days: int = 0) -> tuple[float, float, float]:
-    """(score, surprise in -log10 P, lift) of a window's weak count against its history.
+def strength(w_win: int, n_win: int, w_hist: int, n_hist: int, hist_days: int = 0,
+             w_loc: int | None = None, n_loc: int | None = None) -> tuple[float, float, float]:
+    """(score, surprise in -log10 P, lift) of a window's weak count against its history; with the
+    review's own days' counts (``w_loc``, ``n_loc``) the score is also scaled by
+    ``ramp(excess_share, EXCESS_LO, EXCESS_HI)``.
 
     An organic surge lifts the *established* accounts' volume too (an outage: everybody complains,
     and newcomers sign up to complain); a campaign of fresh accounts does not. So the score is
@@ -86,13 +113,16 @@ def strength(w_win: int, n_win: int, w_hist: int, n_hist: int, hist_days: int = 
     if hist_days > 0 and n_hist > w_hist:
         est_lift = ((n_win - w_win) / (2 * HALF_WINDOW + 1)) / ((n_hist - w_hist) / hist_days)
         s *= 1.0 - ramp(est_lift, ORGANIC_LO, ORGANIC_HI)
+    if w_loc is not None and n_loc is not None and s > 0:
+        s *= ramp(excess_share(w_loc, n_loc, w_hist, n_hist), EXCESS_LO, EXCESS_HI)
     return s, surprise, lift
 
 
-def score(weak: bool, w_win: int, n_win: int, w_hist: int, n_hist: int, hist_days: int, rclass: str) -> Signal:
+def score(weak: bool, w_win: int, n_win: int, w_hist: int, n_hist: int, hist_days: int, rclass: str,
+          w_loc: int | None = None, n_loc: int | None = None) -> Signal:
     if not weak:
         return Signal("weak_rate", 0.0)
-    s, surprise, lift = strength(w_win, n_win, w_hist, n_hist, hist_days)
+    s, surprise, lift = strength(w_win, n_win, w_hist, n_hist, hist_days, w_loc, n_loc)
     if s <= 0:
         return Signal("weak_rate", 0.0)
     stars = "4-5-star" if rclass == "pos" else "1-2-star"
