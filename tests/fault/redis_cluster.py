@@ -13,6 +13,10 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import redis
 
 
 class ClusterUnavailable(RuntimeError):
@@ -91,3 +95,51 @@ class LocalRedisCluster:
             except subprocess.TimeoutExpired:
                 p.kill()
         self.procs = []
+
+
+def node_id(client: "redis.Redis") -> str:
+    raw = client.execute_command("CLUSTER", "MYID")
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def move_slot(cluster: LocalRedisCluster, slot: int, src_port: int, dst_port: int, finish: bool = True) -> int:
+    """Reshard one slot from ``src_port`` to ``dst_port`` the way ``redis-cli --cluster reshard`` does:
+    IMPORTING / MIGRATING, MIGRATE every key, then (``finish``) assign the slot to the destination
+    on every master. Unfinished, the source answers ASK for the moved keys; finished, every node
+    answers MOVED. Returns the number of keys moved."""
+    import redis
+
+    nodes = {p: redis.Redis(host="127.0.0.1", port=p) for p in cluster.ports}
+    try:
+        src, dst = nodes[src_port], nodes[dst_port]
+        src_id, dst_id = node_id(src), node_id(dst)
+        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+        moved = 0
+        while True:
+            keys = src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 500)
+            if not keys:
+                break
+            src.execute_command("MIGRATE", "127.0.0.1", dst_port, "", 0, 10_000, "KEYS", *keys)
+            moved += len(keys)
+        if finish:
+            for client in (dst, src, *(c for p, c in nodes.items() if p not in (src_port, dst_port))):
+                client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+        return moved
+    finally:
+        for client in nodes.values():
+            client.close()
+
+
+def finish_slot_move(cluster: LocalRedisCluster, slot: int, dst_port: int) -> None:
+    """Assign a slot left MIGRATING / IMPORTING by ``move_slot(finish=False)`` to its destination."""
+    import redis
+
+    nodes = [redis.Redis(host="127.0.0.1", port=p) for p in cluster.ports]
+    try:
+        dst_id = node_id(next(c for c, p in zip(nodes, cluster.ports) if p == dst_port))
+        for client in nodes:
+            client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+    finally:
+        for client in nodes:
+            client.close()

@@ -31,6 +31,7 @@ import redis
 
 from trustscope.observability import get_logger
 from trustscope.scores.contribution import Contribution, SharedSums, contribution_of, unflatten
+from trustscope.slot_pipeline import slot_pipeline
 
 log = get_logger("trustscope.scores")
 
@@ -169,7 +170,7 @@ class ScoreStore:
         items = list(contributions)
         if not items:
             return {"applied": 0, "stale": 0, "unchanged": 0}
-        pipe = self.client.pipeline(transaction=False)
+        pipe = slot_pipeline(self.client, self.base)  # script calls: on a cluster, the tag's master
         for c in items:
             self._apply(keys=[self.doc_key(c.doc_id), *(self.state_key(p) for p in c.platforms)],
                         args=[c.revision, _json(c.fields),
