@@ -47,6 +47,7 @@ import redis
 from elasticsearch import Elasticsearch
 
 from tests.fault.harness import PrivateES, PrivateRedis, WorkerProcess, settings_for
+from trustscope.es.indices import DocIndices
 from trustscope.intake import Intake
 from trustscope.samples import reviews
 from trustscope.schemas import DocumentIn
@@ -105,6 +106,10 @@ def pid_listening(port: int) -> int | None:
     return None
 
 
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/")[0])
+
+
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, max(0, int(round(q * len(s))) - 1))]
@@ -155,27 +160,34 @@ def main() -> None:
     ap.add_argument("--servers", choices=("private", "shared"), default="private",
                     help="start a Redis and an Elasticsearch for this run alone (default), or use the shared ones")
     ap.add_argument("--es-heap", default="1g")
+    ap.add_argument("--es-url", default="", help="Elasticsearch node(s), comma separated, instead of a private "
+                    "node (e.g. infra/local/es-cluster.sh's three); their CPU is metered too")
+    ap.add_argument("--es-replicas", type=int, default=None, help="number_of_replicas of the index")
     args = ap.parse_args()
     private: list[PrivateRedis | PrivateES] = []
     if args.servers == "private":
-        pr, pe = PrivateRedis(), PrivateES(heap=args.es_heap)
+        nodes: list[PrivateRedis | PrivateES] = [PrivateRedis()] + ([] if args.es_url else [PrivateES(heap=args.es_heap)])
         try:
-            for node in (pr, pe):
+            for node in nodes:
                 private.append(node)
                 node.start(wipe=True)
         except BaseException:
             for node in private:
                 node.stop()
             raise
-        redis_url, es_url = pr.url, pe.url
+        redis_url = nodes[0].url
+        es_url = args.es_url or nodes[1].url
     else:
         redis_url = os.environ.get("TS_BENCH_REDIS_URL", "redis://127.0.0.1:6390/0")
-        es_url = os.environ.get("TS_BENCH_ES_URL", "http://127.0.0.1:9250")
+        es_url = args.es_url or os.environ.get("TS_BENCH_ES_URL", "http://127.0.0.1:9250")
+    es_urls = [u.strip() for u in es_url.split(",") if u.strip()]
+    servers = [("redis", redis_url)] + [("elasticsearch" if len(es_urls) == 1 else f"elasticsearch-{port_of(u)}", u)
+                                        for u in es_urls]
     prefix = f"bs{uuid.uuid4().hex[:8]}"
     settings = settings_for(redis_url, es_url, prefix, claim_idle_ms=30_000, max_deliveries=5, batch_size=256,
                             batch_wait_ms=200, outage_backoff_base_ms=500, outage_backoff_max_ms=30_000)
     client = redis.Redis.from_url(redis_url)
-    es = Elasticsearch(es_url, request_timeout=60)
+    es = Elasticsearch(es_urls, request_timeout=60)
     alias = f"{prefix}-docs"
     intake = Intake(client, settings)
     intake.registry.seed_defaults()
@@ -186,14 +198,16 @@ def main() -> None:
                                  "docs": args.docs, "replicas": args.replicas, "servers": args.servers,
                                  "load_avg_start": os.getloadavg()[0]}
     try:
+        if args.es_replicas is not None:  # the indexer's own migrate() then finds the index there
+            DocIndices(prefix).migrate(es, replicas=args.es_replicas)
+            result["es_replicas"] = args.es_replicas
         for name in ("indexer", "integrity", "sentiment"):
             for _ in range(args.replicas):
                 workers.append(WorkerProcess(name, settings, Path(tmp.name),
                                              {"TS_TORCH_THREADS": "0", "TS_LOG_LEVEL": "WARNING"}).start())
         for w in workers:
             w.wait_ready(timeout=300)
-        server_pids = {name: pid_listening(int(url.rsplit(":", 1)[1].split("/")[0]))
-                       for name, url in (("redis", redis_url), ("elasticsearch", es_url))}
+        server_pids = {name: pid_listening(port_of(url)) for name, url in servers}
         meter = CpuMeter({**{f"{w.name}-{w.metrics_port}": w.proc.pid for w in workers if w.proc is not None},
                           **{name: pid for name, pid in server_pids.items() if pid},
                           "bench-intake": os.getpid()})
@@ -283,15 +297,15 @@ def main() -> None:
             if w.proc is not None:
                 rss, peak = rss_mb(w.proc.pid)
                 mem[f"{w.name}-{w.metrics_port}"] = {"rss_mb": round(rss), "peak_mb": round(peak)}
-        for name, url in (("redis", redis_url), ("elasticsearch", es_url)):
-            port = int(url.rsplit(":", 1)[1].split("/")[0])
-            pid = pid_listening(port)
+        for name, url in servers:
+            pid = pid_listening(port_of(url))
             if pid:
                 rss, peak = rss_mb(pid)
                 mem[name] = {"rss_mb": round(rss), "peak_mb": round(peak)}
         mem["redis"] = {**mem.get("redis", {}), "used_memory_mb": round(int(client.info("memory")["used_memory"]) / 2**20)}
-        store = es.indices.stats(index=alias, metric="store")["_all"]["primaries"]["store"]["size_in_bytes"]
-        mem["elasticsearch"] = {**mem.get("elasticsearch", {}), "index_store_mb": round(store / 2**20)}
+        stats = es.indices.stats(index=alias, metric="store")["_all"]
+        mem["index_store_mb"] = {"primaries": round(stats["primaries"]["store"]["size_in_bytes"] / 2**20),
+                                 "total": round(stats["total"]["store"]["size_in_bytes"] / 2**20)}
         result["memory"] = mem
         result["load_avg_end"] = os.getloadavg()[0]
         print(orjson.dumps(result).decode(), flush=True)
@@ -299,16 +313,18 @@ def main() -> None:
         for w in workers:
             w.stop()
         tmp.cleanup()
-        if private:  # wiped at the next start; deleting a million keys one by one is minutes
-            for node in private:
-                node.stop()
-        else:
+        # private servers are wiped at their next start (deleting a million keys one by one takes
+        # minutes); on servers that outlive this run, delete what it created
+        if not any(isinstance(n, PrivateRedis) for n in private):
             for key in client.scan_iter(f"{prefix}:*", count=1000):
                 client.delete(key)
+        if not any(isinstance(n, PrivateES) for n in private):
             names = list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True).body)
             if names:
                 es.indices.delete(index=",".join(names))
             es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-docs")
+        for node in private:
+            node.stop()
 
 
 if __name__ == "__main__":

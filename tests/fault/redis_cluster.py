@@ -1,7 +1,7 @@
 """A throw-away 3-master Redis Cluster from the OS's redis-server, for tests and benches.
 
-Three ``redis-server --cluster-enabled yes`` processes on free ports, joined with
-``redis-cli --cluster create`` (no replicas, no persistence). ``start()`` raises ``ClusterUnavailable``
+Three ``redis-server --cluster-enabled yes`` masters on free ports (and ``replicas`` replicas of
+each), joined with ``redis-cli --cluster create`` (no persistence). ``start()`` raises ``ClusterUnavailable``
 with the reason when the binaries are missing or the cluster does not form in time.
 """
 
@@ -40,9 +40,11 @@ def _free_low_port() -> int:
 
 
 class LocalRedisCluster:
-    def __init__(self, workdir: Path, masters: int = 3) -> None:
+    def __init__(self, workdir: Path, masters: int = 3, replicas: int = 0, node_timeout_ms: int = 5000) -> None:
         self.workdir = workdir
-        self.ports = [_free_low_port() for _ in range(masters)]
+        self.replicas = replicas
+        self.node_timeout_ms = node_timeout_ms
+        self.ports = [_free_low_port() for _ in range(masters * (1 + replicas))]
         self.procs: list[subprocess.Popen[bytes]] = []
 
     @property
@@ -60,7 +62,7 @@ class LocalRedisCluster:
             self.procs.append(subprocess.Popen(
                 [server, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
                  "--cluster-config-file", str(d / "nodes.conf"), "--dir", str(d), "--save", "",
-                 "--appendonly", "no", "--cluster-node-timeout", "5000"],
+                 "--appendonly", "no", "--cluster-node-timeout", str(self.node_timeout_ms)],
                 stdout=log, stderr=subprocess.STDOUT))
             log.close()
         deadline = time.monotonic() + timeout
@@ -71,7 +73,7 @@ class LocalRedisCluster:
                     raise ClusterUnavailable(f"redis-server on {port} did not answer")
                 time.sleep(0.1)
         create = subprocess.run([cli, "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
-                                 "--cluster-replicas", "0", "--cluster-yes"],
+                                 "--cluster-replicas", str(self.replicas), "--cluster-yes"],
                                 capture_output=True, text=True, timeout=timeout)
         if create.returncode != 0:
             self.stop()
@@ -85,6 +87,12 @@ class LocalRedisCluster:
                 self.stop()
                 raise ClusterUnavailable("cluster_state did not become ok")
             time.sleep(0.2)
+
+    def kill(self, port: int) -> None:
+        """SIGKILL the node on ``port`` (a crashed master: its replica is promoted after the node timeout)."""
+        proc = self.procs[self.ports.index(port)]
+        proc.kill()
+        proc.wait(timeout=10)
 
     def stop(self) -> None:
         for p in self.procs:
