@@ -37,6 +37,8 @@ _REDIS_TRANSIENT: tuple[type[BaseException], ...] = (
     redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.ReadOnlyError,
     redis.exceptions.TryAgainError, redis.exceptions.ClusterDownError,
     redis.exceptions.MasterDownError,
+    # a Redis Cluster slot without a master (mid-failover) or still moving after several redirects
+    redis.exceptions.SlotNotCoveredError, redis.exceptions.MovedError, redis.exceptions.AskError,
 )
 
 
@@ -55,7 +57,10 @@ def dependency_of(exc: BaseException) -> str | None:
         return exc.dependency
     if isinstance(exc, _REDIS_TRANSIENT):
         return REDIS
-    if isinstance(exc, redis.ResponseError) and str(exc).startswith(("LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN")):
+    # UNBLOCKED: a blocked XREADGROUP whose stream moved away (a Redis Cluster resharding migrated
+    # the key): read again, from the slot's new owner
+    if isinstance(exc, redis.ResponseError) and str(exc).startswith(
+            ("LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "UNBLOCKED")):
         return REDIS
     if isinstance(exc, ApiError):
         return ELASTICSEARCH if exc.status_code in TRANSIENT_STATUSES else None

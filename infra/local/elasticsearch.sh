@@ -25,6 +25,12 @@
 #   TS_LOCAL_ES_BASE      home + instances when root                 (default /var/tmp/trustscope)
 #   TS_LOCAL_ES_USER      user that runs the node when root          (default trustscope)
 #   ES_JAVA_HOME          JDK >= 17                 (default /usr/lib/jvm/java-17-openjdk-amd64)
+# A member of a multi-node cluster (infra/local/es-cluster.sh sets these; unset = single node):
+#   TS_LOCAL_ES_CLUSTER_NAME     cluster.name shared by the members  (default trustscope-local-<port>)
+#   TS_LOCAL_ES_TRANSPORT_PORT   transport.port of this node         (default: ES picks 9300-9399)
+#   TS_LOCAL_ES_SEED_HOSTS       comma-separated host:transport_port of the members
+#   TS_LOCAL_ES_INITIAL_MASTERS  comma-separated node names (ts-local-<http port>) that vote first
+# A member's start waits for its HTTP port only: health needs a quorum, which es-cluster.sh awaits.
 set -euo pipefail
 # shellcheck source=infra/local/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -48,7 +54,8 @@ fi
 ES_HOME="$ES_BASE/elasticsearch-$VERSION"
 INST="$INSTANCES/es-$PORT"
 PIDFILE="$INST/es.pid"
-CLUSTER="trustscope-local-$PORT"
+CLUSTER="${TS_LOCAL_ES_CLUSTER_NAME:-trustscope-local-$PORT}"
+SEEDS="${TS_LOCAL_ES_SEED_HOSTS:-}"
 LOGFILE="$INST/logs/$CLUSTER.log"
 STARTUP_LOG="$INST/logs/startup.out"
 
@@ -142,6 +149,18 @@ as_es_user() {
     fi
 }
 
+# discovery_config: single-node, or the settings of one member of a multi-node cluster.
+discovery_config() {
+    if [ -z "$SEEDS" ]; then
+        echo "discovery.type: single-node"
+        return
+    fi
+    echo "discovery.seed_hosts: [$(sed 's/[^,][^,]*/"&"/g' <<<"$SEEDS")]"
+    echo "cluster.initial_master_nodes: [$(sed 's/[^,][^,]*/"&"/g' <<<"${TS_LOCAL_ES_INITIAL_MASTERS:?set with TS_LOCAL_ES_SEED_HOSTS}")]"
+    [ -n "${TS_LOCAL_ES_TRANSPORT_PORT:-}" ] && echo "transport.port: $TS_LOCAL_ES_TRANSPORT_PORT"
+    return 0
+}
+
 write_config() {
     local conf="$INST/config"
     mkdir -p "$conf/jvm.options.d" "$INST/data" "$INST/logs" "$INST/tmp"
@@ -156,7 +175,7 @@ path.data: $INST/data
 path.logs: $INST/logs
 network.host: 127.0.0.1
 http.port: $PORT
-discovery.type: single-node
+$(discovery_config)
 # Local node only: production (docker-compose.yml) runs with security on.
 xpack.security.enabled: false
 # Developer disks are often nearly full; do not refuse writes because of free space.
@@ -172,6 +191,20 @@ EOF
         chown -R "$ES_USER:$ES_USER" "$INST"
         mkdir -p "$TS_RUN_DIR"
         ln -sfn "$INST" "$TS_RUN_DIR/es-$PORT"
+    fi
+}
+
+# node_ready: health yellow for a single node; for a cluster member, its HTTP port answering.
+node_ready() {
+    if [ -n "$SEEDS" ]; then
+        # any HTTP answer will do (this build has no GET / handler: 405); no answer is "000"
+        if command -v curl >/dev/null 2>&1; then
+            [ "$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "http://127.0.0.1:$PORT/" 2>/dev/null)" != 000 ]
+        else
+            ts_port_in_use "$PORT"
+        fi
+    else
+        health_yellow
     fi
 }
 
@@ -223,7 +256,7 @@ cmd_start() {
         "$ES_HOME/bin/elasticsearch" -d -p "$PIDFILE") >"$STARTUP_LOG" 2>&1 </dev/null &
     launcher=$!
     for ((i = 0; i < TIMEOUT * 2; i++)); do
-        if health_yellow; then
+        if node_ready; then
             wait "$launcher" 2>/dev/null || true
             pid="$(es_alive || echo '?')"
             ts_log "elasticsearch ready on http://127.0.0.1:$PORT after $((SECONDS - t0))s (pid $pid)"
@@ -243,7 +276,7 @@ cmd_start() {
 wait_ready() {
     local i
     for ((i = 0; i < TIMEOUT * 2; i++)); do
-        health_yellow && return 0
+        node_ready && return 0
         kill -0 "$1" 2>/dev/null || break
         sleep 0.5
     done

@@ -372,7 +372,7 @@ def connect(settings: Settings) -> Connections:
     client = redis.Redis.from_url(settings.redis_url)
     return Connections(client, StreamBus(client, settings.stream_prefix, settings.max_deliveries,
                                          settings.claim_idle_ms),
-                       Elasticsearch(settings.es_url, request_timeout=30))
+                       Elasticsearch([h.strip() for h in settings.es_url.split(",")], request_timeout=30))
 
 
 def settings_for(redis_url: str, es_url: str, prefix: str, **over: Any) -> Settings:

@@ -25,6 +25,8 @@ import zlib
 from collections import defaultdict
 from typing import Any, Protocol
 
+from trustscope.slot_pipeline import slot_router
+
 SHARDS = 1 << 16
 SHARDS_BY_NAME = {"lsh": 1 << 18}  # 12 band entries per review
 TIME_SHARDS = 512  # lockstep pair counters per window
@@ -205,7 +207,7 @@ class RedisPipe:
 
     def __init__(self, store: RedisStore) -> None:
         self._s = store
-        self._p = store.client.pipeline(transaction=False)
+        self._p = store.new_pipeline()
         self._post: list[Any] = []
         self._skips = 0  # group_members queues two commands ("skip" + "members") for one result
 
@@ -331,6 +333,13 @@ class RedisStore:
         self.scripts = {name: client.register_script(src) for name, src in (
             ("group", _GROUP_ADD), ("verdicts", _SET_VERDICTS), ("hmget", _HMGET_MULTI),
             ("hsetnx", _HSETNX_MULTI), ("hincrby", _HINCRBY_TTL), ("hmax", _HMAX), ("claim", _CLAIM))}
+
+        # On a Redis Cluster all keys share the prefix's hash tag (one slot): pipelines run on the
+        # master of that slot, following MOVED/ASK (redis-py's cluster pipeline refuses scripts).
+        self._router = slot_router(client, prefix)
+
+    def new_pipeline(self) -> Any:
+        return self.client.pipeline(transaction=False) if self._router is None else self._router.pipeline()
 
     def call(self, pipe: Any, name: str, numkeys: int, *keys_and_args: Any) -> None:
         self.scripts[name](keys=keys_and_args[:numkeys], args=keys_and_args[numkeys:], client=pipe)

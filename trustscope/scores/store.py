@@ -36,6 +36,7 @@ import redis
 from trustscope.integrity.score import REPEAT_FREE
 from trustscope.observability import get_logger
 from trustscope.scores.contribution import Contribution, SharedSums, contribution_of, unflatten
+from trustscope.slot_pipeline import slot_pipeline
 
 log = get_logger("trustscope.scores")
 DOC_SHARDS = 1 << 16  # ~15 records per hash at 1M reviews: listpack encoding (< 128 fields)
@@ -219,7 +220,7 @@ class ScoreStore:
         items = list(contributions)
         if not items:
             return {"applied": 0, "stale": 0, "unchanged": 0}
-        pipe = self.client.pipeline(transaction=False)
+        pipe = slot_pipeline(self.client, self.base)  # script calls: on a cluster, the tag's master
         for c in items:
             self._apply(keys=[self.doc_shard_key(c.doc_id), self.doc_key(c.doc_id),
                               *(self.state_key(p) for p in c.platforms)],
