@@ -196,3 +196,27 @@ def test_post_only_evaluation_is_the_zero_hour_band_of_the_full_recipe(fitted_en
     np.testing.assert_allclose(got[T.TEXT_ONLY]["model"],
                                full.predict(ds, T.AugRows(te, [0.0] * len(te)), drop_author=True,
                                             use_encoder=False), atol=1e-6)
+
+
+def test_refitting_the_encoder_view_alone_gives_what_training_gives(fitted_enc, tmp_path):
+    from trustscope.rumour.encoder import embed_events
+
+    ds, _, _, events = fitted_enc
+    plain = T.Dataset.build(events, ds.y, HORIZONS)  # no embeddings: a text-only model
+    text_model = T.fit_stack(plain, np.arange(len(events)), HORIZONS).export(plain, {})
+    assert text_model.encoder is None and not any(k.endswith(".enc") for k in text_model.stackers)
+    lite = T.build_post_only(events, ds.y)
+    lite.embeddings = embed_events(FakeEmbedder(), events, comments=0)
+    lite.encoder_id, lite.encoder_name = FakeEmbedder.encoder_id, "fake"
+    refit = T.with_encoder_view(text_model, lite)
+    refit.save(tmp_path)
+    loaded = RumourModel.load(tmp_path)
+    # what a full training run with the same embeddings gives
+    plain.embeddings, plain.encoder_id = lite.embeddings, lite.encoder_id
+    want = T.fit_stack(plain, np.arange(len(events)), HORIZONS).export(plain, {})
+    from trustscope.rumour.encoder import encode_events
+
+    alone = [e.truncated(0.0) for e in events]
+    enc = encode_events(FakeEmbedder(), alone, comments=0)
+    np.testing.assert_allclose(loaded.predict_proba(alone, enc), want.predict_proba(alone, enc), atol=1e-6)
+    np.testing.assert_allclose(loaded.predict_proba(events), want.predict_proba(events), atol=1e-6)

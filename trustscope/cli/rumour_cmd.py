@@ -146,14 +146,33 @@ def train(
     encoder: Path | None = typer.Option(None, "--encoder", help="sentiment model dir for the encoder view "
                                         "(default: TS_SENTIMENT_MODEL_DIR)"),
     no_encoder: bool = typer.Option(False, "--no-encoder", help="train without the encoder view"),
+    encoder_view_only: bool = typer.Option(False, "--encoder-view-only", help="refit only the encoder view "
+                                           "of the model already in --out (after the sentiment encoder changed; "
+                                           "about a minute): text views and other bands are kept"),
 ) -> None:
     """Train the shipped model (views + stackers on all events, horizon-augmented) into --out."""
-    from trustscope.rumour import training as T
+    import time
 
-    ds = _dataset(data, list(T.TRAIN_HORIZONS), encoder, no_encoder)
-    model = T.train(ds, seed=seed, meta={"data": data.name})
+    from trustscope.rumour import training as T
+    from trustscope.rumour.model import RumourModel
+
+    start = time.monotonic()
+    if encoder_view_only:
+        try:
+            current = RumourModel.load(out)
+        except (FileNotFoundError, ValueError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--out") from exc
+        ds = _dataset(data, [0.0], encoder, no_encoder, post_only=True)
+        try:
+            model = T.with_encoder_view(current, ds, seed=seed)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--out") from exc
+    else:
+        ds = _dataset(data, list(T.TRAIN_HORIZONS), encoder, no_encoder)
+        model = T.train(ds, seed=seed, meta={"data": data.name})
     model.save(out)
-    typer.echo(f"wrote {out}", err=True)
+    view = f"encoder view on {model.encoder.encoder_name}" if model.encoder else "no encoder view"
+    typer.echo(f"wrote {out} ({view}) in {time.monotonic() - start:.0f} s", err=True)
 
 
 @app.command()

@@ -580,6 +580,43 @@ def evaluate_post_only(ds: Dataset, folds: int = 5, seed: int = 0, dup_threshold
                                "post_only": True}, time.monotonic() - start)
 
 
+def fit_post_band(ds: Dataset, idx: np.ndarray, seed: int = 0, inner_folds: int = 5) -> tuple[dict[str, Stacker], EmbeddingHead | None]:
+    """The 0 h band's stackers (and the encoder's post head) on events ``idx`` from the posts alone:
+    the same inner out-of-fold logits as ``fit_stack`` (see ``_post_only_split``)."""
+    encoder = ds.embeddings is not None
+    post_oof = np.zeros(len(ds.events))
+    enc_oof = np.zeros((len(ds.events), len(ENCODER_NAMES)))
+    for itr, ite in StratifiedKFold(inner_folds, shuffle=True, random_state=seed).split(idx, ds.y[idx]):
+        a, b = idx[itr], idx[ite]
+        post_oof[b] = fit_view(ds.post[a], ds.y[a], POST_PARAMS, seed).logits(ds.post[b])
+        if encoder:
+            enc_oof[b, 0] = _fit_head(ds.embeddings.post[a], ds.y[a]).logit(ds.embeddings.post[b])
+    z = np.column_stack([post_oof, np.zeros(len(ds.events)), ds.dense[0.0], enc_oof])[idx]
+    with_author = np.fromiter((ds.events[e].author is not None for e in idx), bool, count=len(idx))
+    stackers = fit_stackers(z, ds.y[idx], with_author, [0.0] * len(idx), BANDS[:1], encoder)
+    return stackers, (_fit_head(ds.embeddings.post[idx], ds.y[idx]) if encoder else None)
+
+
+def with_encoder_view(model: RumourModel, ds: Dataset, seed: int = 0) -> RumourModel:
+    """``model`` with its encoder view refitted on ``ds.embeddings`` (or removed when there are none),
+    leaving the text views and the other bands as they are. The encoder view lives in the 0 h band
+    only, which reads the posts alone, so this takes a minute where a full ``train`` takes several:
+    the way to follow a replaced sentiment encoder. Gives what ``train`` would (same inner folds)."""
+    if [b.name for b in model.bands[:1]] != [BANDS[0].name]:
+        raise ValueError("the model has no post-only band (a v1 model): retrain it with `trustscope rumour train`")
+    idx = np.arange(len(ds.events))
+    stackers, head = fit_post_band(ds, idx, seed)
+    kept = {k: v for k, v in model.stackers.items() if not k.startswith(f"{BANDS[0].name}.")}
+    enc = None
+    if head is not None:
+        d = ds.embeddings.post.shape[1]
+        empty = EmbeddingHead(np.zeros(d), np.ones(d), np.zeros(d), 0.0)
+        enc = EncoderView(ds.encoder_id, ds.encoder_name, d, head, empty)
+    meta = {**model.meta, "encoder_refit": True}
+    return RumourModel(model.post, model.comments, list(model.bands), {**kept, **stackers}, enc,
+                       model.threshold, meta)
+
+
 def train(ds: Dataset, seed: int = 0, train_horizons: Sequence[Horizon] = TRAIN_HORIZONS,
           meta: dict | None = None, inner_folds: int = 5) -> RumourModel:
     """The shipped model: the same recipe as a CV fold, on all events."""
