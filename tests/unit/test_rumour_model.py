@@ -220,3 +220,16 @@ def test_refitting_the_encoder_view_alone_gives_what_training_gives(fitted_enc, 
     enc = encode_events(FakeEmbedder(), alone, comments=0)
     np.testing.assert_allclose(loaded.predict_proba(alone, enc), want.predict_proba(alone, enc), atol=1e-6)
     np.testing.assert_allclose(loaded.predict_proba(events), want.predict_proba(events), atol=1e-6)
+
+
+def test_a_one_band_model_gets_the_post_only_band_added(fitted):
+    from trustscope.rumour.model import Band
+
+    ds, stack, model, events, y = fitted
+    one_band = RumourModel(model.post, model.comments, [Band("all", None)],
+                           {k: v for k, v in model.stackers.items() if k.startswith("all.")}, None)
+    upgraded = T.with_encoder_view(one_band, T.build_post_only(events, y), inner_folds=3)
+    assert [b.name for b in upgraded.bands] == ["h0", "all"] and upgraded.encoder is None
+    np.testing.assert_allclose(upgraded.predict_proba([e.truncated(0.0) for e in events]),
+                               model.predict_proba([e.truncated(0.0) for e in events]), atol=1e-6)
+    np.testing.assert_allclose(upgraded.predict_proba(events), model.predict_proba(events), atol=1e-9)

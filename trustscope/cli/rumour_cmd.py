@@ -116,7 +116,7 @@ def _dataset(data: Path, horizons: list[float | None], encoder: Path | None, no_
 
     if not data.exists():
         raise typer.BadParameter(f"{data} not found", param_hint="--data")
-    events, y = read_events(data)
+    events, y = read_events(data, with_reposts=not post_only)
     typer.echo(f"read {len(events)} events ({int(y.sum())} rumours) from {data}", err=True)
     ds = build_post_only(events, y) if post_only else Dataset.build(events, y, horizons)
     if not no_encoder:
