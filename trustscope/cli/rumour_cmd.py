@@ -41,10 +41,11 @@ def classify_stream(lines: IO[bytes], out: IO[bytes], model: Any, horizon: float
     def flush() -> None:
         events = [ev for _, ev, _ in pending if ev is not None]
         encoding = None
-        if embedder is not None and events:
+        need = [model.needs_encoding(e) for e in events] if embedder is not None else []
+        if any(need):  # only the bands with an encoder view read it (the post alone)
             from trustscope.rumour.encoder import encode_events
 
-            encoding = encode_events(embedder, events)
+            encoding = encode_events(embedder, events, only=need)
         probs = iter(model.predict_proba(events, encoding).tolist()) if events else iter(())
         for event_id, ev, err in pending:
             if ev is None:
@@ -88,7 +89,8 @@ def classify(
     model: Path | None = typer.Option(None, "--model", help="model dir (default: TS_RUMOUR_MODEL_DIR)"),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="events scored together"),
     encoder: Path | None = typer.Option(None, "--encoder", help="sentiment model dir whose embeddings the "
-                                        "model's encoder view reads (default: TS_SENTIMENT_MODEL_DIR)"),
+                                        "model's encoder view reads (default: the one it was fitted on, "
+                                        "found in models/ or TS_SENTIMENT_MODEL_DIR)"),
     no_encoder: bool = typer.Option(False, "--no-encoder", help="score without the encoder view (faster)"),
 ) -> None:
     """Classify events (JSON lines on stdin) and write one result line per input line to stdout."""
@@ -101,10 +103,14 @@ def classify(
         raise typer.BadParameter(str(exc), param_hint="--model") from exc
     embedder = None
     if loaded.encoder is not None and not no_encoder:
-        from trustscope.rumour.encoder import load_embedder
+        from trustscope.rumour.encoder import find_encoder_dir, load_embedder
 
-        # a changed or missing encoder drops the view (logged once) rather than failing the run
-        embedder = load_embedder(encoder, loaded.encoder.encoder_id)
+        where = encoder or find_encoder_dir(loaded.encoder.encoder_name, loaded.encoder.encoder_id)
+        if where is None:
+            typer.echo(f"encoder {loaded.encoder.encoder_name} ({loaded.encoder.encoder_id[:16]}) not found: "
+                       "scoring without the encoder view", err=True)
+        else:  # a changed or missing encoder drops the view (logged once) rather than failing the run
+            embedder = load_embedder(where, loaded.encoder.encoder_id)
     counts = classify_stream(sys.stdin.buffer, sys.stdout.buffer, loaded, horizon_hours, batch_size, embedder)
     if counts["error"]:
         typer.echo(f"{counts['error']} line(s) were not usable events (error lines written)", err=True)
@@ -122,17 +128,18 @@ def _dataset(data: Path, horizons: list[float | None], encoder: Path | None, no_
     if not no_encoder:
         import time
 
-        from trustscope.rumour.encoder import cached_embeddings, load_embedder
+        from trustscope.rumour.encoder import cached_embeddings, default_encoder_dir, load_embedder
         from trustscope.sentiment.heads import sha256_file
 
-        embedder = load_embedder(encoder)
+        where = Path(encoder or default_encoder_dir()).resolve()
+        embedder = load_embedder(where)
         if embedder is None:
             typer.echo("no encoder: training without the encoder view", err=True)
         else:
             start = time.monotonic()
             ds.embeddings = cached_embeddings(embedder, events, sha256_file(data))
             ds.encoder_id = embedder.encoder_id
-            ds.encoder_name = Path(encoder or embedder.classifier.model_name).name
+            ds.encoder_name = where.name
             typer.echo(f"encoder view: {ds.encoder_name} ({embedder.encoder_id[:16]}), "
                        f"embeddings in {time.monotonic() - start:.0f} s", err=True)
     return ds
@@ -144,7 +151,7 @@ def train(
     out: Path = typer.Option(Path("models/trustscope-rumour-zh"), "--out", help="model dir to write"),
     seed: int = typer.Option(0, "--seed"),
     encoder: Path | None = typer.Option(None, "--encoder", help="sentiment model dir for the encoder view "
-                                        "(default: TS_SENTIMENT_MODEL_DIR)"),
+                                        "(default: models/trustscope-sentiment-bge-zh, else TS_SENTIMENT_MODEL_DIR)"),
     no_encoder: bool = typer.Option(False, "--no-encoder", help="train without the encoder view"),
     encoder_view_only: bool = typer.Option(False, "--encoder-view-only", help="refit only the encoder view "
                                            "of the model already in --out (after the sentiment encoder changed; "

@@ -32,6 +32,35 @@ ENCODER_COMMENTS = 0
 ENCODER_MAX_CHARS = 160
 
 
+# the encoder the shipped model's view is fitted on: the accurate sentiment option (its view gained
+# on the post alone; the default small model's did not, see docs/rumour.md)
+DEFAULT_ENCODER = "trustscope-sentiment-bge-zh"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+def default_encoder_dir() -> Path:
+    """``models/trustscope-sentiment-bge-zh`` when present, else the configured sentiment model."""
+    if (MODELS_DIR / DEFAULT_ENCODER / "config.json").exists():
+        return MODELS_DIR / DEFAULT_ENCODER
+    from trustscope.settings import get_settings
+
+    return Path(get_settings().sentiment_model_dir)
+
+
+def find_encoder_dir(name: str, expected_id: str) -> Path | None:
+    """Where the encoder a model was fitted on lives: ``models/<name>`` or the configured sentiment
+    model, whichever has those weights (None: neither)."""
+    from trustscope.settings import get_settings
+
+    for cand in (MODELS_DIR / name, Path(get_settings().sentiment_model_dir)):
+        try:
+            if name and (cand / "config.json").exists() and encoder_id(cand) == expected_id:
+                return cand
+        except OSError:
+            continue
+    return None
+
+
 class Embedder(Protocol):
     """What the encoder view needs of an encoder: pooled embeddings, in input order."""
 
@@ -136,12 +165,21 @@ def embed_events(embedder: Embedder, events: Sequence[RumourEvent], comments: in
     return EventEmbeddings(post, comm, np.asarray(owner, dtype=np.int64), np.asarray(offsets, dtype=np.float64))
 
 
-def encode_events(embedder: Embedder, events: Sequence[RumourEvent], comments: int | None = None) -> EventEncoding:
+def encode_events(embedder: Embedder, events: Sequence[RumourEvent], comments: int | None = None,
+                  only: Sequence[bool] | None = None) -> EventEncoding:
     """The encoder view's input for events as they stand (horizon already applied): one batch of
-    post texts and one of their first comments through the encoder."""
-    emb = embed_events(embedder, events, comments)
-    mean, counts = emb.comment_mean(np.arange(len(events)), None)
-    return EventEncoding(emb.post, mean, counts, embedder.encoder_id)
+    post texts and one of their first comments through the encoder. ``only`` embeds just those
+    events (the others get zero rows, for bands that never read them)."""
+    picks = [i for i in range(len(events)) if only is None or only[i]]
+    emb = embed_events(embedder, [events[i] for i in picks], comments)
+    mean, counts = emb.comment_mean(np.arange(len(picks)), None)
+    if only is None:
+        return EventEncoding(emb.post, mean, counts, embedder.encoder_id)
+    d = emb.post.shape[1] if picks else embedder.hidden_size
+    post, comm, cnt = np.zeros((len(events), d), np.float32), np.zeros((len(events), d)), np.zeros(len(events))
+    if picks:
+        post[picks], comm[picks], cnt[picks] = emb.post, mean, counts
+    return EventEncoding(post, comm, cnt, embedder.encoder_id)
 
 
 def cached_embeddings(embedder: Embedder, events: Sequence[RumourEvent], data_key: str,
@@ -166,16 +204,13 @@ def cached_embeddings(embedder: Embedder, events: Sequence[RumourEvent], data_ke
 
 
 def load_embedder(model_dir: str | Path | None, expected_id: str | None = None) -> SentimentEmbedder | None:
-    """The sentiment encoder in ``model_dir`` (default: settings) as an Embedder, or None when it is
-    missing, fails to load or is not the encoder ``expected_id`` names (checked before loading)."""
+    """The sentiment encoder in ``model_dir`` (default: ``default_encoder_dir()``) as an Embedder, or
+    None when it is missing, fails to load or is not the encoder ``expected_id`` names (checked
+    before loading)."""
     import logging
 
     log = logging.getLogger(__name__)
-    if model_dir is None:
-        from trustscope.settings import get_settings
-
-        model_dir = get_settings().sentiment_model_dir
-    path = Path(model_dir)
+    path = Path(model_dir) if model_dir is not None else default_encoder_dir()
     try:
         found = encoder_id(path)
     except OSError as exc:

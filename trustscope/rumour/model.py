@@ -163,6 +163,15 @@ class RumourModel:
     def stacker_no_author(self) -> Stacker:
         return self.stackers[stacker_key(self.bands[-1].name, False, False)]
 
+    @property
+    def encoder_bands(self) -> set[str]:
+        """Bands with an encoder-view stacker (other bands never read an embedding)."""
+        return {k.split(".")[0] for k in self.stackers if k.endswith(".enc")} if self.encoder else set()
+
+    def needs_encoding(self, event: RumourEvent) -> bool:
+        """True when this event's band reads the encoder view (embed only those)."""
+        return band_for(self.bands, event.horizon_hours).name in self.encoder_bands
+
     def stack_inputs(self, events: list[RumourEvent], encoding: EventEncoding | None = None) -> np.ndarray:
         """[post logit, comments logit, dense, encoder logits (0 without an encoding)] per event."""
         if not events:

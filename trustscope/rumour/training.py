@@ -619,7 +619,7 @@ def with_encoder_view(model: RumourModel, ds: Dataset, seed: int = 0, inner_fold
         d = ds.embeddings.post.shape[1]
         empty = EmbeddingHead(np.zeros(d), np.ones(d), np.zeros(d), 0.0)
         enc = EncoderView(ds.encoder_id, ds.encoder_name, d, head, empty)
-    meta = {**model.meta, "engine": "rumour-stack-v2", "post_band_refit": True}
+    meta = {**model.meta, "engine": "rumour-stack-v2", "post_band_refit": True, "encoder_C": ENCODER_C}
     return RumourModel(model.post, model.comments, list(BANDS), {**kept, **stackers}, enc, model.threshold, meta)
 
 
