@@ -334,7 +334,9 @@ def fit_stackers(z: np.ndarray, y: np.ndarray, with_author: np.ndarray, horizons
             if band.max_hours == 0:  # the post alone: no comment has arrived, their logits say nothing
                 cols = np.asarray([c for c in cols if ALL_NAMES[c] not in POST_ALONE_UNSEEN])
             m = in_band & with_author
-            out[stacker_key(band.name, True, use_enc)] = _fit_stacker(z[m] if m.sum() >= 2 else z[in_band], y[m] if m.sum() >= 2 else y[in_band], cols)
+            if m.sum() < 2:  # no profile in this band's rows: the author stacker is the band's own
+                m = in_band
+            out[stacker_key(band.name, True, use_enc)] = _fit_stacker(z[m], y[m], cols)
             out[stacker_key(band.name, False, use_enc)] = _fit_stacker(z[in_band], y[in_band], _no_author(cols))
     return out
 
@@ -437,11 +439,13 @@ class EvalReport:
                 continue
             enc = any(NO_ENCODER in row for row in table.values())
             lines += [f"**{title}**", "", "| horizon | model acc | model F1 | baseline acc | baseline F1 |"
-                      + (" model without encoder view acc |" if enc else ""), "|---|---|---|---|---|" + ("---|" if enc else "")]
+                      + (" model without encoder view acc |" if enc else ""),
+                      "|---|---|---|---|---|" + ("---|" if enc else "")]
             for h, row in table.items():
                 m, b = row["model"], row["baseline"]
                 extra = f" {row[NO_ENCODER]['accuracy']:.4f} |" if NO_ENCODER in row else (" |" if enc else "")
-                lines.append(f"| {h} | {m['accuracy']:.4f} | {m['f1']:.4f} | {b['accuracy']:.4f} | {b['f1']:.4f} |" + extra)
+                lines.append(f"| {h} | {m['accuracy']:.4f} | {m['f1']:.4f} | {b['accuracy']:.4f} "
+                             f"| {b['f1']:.4f} |" + extra)
             lines.append("")
         return "\n".join(lines)
 
@@ -521,38 +525,29 @@ def build_post_only(events: list[RumourEvent], y: np.ndarray) -> Dataset:
                    {0.0: np.zeros(len(events), bool)})
 
 
-def _post_only_split(ds: Dataset, tr: np.ndarray, te: np.ndarray, seed: int, inner_folds: int = 5) -> dict[str, dict[str, np.ndarray]]:
-    """The 0 h band of ``fit_stack`` on its own: the post view and the encoder's post head with
-    the same inner out-of-fold logits, the band's stackers on the 0 h rows; and the baseline."""
-    encoder = ds.embeddings is not None
-    post_oof = np.zeros(len(ds.events))
-    enc_oof = np.zeros((len(ds.events), len(ENCODER_NAMES)))
-    for itr, ite in StratifiedKFold(inner_folds, shuffle=True, random_state=seed).split(tr, ds.y[tr]):
-        a, b = tr[itr], tr[ite]
-        post_oof[b] = fit_view(ds.post[a], ds.y[a], POST_PARAMS, seed).logits(ds.post[b])
-        if encoder:
-            enc_oof[b, 0] = _fit_head(ds.embeddings.post[a], ds.y[a]).logit(ds.embeddings.post[b])
-    post_oof[te] = fit_view(ds.post[tr], ds.y[tr], POST_PARAMS, seed).logits(ds.post[te])
-    if encoder:
-        enc_oof[te, 0] = _fit_head(ds.embeddings.post[tr], ds.y[tr]).logit(ds.embeddings.post[te])
-    z = np.column_stack([post_oof, np.zeros(len(ds.events)), ds.dense[0.0], enc_oof])
-    with_author = np.fromiter((e.author is not None for e in ds.events), bool, count=len(ds.events))
-    band = BANDS[:1]
-    st = fit_stackers(z[tr], ds.y[tr], with_author[tr], [0.0] * len(tr), band, encoder)
+def _post_only_split(ds: Dataset, tr: np.ndarray, te: np.ndarray, seed: int,
+                     inner_folds: int = 5) -> dict[Horizon | str, dict[str, np.ndarray]]:
+    """The 0 h band of ``fit_stack`` on its own (``fit_post_band``) scored on ``te``, and the baseline."""
+    stackers, head = fit_post_band(ds, tr, seed, inner_folds)
+    enc = np.zeros((len(te), len(ENCODER_NAMES)))
+    if head is not None:
+        enc[:, 0] = head.logit(ds.embeddings.post[te])
+    post = fit_view(ds.post[tr], ds.y[tr], POST_PARAMS, seed).logits(ds.post[te])
+    z = np.column_stack([post, np.zeros(len(te)), ds.dense[0.0][te], enc])
+    has = np.fromiter((ds.events[e].author is not None for e in te), bool, count=len(te))
+    name = BANDS[0].name
 
-    def prob(key: str, rows: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-st[key].logit(z[rows])))
+    def prob(use_enc: bool, author: bool | None = None) -> np.ndarray:
+        with_a = stackers[stacker_key(name, True, use_enc)].logit(z)
+        without = stackers[stacker_key(name, False, use_enc)].logit(z)
+        logit = without if author is False else np.where(has, with_a, without)
+        return 1.0 / (1.0 + np.exp(-logit))
 
-    name = band[0].name
-    out = {0.0: {}, TEXT_ONLY: {}}
-    for use_enc, system in ((encoder, "model"), (False, NO_ENCODER)):
-        if system == NO_ENCODER and not encoder:
-            continue
-        p = np.where(with_author[te], prob(stacker_key(name, True, use_enc), te), prob(stacker_key(name, False, use_enc), te))
-        out[0.0][system] = p
     baseline = baseline_predict(ds, tr, te, 0.0, seed)
-    out[0.0]["baseline"] = baseline
-    out[TEXT_ONLY] = {"model": prob(stacker_key(name, False, False), te), "baseline": baseline}
+    out: dict[Horizon | str, dict[str, np.ndarray]] = {0.0: {"model": prob(head is not None), "baseline": baseline}}
+    if head is not None:
+        out[0.0][NO_ENCODER] = prob(False)
+    out[TEXT_ONLY] = {"model": prob(False, author=False), "baseline": baseline}
     return out
 
 
@@ -584,7 +579,8 @@ def evaluate_post_only(ds: Dataset, folds: int = 5, seed: int = 0, dup_threshold
                                "post_only": True}, time.monotonic() - start)
 
 
-def fit_post_band(ds: Dataset, idx: np.ndarray, seed: int = 0, inner_folds: int = 5) -> tuple[dict[str, Stacker], EmbeddingHead | None]:
+def fit_post_band(ds: Dataset, idx: np.ndarray, seed: int = 0,
+                  inner_folds: int = 5) -> tuple[dict[str, Stacker], EmbeddingHead | None]:
     """The 0 h band's stackers (and the encoder's post head) on events ``idx`` from the posts alone:
     the same inner out-of-fold logits as ``fit_stack`` (see ``_post_only_split``)."""
     encoder = ds.embeddings is not None
