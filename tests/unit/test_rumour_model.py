@@ -233,3 +233,14 @@ def test_a_one_band_model_gets_the_post_only_band_added(fitted):
     np.testing.assert_allclose(upgraded.predict_proba([e.truncated(0.0) for e in events]),
                                model.predict_proba([e.truncated(0.0) for e in events]), atol=1e-6)
     np.testing.assert_allclose(upgraded.predict_proba(events), model.predict_proba(events), atol=1e-9)
+
+
+def test_load_embedder_refuses_other_weights_and_missing_ones(tmp_path):
+    from trustscope.rumour.encoder import encoder_id, load_embedder
+    from trustscope.rumour.model import DEFAULT_DIR
+
+    small = DEFAULT_DIR.parent / "trustscope-sentiment-zh"
+    assert load_embedder(tmp_path) is None  # no weights at all
+    if (small / "model.safetensors").exists():
+        assert load_embedder(small, expected_id="0" * 64) is None  # other weights: not even loaded
+        assert encoder_id(small) != "0" * 64

@@ -220,6 +220,13 @@ def load_embedder(model_dir: str | Path | None, expected_id: str | None = None) 
         log.warning("rumour encoder view dropped: %s has weights %s, the model's heads were fitted on %s",
                     path, found[:16], expected_id[:16])
         return None
+    from trustscope.sentiment.onnx_backend import ONNX_FILE
+    from trustscope.sentiment.onnx_cache import cache_dir_for, export_hint, uses_cache
+
+    if uses_cache(path) and not (path / ONNX_FILE).exists() and not (cache_dir_for(path) / ONNX_FILE).exists():
+        # never start a minute-long export inside a scoring run: say how to build it once
+        log.warning("rumour encoder view dropped: %s has no ONNX export yet; %s", path, export_hint(path))
+        return None
     try:
         return SentimentEmbedder.load(path)
     except (OSError, ValueError, KeyError) as exc:
