@@ -86,3 +86,30 @@ def test_huge_event_is_classified():
     early = io.BytesIO()
     classify_stream(io.BytesIO(big + b"\n"), early, model, 1.0)
     assert orjson.loads(early.getvalue())["prob_rumour"] != rows[0]["prob_rumour"]
+
+
+def _bge_ready() -> bool:
+    """The shipped view's encoder with its ONNX export built (once per machine, needs torch)."""
+    from trustscope.rumour.encoder import DEFAULT_ENCODER, MODELS_DIR
+    from trustscope.sentiment.onnx_cache import cache_dir_for
+
+    d = MODELS_DIR / DEFAULT_ENCODER
+    return (d / "model.safetensors").exists() and (cache_dir_for(d) / "model.onnx").exists()
+
+
+@pytest.mark.skipif(not _bge_ready(), reason="no cached ONNX export of models/trustscope-sentiment-bge-zh "
+                    "(`trustscope model export-onnx --model models/trustscope-sentiment-bge-zh`)")
+def test_encoder_view_at_horizon_zero_and_a_foreign_encoder_is_dropped():
+    from trustscope.rumour.encoder import MODELS_DIR
+
+    posts = [{"id": f"p{i}", "text": t, "time": T0} for i, t in enumerate(
+        ["紧急扩散！网传某平台老板已跑路，提现困难", "今天平台发布了新版本，界面更好用了", "转发：某地明天停水，据说是真的"])]
+    stdin = "\n".join(_line(p) for p in posts) + "\n"
+    with_view = _run(stdin, "--horizon-hours", "0")
+    without = _run(stdin, "--horizon-hours", "0", "--no-encoder")
+    foreign = _run(stdin, "--horizon-hours", "0", "--encoder", str(MODELS_DIR / "trustscope-sentiment-zh"))
+    assert [o["id"] for o in with_view] == ["p0", "p1", "p2"]
+    assert [o["prob_rumour"] for o in with_view] != [o["prob_rumour"] for o in without]
+    assert foreign == without  # other weights: the head is not fed their embeddings
+    # bands without an encoder view do not depend on it
+    assert _run(stdin, "--horizon-hours", "1") == _run(stdin, "--horizon-hours", "1", "--no-encoder")

@@ -79,3 +79,11 @@ def test_tree_velocity_and_doubt_features():
     early = dict(zip(DENSE_NAMES, dense_features(ev.truncated(0))))
     assert early["log_reposts"] == 0.0 and early["has_reposts"] == 0.0
     assert "转发微博" not in comments_text(ev) and "真的假的" in comments_text(ev)
+
+
+def test_horizon_zero_is_the_post_alone_even_with_reposts_at_the_posts_second():
+    ev = parse_event(_event(reposts=[{"mid": "a", "text": "同时转发", "time": T0},
+                                     {"mid": "b", "text": "时钟偏差", "time": T0 - 30}]))
+    assert [r.time for r in ev.reposts] == [T0, T0]  # a skewed clock counts as immediate
+    assert ev.truncated(0).reposts == [] and ev.truncated(0).horizon_hours == 0
+    assert len(ev.truncated(0.01).reposts) == 2

@@ -30,8 +30,9 @@ def _model_dir(model: Path | None) -> Path:
 
 
 def classify_stream(lines: IO[bytes], out: IO[bytes], model: Any, horizon: float | None,
-                    batch_size: int = 256) -> dict[str, int]:
-    """Classify every line of ``lines`` into ``out``; returns counts of ok and error lines."""
+                    batch_size: int = 256, embedder: Any = None) -> dict[str, int]:
+    """Classify every line of ``lines`` into ``out``; returns counts of ok and error lines.
+    ``embedder`` (``rumour.encoder.load_embedder``) adds the model's encoder view; None scores without."""
     from trustscope.rumour.events import EventError, RumourEvent, parse_event
 
     counts = {"ok": 0, "error": 0}
@@ -39,7 +40,13 @@ def classify_stream(lines: IO[bytes], out: IO[bytes], model: Any, horizon: float
 
     def flush() -> None:
         events = [ev for _, ev, _ in pending if ev is not None]
-        probs = iter(model.predict_proba(events).tolist()) if events else iter(())
+        encoding = None
+        need = [model.needs_encoding(e) for e in events] if embedder is not None else []
+        if any(need):  # only the bands with an encoder view read it (the post alone)
+            from trustscope.rumour.encoder import encode_events
+
+            encoding = encode_events(embedder, events, only=need)
+        probs = iter(model.predict_proba(events, encoding).tolist()) if events else iter(())
         for event_id, ev, err in pending:
             if ev is None:
                 out.write(orjson.dumps({"id": event_id, "error": err}) + b"\n")
@@ -81,6 +88,10 @@ def classify(
                                                help="use reposts within H hours of the post; 0 = post alone"),
     model: Path | None = typer.Option(None, "--model", help="model dir (default: TS_RUMOUR_MODEL_DIR)"),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="events scored together"),
+    encoder: Path | None = typer.Option(None, "--encoder", help="sentiment model dir whose embeddings the "
+                                        "model's encoder view reads (default: the one it was fitted on, "
+                                        "found in models/ or TS_SENTIMENT_MODEL_DIR)"),
+    no_encoder: bool = typer.Option(False, "--no-encoder", help="score without the encoder view (faster)"),
 ) -> None:
     """Classify events (JSON lines on stdin) and write one result line per input line to stdout."""
     from trustscope.rumour.model import RumourModel
@@ -90,19 +101,48 @@ def classify(
         loaded = RumourModel.load(directory)
     except (FileNotFoundError, ValueError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--model") from exc
-    counts = classify_stream(sys.stdin.buffer, sys.stdout.buffer, loaded, horizon_hours, batch_size)
+    embedder = None
+    if loaded.encoder is not None and not no_encoder:
+        from trustscope.rumour.encoder import find_encoder_dir, load_embedder
+
+        where = encoder or find_encoder_dir(loaded.encoder.encoder_name, loaded.encoder.encoder_id)
+        if where is None:
+            typer.echo(f"encoder {loaded.encoder.encoder_name} ({loaded.encoder.encoder_id[:16]}) not found: "
+                       "scoring without the encoder view", err=True)
+        else:  # a changed or missing encoder drops the view (logged once) rather than failing the run
+            embedder = load_embedder(where, loaded.encoder.encoder_id)
+    counts = classify_stream(sys.stdin.buffer, sys.stdout.buffer, loaded, horizon_hours, batch_size, embedder)
     if counts["error"]:
         typer.echo(f"{counts['error']} line(s) were not usable events (error lines written)", err=True)
 
 
-def _dataset(data: Path, horizons: list[float | None]) -> Any:
-    from trustscope.rumour.training import Dataset, read_events
+def _dataset(data: Path, horizons: list[float | None], encoder: Path | None, no_encoder: bool,
+             post_only: bool = False) -> Any:
+    from trustscope.rumour.training import Dataset, build_post_only, read_events
 
     if not data.exists():
         raise typer.BadParameter(f"{data} not found", param_hint="--data")
-    events, y = read_events(data)
+    events, y = read_events(data, with_reposts=not post_only)
     typer.echo(f"read {len(events)} events ({int(y.sum())} rumours) from {data}", err=True)
-    return Dataset.build(events, y, horizons)
+    ds = build_post_only(events, y) if post_only else Dataset.build(events, y, horizons)
+    if not no_encoder:
+        import time
+
+        from trustscope.rumour.encoder import cached_embeddings, default_encoder_dir, load_embedder
+        from trustscope.sentiment.heads import sha256_file
+
+        where = Path(encoder or default_encoder_dir()).resolve()
+        embedder = load_embedder(where)
+        if embedder is None:
+            typer.echo("no encoder: training without the encoder view", err=True)
+        else:
+            start = time.monotonic()
+            ds.embeddings = cached_embeddings(embedder, events, sha256_file(data))
+            ds.encoder_id = embedder.encoder_id
+            ds.encoder_name = where.name
+            typer.echo(f"encoder view: {ds.encoder_name} ({embedder.encoder_id[:16]}), "
+                       f"embeddings in {time.monotonic() - start:.0f} s", err=True)
+    return ds
 
 
 @app.command()
@@ -110,14 +150,36 @@ def train(
     data: Path = typer.Option(DEFAULT_DATA, "--data", help="labelled CED-format events (.jsonl[.gz])"),
     out: Path = typer.Option(Path("models/trustscope-rumour-zh"), "--out", help="model dir to write"),
     seed: int = typer.Option(0, "--seed"),
+    encoder: Path | None = typer.Option(None, "--encoder", help="sentiment model dir for the encoder view "
+                                        "(default: models/trustscope-sentiment-bge-zh, else TS_SENTIMENT_MODEL_DIR)"),
+    no_encoder: bool = typer.Option(False, "--no-encoder", help="train without the encoder view"),
+    encoder_view_only: bool = typer.Option(False, "--encoder-view-only", help="refit only the encoder view "
+                                           "of the model already in --out (after the sentiment encoder changed; "
+                                           "about a minute): text views and other bands are kept"),
 ) -> None:
-    """Train the shipped model (views + stacker on all events, horizon-augmented) into --out."""
-    from trustscope.rumour import training as T
+    """Train the shipped model (views + stackers on all events, horizon-augmented) into --out."""
+    import time
 
-    ds = _dataset(data, list(T.TRAIN_HORIZONS))
-    model = T.train(ds, seed=seed, meta={"data": data.name})
+    from trustscope.rumour import training as T
+    from trustscope.rumour.model import RumourModel
+
+    start = time.monotonic()
+    if encoder_view_only:
+        try:
+            current = RumourModel.load(out)
+        except (FileNotFoundError, ValueError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--out") from exc
+        ds = _dataset(data, [0.0], encoder, no_encoder, post_only=True)
+        try:
+            model = T.with_encoder_view(current, ds, seed=seed)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--out") from exc
+    else:
+        ds = _dataset(data, list(T.TRAIN_HORIZONS), encoder, no_encoder)
+        model = T.train(ds, seed=seed, meta={"data": data.name})
     model.save(out)
-    typer.echo(f"wrote {out}", err=True)
+    view = f"encoder view on {model.encoder.encoder_name}" if model.encoder else "no encoder view"
+    typer.echo(f"wrote {out} ({view}) in {time.monotonic() - start:.0f} s", err=True)
 
 
 @app.command()
@@ -128,14 +190,22 @@ def evaluate(
     report: Path | None = typer.Option(None, "--report", help="also write the report as JSON here"),
     plain_folds: bool = typer.Option(False, "--plain-folds", help="folds by event only (near-duplicate "
                                      "posts may straddle folds: shows what duplicates flatter); no time split"),
+    encoder: Path | None = typer.Option(None, "--encoder", help="sentiment model dir for the encoder view"),
+    no_encoder: bool = typer.Option(False, "--no-encoder", help="evaluate without the encoder view"),
+    post_only: bool = typer.Option(False, "--post-only", help="only the post-only (0 h) rows: the 0 h band "
+                                   "on its own, no comment view (minutes instead of a quarter hour)"),
 ) -> None:
     """5-fold CV by event (near-duplicate posts kept together) and a time-ordered split, model vs
     char TF-IDF + LR baseline, at each horizon; the markdown table goes to stdout."""
     from trustscope.rumour import training as T
 
-    ds = _dataset(data, list(T.TRAIN_HORIZONS) + list(T.EVAL_HORIZONS))
-    result = T.evaluate(ds, folds=folds, seed=seed, group_duplicates=not plain_folds, time_split=not plain_folds,
-                        log=lambda m: typer.echo(m, err=True))
+    ds = _dataset(data, list(T.TRAIN_HORIZONS) + list(T.EVAL_HORIZONS), encoder, no_encoder, post_only)
+    echo = lambda m: typer.echo(m, err=True)  # noqa: E731
+    if post_only:
+        result = T.evaluate_post_only(ds, folds=folds, seed=seed, log=echo)
+    else:
+        result = T.evaluate(ds, folds=folds, seed=seed, group_duplicates=not plain_folds,
+                            time_split=not plain_folds, log=echo)
     if report is not None:
         report.write_text(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
     typer.echo(result.markdown())

@@ -58,11 +58,14 @@ class RumourEvent:
     dropped_reposts: int = 0
 
     def truncated(self, horizon_hours: float | None) -> RumourEvent:
-        """The event as seen ``horizon_hours`` after the post (0: the post alone; None: all)."""
+        """The event as seen ``horizon_hours`` after the post (0: the post alone; None: all).
+        Reposts at exactly H hours count as arrived, except at 0, which is the post alone."""
         if horizon_hours is None:
             return self
         if horizon_hours < 0 or not math.isfinite(horizon_hours):
             raise ValueError("horizon_hours must be a finite number >= 0")
+        if horizon_hours == 0:  # the post alone, even with reposts stamped at the post's own second
+            return RumourEvent(self.id, self.text, self.time, self.author, [], 0.0, self.dropped_reposts)
         limit = self.time + horizon_hours * 3600.0
         # reposts are time-sorted: a binary search keeps a 100k-repost event cheap
         lo, hi = 0, len(self.reposts)

@@ -24,7 +24,8 @@ DOUBT_TERMS: tuple[str, ...] = (
 _DOUBT = re.compile("|".join(sorted(map(re.escape, set(DOUBT_TERMS)), key=len, reverse=True)))
 _URL = re.compile(r"https?://|t\.cn/")
 _MENTION = re.compile(r"@[^\s:：@]+")
-_BOILERPLATE = ("转发微博", "轉發微博", "repost")
+BOILERPLATE: tuple[str, ...] = ("转发微博", "轉發微博", "repost")
+_BOILERPLATE = BOILERPLATE
 
 
 def normalize(text: str) -> str:

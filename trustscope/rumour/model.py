@@ -1,10 +1,14 @@
-"""The rumour model: two text views (the original post; the comments that arrived) and the dense
-propagation/author/doubt features, stacked by a logistic regression.
+"""The rumour model: two text views (the original post; the comments that arrived), the dense
+propagation/author/doubt features and, optionally, an encoder view (logistic-regression heads on
+pooled embeddings of the post and of the first comments, see ``encoder.py``), stacked by logistic
+regressions.
 
 Serving reads a model directory of plain files (``model.json`` metadata, ``model.npz`` arrays,
 ``<view>.vocab.json`` n-gram lists) and needs only numpy; training lives in ``training.py``.
-One model serves every horizon: it is trained on truncated copies of each event (horizon
-augmentation), so the stacker has seen the post alone, the first hours and the whole spread.
+The stackers are trained on truncated copies of each event (horizon augmentation); a model may hold
+one stacker per horizon band (``bands``: the post alone, the first hours, everything else), each in
+four variants: with/without the author profile, with/without the encoder view. The variant without
+the encoder view is what serves whenever no embedding is given or the encoder does not match.
 """
 
 from __future__ import annotations
@@ -20,14 +24,16 @@ from trustscope.rumour.events import RumourEvent
 from trustscope.rumour.features import AUTHOR_NAMES, DENSE_NAMES, comments_text, dense_features
 from trustscope.rumour.textview import TextView
 
-FORMAT = "trustscope-rumour-stack-v1"
+FORMAT = "trustscope-rumour-stack-v2"
+FORMAT_V1 = "trustscope-rumour-stack-v1"  # one band, no encoder view: still served as it was
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "models" / "trustscope-rumour-zh"
 VIEWS = ("post", "comments")
 
 
 @dataclass(slots=True)
 class Stacker:
-    """Logistic regression over standardized columns ``cols`` of [post logit, comments logit, dense]."""
+    """Logistic regression over standardized columns ``cols`` of [post logit, comments logit, dense,
+    encoder logits]."""
 
     names: list[str]
     cols: np.ndarray
@@ -51,54 +57,171 @@ class Stacker:
                    arrays[f"{prefix}.coef"], float(arrays[f"{prefix}.intercept"][0]))
 
 
+@dataclass(slots=True)
+class EmbeddingHead:
+    """Logistic regression on a standardized pooled embedding: the encoder view's post or comments head."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        return ((np.asarray(x, np.float64) - self.mean) / self.scale) @ self.coef + self.intercept
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}.mean": self.mean, f"{prefix}.scale": self.scale, f"{prefix}.coef": self.coef,
+                f"{prefix}.intercept": np.asarray([self.intercept])}
+
+    @classmethod
+    def from_arrays(cls, prefix: str, arrays: dict[str, np.ndarray]) -> EmbeddingHead:
+        return cls(arrays[f"{prefix}.mean"], arrays[f"{prefix}.scale"], arrays[f"{prefix}.coef"],
+                   float(arrays[f"{prefix}.intercept"][0]))
+
+
+@dataclass(frozen=True, slots=True)
+class EventEncoding:
+    """What the encoder view reads for a batch of events: pooled post embeddings (n, d), the mean
+    embedding of the comments that arrived (n, d; zeros where none) and how many there were."""
+
+    post: np.ndarray
+    comments: np.ndarray
+    comment_count: np.ndarray
+    encoder_id: str
+
+
+@dataclass(slots=True)
+class EncoderView:
+    """Heads on one encoder's pooled embeddings, valid only for that encoder's weights (``encoder_id``)."""
+
+    encoder_id: str
+    encoder_name: str
+    hidden: int
+    post: EmbeddingHead
+    comments: EmbeddingHead
+
+    def logits(self, enc: EventEncoding) -> np.ndarray:
+        """(n, 2): post head logit, comments head logit (0 where no comment arrived)."""
+        post = self.post.logit(enc.post)
+        comm = np.where(enc.comment_count > 0, self.comments.logit(enc.comments), 0.0)
+        return np.column_stack([post, comm])
+
+
 STACK_NAMES: tuple[str, ...] = ("post_logit", "comments_logit", *DENSE_NAMES)
+ENCODER_NAMES: tuple[str, ...] = ("enc_post_logit", "enc_comments_logit")
+ALL_NAMES: tuple[str, ...] = (*STACK_NAMES, *ENCODER_NAMES)
 NO_AUTHOR_COLS = np.asarray([i for i, n in enumerate(STACK_NAMES) if n not in AUTHOR_NAMES])
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """Horizons a set of stackers serves: ``max_hours`` is inclusive; None = everything else
+    (longer horizons and events as given)."""
+
+    name: str
+    max_hours: float | None
+
+
+def band_for(bands: list[Band], horizon_hours: float | None) -> Band:
+    """The first band whose bound covers the horizon; an event as given (None) takes the last."""
+    if horizon_hours is not None:
+        for b in bands:
+            if b.max_hours is not None and horizon_hours <= b.max_hours + 1e-9:
+                return b
+    return bands[-1]
+
+
+def stacker_key(band: str, author: bool, encoder: bool) -> str:
+    return f"{band}.{'a' if author else 'na'}.{'enc' if encoder else 'txt'}"
 
 
 @dataclass(slots=True)
 class RumourModel:
-    """``stacker`` for events with an author profile, ``stacker_no_author`` for those without one
-    (documents from other sources, deleted Weibo accounts): the data's missing profiles are all
-    rumours (accounts deleted after the fact), so "no profile" must not itself count as evidence."""
+    """Stackers per horizon band and variant: with the author profile or not (documents from other
+    sources, deleted Weibo accounts; the data's missing profiles are all rumours, so "no profile"
+    must not itself count as evidence), with the encoder view or not (no embedding given, or the
+    encoder changed)."""
 
     post: TextView
     comments: TextView
-    stacker: Stacker
-    stacker_no_author: Stacker
+    bands: list[Band]
+    stackers: dict[str, Stacker]
+    encoder: EncoderView | None = None
     threshold: float = 0.5
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def engine(self) -> str:
-        return str(self.meta.get("engine", "rumour-stack-v1"))
+        return str(self.meta.get("engine", "rumour-stack-v2"))
 
-    def stack_inputs(self, events: list[RumourEvent]) -> np.ndarray:
+    @property
+    def stacker(self) -> Stacker:
+        """The widest band's text-only stacker with the author profile (the v1 ``stacker``)."""
+        return self.stackers[stacker_key(self.bands[-1].name, True, False)]
+
+    @property
+    def stacker_no_author(self) -> Stacker:
+        return self.stackers[stacker_key(self.bands[-1].name, False, False)]
+
+    @property
+    def encoder_bands(self) -> set[str]:
+        """Bands with an encoder-view stacker (other bands never read an embedding)."""
+        return {k.split(".")[0] for k in self.stackers if k.endswith(".enc")} if self.encoder else set()
+
+    def needs_encoding(self, event: RumourEvent) -> bool:
+        """True when this event's band reads the encoder view (embed only those)."""
+        return band_for(self.bands, event.horizon_hours).name in self.encoder_bands
+
+    def stack_inputs(self, events: list[RumourEvent], encoding: EventEncoding | None = None) -> np.ndarray:
+        """[post logit, comments logit, dense, encoder logits (0 without an encoding)] per event."""
         if not events:
-            return np.zeros((0, len(STACK_NAMES)))
+            return np.zeros((0, len(ALL_NAMES)))
         post = self.post.logits([e.text for e in events])
         comm = np.fromiter((self.comments.logit(comments_text(e)) if e.reposts else self.comments.intercept
                             for e in events), dtype=np.float64, count=len(events))
         dense = np.vstack([dense_features(e) for e in events])
-        return np.column_stack([post, comm, dense])
+        enc = (self.encoder.logits(encoding) if self.uses(encoding) and self.encoder is not None
+               else np.zeros((len(events), len(ENCODER_NAMES))))
+        return np.column_stack([post, comm, dense, enc])
 
-    def predict_proba(self, events: list[RumourEvent]) -> np.ndarray:
-        """P(rumour) per event, each as it stands (apply ``truncated`` first for a horizon)."""
+    def uses(self, encoding: EventEncoding | None) -> bool:
+        """True when ``encoding`` comes from this model's encoder (else the view is dropped)."""
+        return (encoding is not None and self.encoder is not None
+                and encoding.encoder_id == self.encoder.encoder_id)
+
+    def predict_proba(self, events: list[RumourEvent], encoding: EventEncoding | None = None) -> np.ndarray:
+        """P(rumour) per event, each as it stands (apply ``truncated`` first for a horizon);
+        ``encoding`` (from ``encoder.encode_events``) adds the encoder view when it matches."""
         if not events:
             return np.zeros(0)
-        z = self.stack_inputs(events)
-        has_author = np.fromiter((e.author is not None for e in events), bool, count=len(events))
-        logit = np.where(has_author, self.stacker.logit(z), self.stacker_no_author.logit(z))
-        return 1.0 / (1.0 + np.exp(-logit))
+        z = self.stack_inputs(events, encoding)
+        use_enc = self.uses(encoding)
+        keys = [stacker_key(band_for(self.bands, e.horizon_hours).name, e.author is not None, use_enc)
+                for e in events]
+        logit = np.empty(len(events))
+        for key in set(keys):
+            rows = np.fromiter((k == key for k in keys), bool, count=len(keys))
+            # a band without an encoder variant serves text-only
+            logit[rows] = (self.stackers.get(key) or self.stackers[key.replace(".enc", ".txt")]).logit(z[rows])
+        return 1.0 / (1.0 + np.exp(-np.clip(logit, -60.0, 60.0)))
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        arrays = {**self.post.arrays(), **self.comments.arrays(), **self.stacker.arrays("stack"),
-                  **self.stacker_no_author.arrays("stack_na")}
+        arrays = {**self.post.arrays(), **self.comments.arrays()}
+        for key, st in self.stackers.items():
+            arrays.update(st.arrays(f"stack.{key}"))
+        if self.encoder is not None:
+            arrays.update(self.encoder.post.arrays("enc.post"))
+            arrays.update(self.encoder.comments.arrays("enc.comments"))
         np.savez_compressed(directory / "model.npz", **arrays)
         for view in (self.post, self.comments):
             (directory / f"{view.name}.vocab.json").write_text(
                 json.dumps(view.terms(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-        meta = {**self.meta, "format": FORMAT, "threshold": self.threshold, "stack_names": list(STACK_NAMES),
+        enc = (None if self.encoder is None else
+               {"id": self.encoder.encoder_id, "name": self.encoder.encoder_name, "hidden": self.encoder.hidden})
+        meta = {**self.meta, "format": FORMAT, "threshold": self.threshold, "stack_names": list(ALL_NAMES),
+                "bands": [{"name": b.name, "max_hours": b.max_hours} for b in self.bands],
+                "stackers": sorted(self.stackers), "encoder": enc,
                 "views": {v.name: {"nmin": v.nmin, "nmax": v.nmax} for v in (self.post, self.comments)}}
         (directory / "model.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n",
                                               encoding="utf-8")
@@ -110,10 +233,14 @@ class RumourModel:
         if not meta_path.exists():
             raise FileNotFoundError(f"no rumour model at {d} (model.json missing)")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT:
+        v1 = meta.get("format") == FORMAT_V1
+        if meta.get("format") != FORMAT and not v1:
             raise ValueError(f"{meta_path}: format {meta.get('format')!r}, expected {FORMAT!r}")
-        if list(meta.get("stack_names", [])) != list(STACK_NAMES):
+        if list(meta.get("stack_names", [])) != list(STACK_NAMES if v1 else ALL_NAMES):
             raise ValueError(f"{meta_path}: stacked features differ from this code's (retrain the model)")
+        if v1:  # its columns are a prefix of ALL_NAMES
+            meta = {**meta, "bands": [{"name": "all", "max_hours": None}], "encoder": None,
+                    "stackers": ["all.a.txt", "all.na.txt"]}
         with np.load(d / "model.npz") as npz:
             arrays = {k: npz[k] for k in npz.files}
         views = {}
@@ -121,6 +248,24 @@ class RumourModel:
             spec = meta["views"][name]
             terms = json.loads((d / f"{name}.vocab.json").read_text(encoding="utf-8"))
             views[name] = TextView.from_arrays(name, int(spec["nmin"]), int(spec["nmax"]), terms, arrays)
-        names = list(STACK_NAMES)
-        return cls(views["post"], views["comments"], Stacker.from_arrays("stack", names, arrays),
-                   Stacker.from_arrays("stack_na", names, arrays), float(meta.get("threshold", 0.5)), meta)
+        names = list(ALL_NAMES)
+        bands = [Band(str(b["name"]), None if b["max_hours"] is None else float(b["max_hours"]))
+                 for b in meta["bands"]]
+        if v1:
+            arrays.update({k.replace("stack_na.", "stack.all.na.txt.", 1) if k.startswith("stack_na.")
+                           else k.replace("stack.", "stack.all.a.txt.", 1): v
+                           for k, v in arrays.items() if k.startswith(("stack.", "stack_na."))})
+        stackers = {k: Stacker.from_arrays(f"stack.{k}", names, arrays) for k in meta["stackers"]}
+        for b in bands:  # every band must serve the text-only case
+            for author in (True, False):
+                if stacker_key(b.name, author, False) not in stackers:
+                    raise ValueError(f"{meta_path}: stacker {stacker_key(b.name, author, False)} missing")
+        encoder = None
+        if meta.get("encoder"):
+            e = meta["encoder"]
+            encoder = EncoderView(str(e["id"]), str(e.get("name", "")), int(e["hidden"]),
+                                  EmbeddingHead.from_arrays("enc.post", arrays),
+                                  EmbeddingHead.from_arrays("enc.comments", arrays))
+        return cls(views["post"], views["comments"], bands, stackers, encoder,
+                   float(meta.get("threshold", 0.5)), meta)
+

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import structlog
 
 from trustscope.rumour.events import MAX_COMMENT_CHARS, MAX_COMMENT_TEXTS, Repost, RumourEvent
 from trustscope.rumour.lexicon import ENGINE as LEXICON_ENGINE
 from trustscope.rumour.lexicon import score_text
-from trustscope.rumour.model import RumourModel
+from trustscope.rumour.model import EventEncoding, RumourModel
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +34,7 @@ class ScoredText:
 class RumourScorer:
     def __init__(self, model: RumourModel | None) -> None:
         self.model = model
+        self._warned = False
 
     @classmethod
     def from_dir(cls, directory: str | Path | None) -> RumourScorer:
@@ -50,8 +52,12 @@ class RumourScorer:
         return cls.from_dir(getattr(settings, "rumour_model_dir", None))
 
     def score_texts(self, texts: Sequence[str], comments: Sequence[Sequence[str]] | None = None,
-                    use_model: Sequence[bool] | None = None) -> list[ScoredText]:
-        """One score per text; ``comments[i]`` are the thread's comment texts known for text i."""
+                    use_model: Sequence[bool] | None = None, encoding: EventEncoding | None = None) -> list[ScoredText]:
+        """One score per text; ``comments[i]`` are the thread's comment texts known for text i.
+
+        ``encoding`` (one row per text: the pooled embeddings the sentiment stage already computed)
+        adds the model's encoder view when it comes from the model's encoder; without it, or from
+        another encoder, the text-only stackers score (no second forward pass here)."""
         lex = [score_text(t) for t in texts]
         out = [ScoredText(r.score, r.terms, r.engine) for r in lex]
         if self.model is None:
@@ -60,7 +66,17 @@ class RumourScorer:
         if not picks:
             return out
         events = [self._event(texts[i], comments[i] if comments else ()) for i in picks]
-        probs = self.model.predict_proba(events)
+        enc = None
+        if encoding is not None and self.model.uses(encoding):
+            rows = np.asarray(picks)
+            enc = EventEncoding(encoding.post[rows], encoding.comments[rows], encoding.comment_count[rows],
+                                encoding.encoder_id)
+        elif encoding is not None and not self._warned:
+            self._warned = True
+            log.warning("rumour_encoder_view_dropped", reason="embedding from another encoder",
+                        got=encoding.encoder_id[:16],
+                        expected=self.model.encoder.encoder_id[:16] if self.model.encoder else None)
+        probs = self.model.predict_proba(events, enc)
         for i, p in zip(picks, probs.tolist()):
             out[i] = ScoredText(round(float(p), 4), lex[i].terms, self.model.engine)
         return out
