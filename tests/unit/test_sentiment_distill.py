@@ -122,3 +122,19 @@ def test_distillation_texts_never_include_test_texts_and_can_leave_out_validatio
     without_val = set(distillation_texts(reviews, n_texts=0, include_val=False))
     assert without_val == {r.text for r in sp.train}
     assert set(distillation_texts(reviews, n_texts=0)) == {r.text for r in sp.train + sp.val}
+
+
+def test_teacher_labels_are_cached_and_resumed(tmp_path):
+    import numpy as np
+
+    from trustscope.sentiment.distill import label_with_teacher
+
+    _tiny_student(tmp_path / "teacher")
+    texts = [f"很好{i}" for i in range(7)]
+    cache = tmp_path / "soft.npy"
+    partial = np.full(7, np.nan, dtype=np.float32)
+    partial[:3] = 0.25  # labelled by an earlier, interrupted run
+    np.save(cache, partial)
+    soft = label_with_teacher(tmp_path / "teacher", texts, 32, cache, log=lambda _m: None, chunk=2)
+    assert not np.isnan(soft).any() and (soft[:3] == 0.25).all() and (soft[3:] != 0.25).all()
+    assert (np.load(cache) == soft).all()

@@ -241,6 +241,7 @@ def distill_cmd(
     max_minutes: float = typer.Option(None, help="wall budget of the student's training"),
     teacher_minutes: float = typer.Option(None, help="wall budget of the teacher's labelling (resumable)"),
     gold_weight: float = typer.Option(0.0, help="weight of the gold label beside the teacher's probability"),
+    teacher_int8: bool = typer.Option(False, help="label with the teacher's ONNX int8 export (export-onnx first)"),
     threads: int = typer.Option(2),
 ) -> None:
     """Distil a teacher into the small student on its probabilities over unlabelled review text."""
@@ -251,5 +252,5 @@ def distill_cmd(
     torch.set_num_threads(threads)
     cfg = DistillConfig(epochs=epochs, lr=lr, max_minutes=max_minutes, gold_weight=gold_weight)
     res = run_distill(teacher, student_init, work_dir, texts, cfg, log=lambda m: typer.echo(m, err=True),
-                      teacher_minutes=teacher_minutes)
+                      teacher_minutes=teacher_minutes, teacher_int8=teacher_int8)
     typer.echo(json.dumps(res["test_all"], indent=2))
