@@ -22,6 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "sentiment_zh_fixture.jsonl"
+
+
 def _named(value: str) -> tuple[str, Path]:
     name, _, path = value.partition("=")
     if not path:
@@ -104,10 +107,15 @@ def main() -> None:
         saved = json.loads(path.read_text())
         saved = saved.get("random_10pct", saved)  # train-base nests them under the test's name
         systems[name] = [float(saved[r.id]) for r in sp.test]
+    fixture = [json.loads(line) for line in FIXTURE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    fixture_hits = {}
     for name, path in args.model:
         t0 = time.time()
         systems[name] = model_probs(path, texts, args.max_length)
         print(f"{name}: {len(texts) / (time.time() - t0):.0f} texts/s", file=sys.stderr)
+        fp = model_probs(path, [r["text"] for r in fixture], args.max_length)
+        fixture_hits[name] = sum(int((p > 0.5) == bool(r["label"])) for p, r in zip(fp, fixture))
+        print(f"{name}: finance fixture {fixture_hits[name]}/{len(fixture)} (argmax)")
     if args.tfidf_sample:
         sample = random.Random(13).sample(sp.train, min(args.tfidf_sample, len(sp.train)))
         pipe = tfidf_lr([r.text for r in sample], [r.label for r in sample])
@@ -125,7 +133,8 @@ def main() -> None:
     res = table(systems, y, doms)
     print(markdown(res))
     if args.json:
-        args.json.write_text(json.dumps(res, indent=2, ensure_ascii=False))
+        args.json.write_text(json.dumps({"random_split": res, "fixture_hits": fixture_hits}, indent=2,
+                                        ensure_ascii=False))
 
 
 if __name__ == "__main__":
