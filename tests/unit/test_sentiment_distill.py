@@ -88,3 +88,53 @@ def test_train_base_cli_holds_out_two_domains_and_reports_both(tmp_path, monkeyp
     assert all(h["food_delivery"]["roc_auc"] is not None for h in m["finetune"]["history"])
     assert json.loads((work / "model" / "prior.json").read_text())["train_prior"] == pytest.approx(
         m["train_prior"], abs=1e-6)
+
+
+def test_adaptive_threads_drop_to_one_under_others_load_and_come_back_when_quiet():
+    from trustscope.sentiment.threads import AdaptiveThreads
+
+    t = AdaptiveThreads(max_threads=2, current=2)
+    assert t.decide(2.3) == 2  # only this run's own two threads
+    assert t.decide(6.0) == 1  # four more runnable threads elsewhere
+    t.current = 1
+    assert t.decide(2.0) == 1  # others at 1.0: between the thresholds, keep one
+    assert t.decide(1.5) == 2  # others at 0.5: quiet again
+
+
+def test_distillation_targets_mix_gold_where_there_is_one_and_skip_texts_with_neither():
+    import math
+
+    from trustscope.sentiment.distill import distillation_targets
+
+    texts = ["a", "b", "c", "d"]
+    soft = [0.8, 0.3, math.nan, math.nan]
+    t, p = distillation_targets(texts, soft, {"a": 0, "c": 1}, gold_weight=0.5)
+    assert t == ["a", "b", "c"]
+    assert p == pytest.approx([0.4, 0.3, 0.95])
+
+
+def test_distillation_texts_never_include_test_texts_and_can_leave_out_validation():
+    from trustscope.sentiment.data import Review, random_split
+    from trustscope.sentiment.distill import distillation_texts
+
+    reviews = [Review(str(i), "d", i % 2, f"text {i}") for i in range(200)]
+    sp = random_split(reviews, seed=13)
+    without_val = set(distillation_texts(reviews, n_texts=0, include_val=False))
+    assert without_val == {r.text for r in sp.train}
+    assert set(distillation_texts(reviews, n_texts=0)) == {r.text for r in sp.train + sp.val}
+
+
+def test_teacher_labels_are_cached_and_resumed(tmp_path):
+    import numpy as np
+
+    from trustscope.sentiment.distill import label_with_teacher
+
+    _tiny_student(tmp_path / "teacher")
+    texts = [f"很好{i}" for i in range(7)]
+    cache = tmp_path / "soft.npy"
+    partial = np.full(7, np.nan, dtype=np.float32)
+    partial[:3] = 0.25  # labelled by an earlier, interrupted run
+    np.save(cache, partial)
+    soft = label_with_teacher(tmp_path / "teacher", texts, 32, cache, log=lambda _m: None, chunk=2)
+    assert not np.isnan(soft).any() and (soft[:3] == 0.25).all() and (soft[3:] != 0.25).all()
+    assert (np.load(cache) == soft).all()

@@ -206,6 +206,8 @@ def train_base_cmd(
     eval_every: int = typer.Option(125, help="steps between checkpoint evaluations"),
     seed: int = typer.Option(13),
     threads: int = typer.Option(2),
+    adaptive_threads: bool = typer.Option(False, help="switch between 1 and --threads torch threads by the load average"),
+    max_minutes: float = typer.Option(None, help="wall budget of the fine-tune (the lr schedule anneals within it)"),
     baselines: bool = typer.Option(True, help="char TF-IDF + LR on the same training reviews"),
 ) -> None:
     """Fine-tune the pretrained base on the shared reviews; checkpoints chosen on the held-out domains."""
@@ -219,7 +221,8 @@ def train_base_cmd(
         raise typer.Exit(2)
     cfg = FinetuneConfig(epochs=epochs, lr=lr, max_length=max_length, eval_every=eval_every,
                          patience=100, warmup_frac=0.1, seed=seed, layer_decay=layer_decay,
-                         label_smoothing=label_smoothing)
+                         label_smoothing=label_smoothing, adaptive_threads=adaptive_threads,
+                         max_minutes=max_minutes)
     opts = TransferOptions(base_dir=base, work_dir=work_dir, finetune=cfg, seed=seed, threads=threads,
                            held_out=tuple(d for d in held_out.split(",") if d), train_size=train_size, test_size=test_size,
                            baselines=baselines)
@@ -232,10 +235,13 @@ def distill_cmd(
     teacher: Path = typer.Option(..., help="fine-tuned teacher dir (`trustscope model train-base`)"),
     student_init: Path = typer.Option(DEFAULT_MODEL_DIR, help="student checkpoint to start from"),
     work_dir: Path = typer.Option(Path.home() / ".cache" / "trustscope" / "train" / "distill"),
-    texts: int = typer.Option(20000, help="unlabelled review texts (random split train+val; 0 = all)"),
+    texts: int = typer.Option(20000, help="review texts of the random split's training part (0 = all)"),
     epochs: float = typer.Option(2.0),
     lr: float = typer.Option(2e-4),
     max_minutes: float = typer.Option(None, help="wall budget of the student's training"),
+    teacher_minutes: float = typer.Option(None, help="wall budget of the teacher's labelling (resumable)"),
+    gold_weight: float = typer.Option(0.0, help="weight of the gold label beside the teacher's probability"),
+    teacher_int8: bool = typer.Option(False, help="label with the teacher's ONNX int8 export (export-onnx first)"),
     threads: int = typer.Option(2),
 ) -> None:
     """Distil a teacher into the small student on its probabilities over unlabelled review text."""
@@ -244,6 +250,7 @@ def distill_cmd(
     from trustscope.sentiment.distill import DistillConfig, run_distill
 
     torch.set_num_threads(threads)
-    cfg = DistillConfig(epochs=epochs, lr=lr, max_minutes=max_minutes)
-    res = run_distill(teacher, student_init, work_dir, texts, cfg, log=lambda m: typer.echo(m, err=True))
+    cfg = DistillConfig(epochs=epochs, lr=lr, max_minutes=max_minutes, gold_weight=gold_weight)
+    res = run_distill(teacher, student_init, work_dir, texts, cfg, log=lambda m: typer.echo(m, err=True),
+                      teacher_minutes=teacher_minutes, teacher_int8=teacher_int8)
     typer.echo(json.dumps(res["test_all"], indent=2))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,8 @@ class FinetuneConfig:
     # embeddings at lr * layer_decay ** (L + 1), the head at lr (1.0 = one rate for all)
     layer_decay: float = 1.0
     label_smoothing: float = 0.0
+    # re-choose 1 or 2 torch threads from the load average every 25 steps (threads.py)
+    adaptive_threads: bool = False
 
 
 def _bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -188,6 +191,12 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
     t0 = time.time()
     best_acc, best_state, best_step, bad, step, ema = -1.0, None, 0, 0, 0, None
     history = []
+    threads = None
+    if cfg.adaptive_threads:
+        from trustscope.sentiment.threads import AdaptiveThreads
+
+        threads = AdaptiveThreads(max_threads=max(1, torch.get_num_threads()))
+        threads.update(log)
     model.train()
     with progress_bar("fine-tuning", total=total) as bar:
         for ids, mask, y in _training_batches(seqs, labels, cfg.batch_size, rng, total, tokenizer.pad_token_id):
@@ -199,6 +208,11 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
             clock.step = step
             ema = smoothed_loss(ema, loss.item())
             bar.update(1, loss=ema)
+            if threads is not None and step % 25 == 0:
+                threads.update(log)
+            if step % 100 == 0 and not sys.stderr.isatty():  # a TTY has the bar instead
+                log(f"finetune step {step}/{total} loss {ema:.4f} "
+                    f"{step * cfg.batch_size / max(1e-9, time.time() - t0):.1f} texts/s")
             last, stop = clock.done(), False
             if step % cfg.eval_every == 0 or last:
                 val_acc = accuracy(model, tokenizer, val, cfg.max_length, device) if val else None
