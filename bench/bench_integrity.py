@@ -231,10 +231,16 @@ def main() -> None:
     ap.add_argument("--unique-texts", action="store_true", help="join two pool texts per review (no repeats)")
     ap.add_argument("--breakdown", action="store_true", help="Redis memory by key family at the end")
     ap.add_argument("--false-match", action="store_true", help="measure copy attribution on honest texts")
+    ap.add_argument("--no-copy-attribution", action="store_true",
+                    help="diagnostic only: switch copy attribution off, to see what it costs per review")
     args = ap.parse_args()
     if args.false_match:
         false_match()
         return
+    if args.no_copy_attribution:
+        from trustscope.integrity.detectors import copied
+
+        copied.signature = lambda text, skel=None: None  # type: ignore[assignment]
 
     proc = None
     client = None
@@ -263,6 +269,17 @@ def main() -> None:
     else:
         engine = IntegrityEngine.in_memory()
 
+    # reviews judged (a batch's own plus the members of groups whose level changed): what the
+    # per-review cost follows (docs/benchmarks.md, "why per-review cost grows with history")
+    judged = [0]
+    judge = engine._judge
+
+    def counting_judge(order: list[str], extra: list[str]) -> list:
+        judged[0] += len(order) + len(extra)
+        return judge(order, extra)
+
+    engine._judge = counting_judge  # type: ignore[method-assign]
+
     def redis_cpu() -> float:
         if client is None:
             return 0.0
@@ -278,6 +295,7 @@ def main() -> None:
             "wall_us_per_review": round((time.perf_counter() - timing["t"]) / n * 1e6, 1),
             "engine_cpu_us_per_review": round((time.process_time() - timing["c"]) / n * 1e6, 1),
             "redis_cpu_us_per_review": round((redis_cpu() - timing["r"]) / n * 1e6, 1),
+            "judged_per_review": round((judged[0] - timing["j"]) / n, 2),
         }
         if client is not None:
             row["redis_mb"] = round((int(client.info("memory")["used_memory"]) - base_mem) / 2**20, 1)
@@ -309,7 +327,8 @@ def main() -> None:
         done += len(batch)
         batch = []
         if timing is None and checkpoints and done >= checkpoints[0]:
-            timing = {"history": done, "t": time.perf_counter(), "c": time.process_time(), "r": redis_cpu()}
+            timing = {"history": done, "t": time.perf_counter(), "c": time.process_time(), "r": redis_cpu(),
+                      "j": judged[0]}
             checkpoints.pop(0)
         elif timing is not None and done - timing["history"] >= args.window:
             record(timing, done)

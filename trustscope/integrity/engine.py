@@ -160,7 +160,8 @@ class IntegrityEngine:
         order = list(dict.fromkeys(ev.id for ev in batch))
         if triggers:
             dirty.update(self._expand(triggers, pairs))
-        extra = [rid for rid in dirty if rid not in set(order)]
+        in_batch = set(order)  # built once: rebuilding it per member cost O(expanded x batch)
+        extra = [rid for rid in dirty if rid not in in_batch]
         return self._judge(order, extra)
 
     def rejudge(self, ids: list[str]) -> list[VerdictUpdate]:
