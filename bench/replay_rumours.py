@@ -103,6 +103,17 @@ def load_split(model_dir: str | None) -> dict[str, Any] | None:
     return orjson.loads(path.read_bytes()) if path and path.exists() else None
 
 
+def model_overrides(args: argparse.Namespace, split: dict[str, Any] | None) -> dict[str, Any]:
+    """Settings overrides shared by the mixed and noise replays: the held-out rumour model dir and
+    its early-warning threshold (an explicit --early-threshold wins over the one `prepare` chose)."""
+    threshold = args.early_threshold if args.early_threshold is not None else (
+        split["early_threshold"] if split else None)
+    extra: dict[str, Any] = {"rumour_model_dir": args.model_dir} if args.model_dir else {}
+    if threshold is not None:
+        extra["alerts_early_threshold"] = threshold
+    return extra
+
+
 def load_events(path: Path, n: int, rng: random.Random, only: set[str] | None = None,
                 label: str | None = None) -> list[dict[str, Any]]:
     """``n`` events, half rumours (or ``n`` of one ``label``), from the ids in ``only`` when given."""
@@ -484,11 +495,7 @@ def mixed(args: argparse.Namespace) -> None:
     print(f"replay {tag}: {len(played.items)} posts ({n_events} from {args.events} CED events), "
           f"{args.wall_s} s wall x{args.compression} = {args.wall_s * args.compression / 3600:.1f} h simulated")
     split = load_split(args.model_dir)
-    threshold = args.early_threshold if args.early_threshold is not None else (
-        split["early_threshold"] if split else None)
-    extra: dict[str, Any] = {"rumour_model_dir": args.model_dir} if args.model_dir else {}
-    if threshold is not None:
-        extra["alerts_early_threshold"] = threshold
+    extra = model_overrides(args, split)
     if args.no_early:
         extra["alerts_early_enabled"] = False
     settings = Settings(redis_url=args.redis, es_url=args.es, stream_prefix=prefix, es_index_prefix=prefix,
@@ -667,11 +674,7 @@ def noise(args: argparse.Namespace) -> None:
     from trustscope.rumour.scorer import RumourScorer
 
     split = load_split(args.model_dir)
-    threshold = args.early_threshold if args.early_threshold is not None else (
-        split["early_threshold"] if split else None)
-    extra: dict[str, Any] = {"rumour_model_dir": args.model_dir} if args.model_dir else {}
-    if threshold is not None:
-        extra["alerts_early_threshold"] = threshold
+    extra = model_overrides(args, split)
     settings = Settings(stream_prefix=prefix, **extra)  # type: ignore[call-arg]  # TS_ALERTS_* apply
     config = AlertConfig.from_settings(settings)
     scorer = RumourScorer.from_settings(settings)
