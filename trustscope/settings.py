@@ -116,6 +116,10 @@ class Settings(BaseSettings):
                                        "source:secret pairs; each source signs with its own secret")
     webhook_window_s: int = Field(300, description="signed webhook requests older or newer than this are refused")
 
+    # --- analytics ---------------------------------------------------------------------------
+    rollup_tz: str = Field("Asia/Shanghai", description="IANA time zone of the daily sentiment rollups' days; "
+                           "after changing it run `trustscope es rebuild-rollups` (the indexer also rebuilds at start)")
+
     # --- pollers -----------------------------------------------------------------------------
     pollers_config: str | None = Field(None, description="YAML file of feeds/APIs the ingest poller polls")
 

@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.redis = client
         app.state.es = es
         app.state.indices = indices
-        app.state.rollups = SentimentRollups(es, client, indices, settings.stream_prefix)
+        app.state.rollups = SentimentRollups(es, client, indices, settings.stream_prefix, tz=settings.rollup_tz)
         app.state.registry = registry
         app.state.bus = StreamBus(client, settings.stream_prefix, settings.max_deliveries,
                                   settings.claim_idle_ms)

@@ -170,6 +170,6 @@ def build(settings: Any, _client: Any) -> IndexerStage:
     es = make_client(settings).options(retry_on_status=())
     indices = DocIndices(settings.es_index_prefix)
     indices.migrate(es)
-    rollups = SentimentRollups(es, _client, indices, settings.stream_prefix)
+    rollups = SentimentRollups(es, _client, indices, settings.stream_prefix, tz=settings.rollup_tz)
     rollups.ensure_built()
     return IndexerStage(es, indices, scores=ScoreStore(_client, settings.stream_prefix), rollups=rollups)

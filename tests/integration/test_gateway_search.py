@@ -315,3 +315,35 @@ def test_rebuild_rollups_cli_builds_what_the_gateway_then_reads(gw, corpus, monk
         get_settings.cache_clear()
         corpus.redis.delete(rollups.ready_key, rollups.dirty_key)
         corpus.es.options(ignore_status=404).indices.delete_index_template(name=rollups.indices.template)
+
+
+def test_rollup_time_zone_is_a_setting_and_rollups_of_another_zone_are_not_read(gw, corpus):
+    """TS_ROLLUP_TZ: rollups built in UTC answer a gateway configured for UTC (the same numbers as
+    the documents), and are never read by a gateway whose rollup zone is Asia/Shanghai."""
+    from services.gateway.app import create_app
+    from tests.integration.helpers import LiveServer
+    from trustscope.es.rollup import SentimentRollups
+
+    import httpx
+
+    calls = [("/v1/analytics/sentiment", {"interval": "day"}), ("/v1/analytics/negative-share", {"min_documents": 1}),
+             ("/v1/platforms/ppdai/sentiment", {"interval": "week"})]
+    utc_live = [get(gw, path, tz="UTC", **params) for path, params in calls]  # the documents, in UTC
+    assert {b["basis"]["method"] for b in utc_live} == {"documents"}
+    rollups = SentimentRollups(corpus.es, corpus.redis, corpus.indices, corpus.settings.stream_prefix, tz="UTC")
+    try:
+        assert rollups.rebuild()["tz"] == "UTC" and rollups.is_ready()
+        shanghai = get(gw, "/v1/analytics/sentiment", interval="day")
+        assert shanghai["tz"] == "Asia/Shanghai" and shanghai["basis"]["method"] == "documents"
+        assert "another time zone" in shanghai["basis"]["note"]
+        utc_settings = corpus.settings.model_copy(update={"rollup_tz": "UTC"})
+        with LiveServer(create_app(utc_settings)) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+            for (path, params), live in zip(calls, utc_live, strict=True):
+                r = c.get(path, params=params, headers=READER)
+                assert r.status_code == 200, r.text
+                body = r.json()
+                assert body["basis"]["method"] == "rollups" and body["basis"].get("rollup_tz", "UTC") == "UTC"
+                assert _without_basis(body) == _without_basis(live), (body, live)
+    finally:
+        corpus.redis.delete(rollups.ready_key, rollups.dirty_key)
+        corpus.es.options(ignore_status=404).indices.delete_index_template(name=rollups.indices.template)

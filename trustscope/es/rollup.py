@@ -18,10 +18,15 @@ How it stays exact:
 - :meth:`SentimentRollups.rebuild` recomputes everything (first install, repair) and then sets the
   ``ready`` key; until it is set the gateway aggregates the documents directly.
 
-A rollup document is one platform x local day (``ROLLUP_TZ``) x kind x source x verdict, with counts,
+A rollup document is one platform x local day x kind x source x verdict, with counts,
 score sums and rumour counts per sentiment label. Its id is a hash of that key, so rewriting it is
 idempotent. A document mentioning two platforms counts once for each, as the ``platforms`` terms
 aggregation does.
+
+The local day is in the rollup time zone, ``TS_ROLLUP_TZ`` (default Asia/Shanghai). The ``ready`` key
+records the zone the rollups were built in; rollups built in another zone are not ready (the gateway
+aggregates the documents, the indexer rebuilds them at start, as ``trustscope es rebuild-rollups``
+does by hand), so changing the setting never mixes two kinds of day.
 """
 
 from __future__ import annotations
@@ -39,10 +44,11 @@ from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from trustscope.es.indices import TEMPLATES_DIR, DocIndices
 from trustscope.observability import get_logger
+from trustscope.settings import get_settings
 
 log = get_logger("trustscope.rollup")
 
-ROLLUP_TZ = "Asia/Shanghai"  # the product's reporting day; other time zones are counted live
+DEFAULT_TZ = "Asia/Shanghai"  # the product's reporting day (TS_ROLLUP_TZ); other time zones are counted live
 LABELS = ("positive", "negative", "neutral", "none")  # "none": no sentiment label
 NO_VALUE = "none"  # kind/source/verdict missing
 RUMOUR_MIN = 0.5  # a document "mentions a rumour" at rumour.score >= 0.5, as the live trend counts
@@ -80,7 +86,7 @@ class PlatformDay:
         return cls(platform, date.fromisoformat(day))
 
 
-def day_bounds(day: date, tz: str = ROLLUP_TZ) -> tuple[datetime, datetime]:
+def day_bounds(day: date, tz: str = DEFAULT_TZ) -> tuple[datetime, datetime]:
     """Local midnight of ``day`` and of the next day, as aware datetimes."""
     zone = ZoneInfo(tz)
     start = datetime(day.year, day.month, day.day, tzinfo=zone)
@@ -88,13 +94,13 @@ def day_bounds(day: date, tz: str = ROLLUP_TZ) -> tuple[datetime, datetime]:
     return start, datetime(nxt.year, nxt.month, nxt.day, tzinfo=zone)
 
 
-def local_day(ts: str | datetime, tz: str = ROLLUP_TZ) -> date:
+def local_day(ts: str | datetime, tz: str = DEFAULT_TZ) -> date:
     when = datetime.fromisoformat(ts.replace("Z", "+00:00")) if isinstance(ts, str) else ts
     return when.astimezone(ZoneInfo(tz)).date()
 
 
-def day_clause(pd: PlatformDay, field: str = "created_at") -> dict[str, Any]:
-    start, end = day_bounds(pd.day)
+def day_clause(pd: PlatformDay, tz: str = DEFAULT_TZ, field: str = "created_at") -> dict[str, Any]:
+    start, end = day_bounds(pd.day, tz)
     return {"bool": {"filter": [{"term": {"platforms": pd.platform}},
                                 {"range": {field: {"gte": start.isoformat(), "lt": end.isoformat()}}}]}}
 
@@ -110,7 +116,10 @@ def doc_metrics(rumour: bool = True) -> dict[str, Any]:
 class SentimentRollups:
     """Maintains and rebuilds the rollup index; see the module docstring for the protocol."""
 
-    def __init__(self, es: Elasticsearch, client: redis.Redis, docs: DocIndices, redis_prefix: str) -> None:
+    def __init__(self, es: Elasticsearch, client: redis.Redis, docs: DocIndices, redis_prefix: str,
+                 tz: str | None = None) -> None:
+        self.tz = tz or get_settings().rollup_tz
+        ZoneInfo(self.tz)  # an unknown zone fails here, at start, not in the first refresh
         self.es = es
         self.redis = client
         self.docs = docs
@@ -128,7 +137,7 @@ class SentimentRollups:
             created = doc.get("created_at")
             if not created:
                 continue
-            day = local_day(created)
+            day = local_day(created, self.tz)
             for platform in doc.get("platforms") or []:
                 fields[PlatformDay(platform, day).field] = now
         if fields:
@@ -152,7 +161,16 @@ class SentimentRollups:
         return {PlatformDay.parse(k.decode()): v.decode() for k, v in raw.items()}
 
     def is_ready(self) -> bool:
-        return bool(self.redis.exists(self.ready_key))
+        return self.ready_for(self.redis.get(self.ready_key))
+
+    def ready_for(self, raw: bytes | str | None) -> bool:
+        """Whether a ``ready`` value says the rollups were built, in this time zone. The value is
+        ``"<built at>|<tz>"``; a bare timestamp (rollups built before the zone was a setting) was
+        built in the default zone."""
+        if raw is None:
+            return False
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        return (text.split("|", 1)[1] if "|" in text else DEFAULT_TZ) == self.tz
 
     # --- recomputing -------------------------------------------------------------------------
     def refresh(self, limit: int = REFRESH_BATCH) -> int:
@@ -164,7 +182,7 @@ class SentimentRollups:
             self.indices.migrate(self.es)
         self.es.indices.refresh(index=self.docs.read_alias)
         wanted = {pd for pd, _ in marks}
-        query = {"bool": {"should": [day_clause(pd) for pd in wanted], "minimum_should_match": 1}}
+        query = {"bool": {"should": [day_clause(pd, self.tz) for pd in wanted], "minimum_should_match": 1}}
         rows = [r for r in self._compute(query) if PlatformDay.parse(r["bucket"]) in wanted]
         self._write(rows, wanted)
         args: list[str] = []
@@ -187,8 +205,9 @@ class SentimentRollups:
             helpers.bulk(self.es, ({"_op_type": "delete", "_index": self.indices.write_alias, "_id": i}
                                    for i in stale), raise_on_error=False)
         self.es.indices.refresh(index=self.indices.read_alias)
-        self.redis.set(self.ready_key, stamp)
-        out = {"rollups": written, "deleted": len(stale), "seconds": round(time.perf_counter() - started, 1)}
+        self.redis.set(self.ready_key, f"{stamp}|{self.tz}")
+        out = {"rollups": written, "deleted": len(stale), "tz": self.tz,
+               "seconds": round(time.perf_counter() - started, 1)}
         log.info("rollup.rebuilt", **out)
         return out
 
@@ -200,7 +219,7 @@ class SentimentRollups:
         """Rollup rows (platform x day x kind x source x verdict) of the documents ``query`` selects."""
         sources = [
             {"platform": {"terms": {"field": "platforms"}}},
-            {"day": {"date_histogram": {"field": "created_at", "calendar_interval": "1d", "time_zone": ROLLUP_TZ,
+            {"day": {"date_histogram": {"field": "created_at", "calendar_interval": "1d", "time_zone": self.tz,
                                         "format": "yyyy-MM-dd"}}},
             {"kind": {"terms": {"field": "kind", "missing_bucket": True}}},
             {"source": {"terms": {"field": "source", "missing_bucket": True}}},
@@ -222,11 +241,10 @@ class SentimentRollups:
             if not agg["buckets"] or not after:
                 return
 
-    @staticmethod
-    def _row(b: dict[str, Any], now: str) -> dict[str, Any]:
+    def _row(self, b: dict[str, Any], now: str) -> dict[str, Any]:
         k = b["key"]
         day = str(k["day"])
-        start, _ = day_bounds(date.fromisoformat(day))
+        start, _ = day_bounds(date.fromisoformat(day), self.tz)
         row: dict[str, Any] = {
             "platform": k["platform"], "day": start.isoformat(), "kind": k["kind"] or NO_VALUE,
             "source": k["source"] or NO_VALUE, "verdict": k["verdict"] or NO_VALUE,

@@ -18,7 +18,8 @@ from services.gateway.queries import SearchFilters
 from services.gateway.routers.search import KINDS, record
 from services.gateway.sentiment_view import SentimentQuery
 from trustscope.auth import REGULATOR, Principal
-from trustscope.es.rollup import ROLLUP_TZ, SentimentRollups
+from trustscope.es.rollup import SentimentRollups
+from trustscope.settings import get_settings
 from trustscope.web import ApiError
 
 router = APIRouter(tags=["analytics"])
@@ -26,8 +27,10 @@ Regulator = Annotated[Principal, Depends(require_role(REGULATOR))]
 Interval = Literal["hour", "day", "week", "month"]
 
 
-def _zone(tz: str) -> str:
-    """An IANA time zone name, or 400 naming ``tz``."""
+def _zone(tz: str | None, rollups: SentimentRollups | None) -> str:
+    """An IANA time zone name (by default the rollup time zone, ``TS_ROLLUP_TZ``), or 400 naming ``tz``."""
+    if not tz:
+        return rollups.tz if rollups is not None else get_settings().rollup_tz
     try:
         ZoneInfo(tz)
     except (ValueError, ZoneInfoNotFoundError, OSError) as exc:
@@ -57,6 +60,8 @@ def get_rollups(request: Request) -> SentimentRollups | None:
 
 
 Rollups = Annotated[SentimentRollups | None, Depends(get_rollups)]
+Tz = Annotated[str | None, Query(description="IANA time zone of the buckets; default: the rollup time zone "
+                                             "(TS_ROLLUP_TZ, Asia/Shanghai unless configured)")]
 Exact = Annotated[bool, Query(description="aggregate every matching document even when a text query or "
                                          "filter the rollups cannot answer matches very many (slower)")]
 
@@ -65,7 +70,7 @@ Exact = Annotated[bool, Query(description="aggregate every matching document eve
 def sentiment_trend(
     request: Request, es: ES, indices: Indices, audit: Audit, principal: Regulator, platform: KnownPlatform,
     rollups: Rollups, interval: Interval = "day", since: str | None = None, until: str | None = None,
-    kind: KINDS | None = None, tz: str = ROLLUP_TZ, exact: Exact = False,
+    kind: KINDS | None = None, tz: Tz = None, exact: Exact = False,
 ) -> Response:
     """Sentiment about one platform over time: per bucket the documents, their labels, mean score,
     integrity verdicts and rumour mentions (rumour score >= 0.5). Exact; ``basis`` says whether the
@@ -74,7 +79,8 @@ def sentiment_trend(
     f = SearchFilters(platforms=[platform.id], kind=kind, since=time_param(since, "since"),
                       until=time_param(until, "until"))
     _span_ok(interval, f.since, f.until)
-    q = SentimentQuery(f, interval, _zone(tz), detail=True, only_platforms=[platform.id], exact=exact)
+    tz = _zone(tz, rollups)
+    q = SentimentQuery(f, interval, tz, detail=True, only_platforms=[platform.id], exact=exact)
     ans = sentiment_view.answer(es, indices.read_alias, rollups, q)
     buckets = sentiment_view.timeline(ans.series.get(platform.id, {}), interval, tz, detail=True)
     record(audit, request, principal, "analytics", f, sum(b["documents"] for b in buckets), started)
@@ -85,20 +91,22 @@ def sentiment_trend(
 @router.get("/v1/analytics/sentiment")
 def sentiment_by_platform(
     request: Request, es: ES, indices: Indices, audit: Audit, principal: Regulator, f: Filters, rollups: Rollups,
-    interval: Interval = "day", tz: str = ROLLUP_TZ, top: Annotated[int, Query(ge=1, le=50)] = 10,
+    interval: Interval = "day", tz: Tz = None, top: Annotated[int, Query(ge=1, le=50)] = 10,
     exact: Exact = False,
 ) -> Response:
     """Sentiment per platform over time, for the ``top`` platforms with most matching documents
     (with a platform filter, only those platforms).
 
     Exact, and fast at any size: without a text query or rumour range, in the rollup time zone
-    (Asia/Shanghai) and with day/week/month buckets, whole days come from daily rollups maintained
-    as documents are indexed, and only partial days at the range's edges and platform-days indexed
-    since their rollup was last recomputed (seconds) are counted from the documents. Otherwise the
+    (``TS_ROLLUP_TZ``, Asia/Shanghai by default) and with day/week/month buckets, whole days come
+    from daily rollups maintained as documents are indexed, and only partial days at the range's
+    edges and platform-days indexed since their rollup was last recomputed (seconds) are counted
+    from the documents. Otherwise the
     documents are aggregated directly. ``basis.method`` is ``rollups`` or ``documents``."""
     started = time.perf_counter()
     _span_ok(interval, f.since, f.until)
-    q = SentimentQuery(f, interval, _zone(tz), only_platforms=f.platforms or None, exact=exact)
+    tz = _zone(tz, rollups)
+    q = SentimentQuery(f, interval, tz, only_platforms=f.platforms or None, exact=exact)
     ans = sentiment_view.answer(es, indices.read_alias, rollups, q)
     totals = sentiment_view.totals(ans.series)
     ranked = sorted(totals, key=lambda p: (-totals[p].documents, p))[:top]
