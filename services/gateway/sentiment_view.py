@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,7 +38,9 @@ MAX_PLATFORMS = 10_000
 MAX_LIVE_DAYS = 2_000  # more dirty platform-days than this (a backlog): aggregate the documents
 SAMPLE_DOCUMENTS = 50_000  # documents read by a sampled aggregation over very many matches
 SAMPLE_SEED = 20261201
-FILTER_PATH = "-**.key_as_string"  # bucket keys are formatted here (bucket_start): less JSON to move
+# less JSON to move and parse: bucket keys are formatted here (bucket_start), and of the score
+# statistics only the sum and count are used (a year of days x 8 platforms: 850 -> 600 KB)
+FILTER_PATH = "-**.key_as_string,-**.min,-**.max,-**.avg"
 WHOLE = 0  # the bucket key when there is no time axis (negative share)
 
 
@@ -402,17 +405,23 @@ def timeline(buckets: dict[int, Counts], interval: str, tz: str, detail: bool) -
             out.append(buckets.get(key, Counts()).bucket(bucket_start(key, tz), detail))
             key += 3_600_000
         return out
-    zone = ZoneInfo(tz)
-    d = datetime.fromtimestamp(key / 1000, zone).date()
+    d = datetime.fromtimestamp(key / 1000, ZoneInfo(tz)).date()
     empty = Counts()
     while True:
-        local = datetime(d.year, d.month, d.day, tzinfo=zone)
-        key = int(local.timestamp() * 1000)
+        key, text, d = _step(d, interval, tz)
         if key > last:
             return out
-        text = local.isoformat(timespec="milliseconds")
-        out.append(buckets.get(key, empty).bucket(text[:-6] + "Z" if text.endswith("+00:00") else text, detail))
-        d = _next_day(d, interval)
+        out.append(buckets.get(key, empty).bucket(text, detail))
+
+
+@lru_cache(maxsize=8192)
+def _step(d: date, interval: str, tz: str) -> tuple[int, str, date]:
+    """The bucket key and start text of local date ``d``, and the next bucket's date. Cached: every
+    platform of a response walks the same days (a year of days x 8 platforms: 2,920 steps)."""
+    local = datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(tz))
+    text = local.isoformat(timespec="milliseconds")
+    return (int(local.timestamp() * 1000), text[:-6] + "Z" if text.endswith("+00:00") else text,
+            _next_day(d, interval))
 
 
 def totals(series: Series) -> dict[str, Counts]:
