@@ -291,6 +291,64 @@ def bench_direct(es: Any, redis_url: str, prefix: str, rounds: int) -> dict[str,
     return {k: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95)} for k, v in times.items()}
 
 
+def _nested_label_terms(es: Any, index: str, f: Any, interval: str, tz: str) -> int:
+    """The text-query aggregation as shipped before the third session: count, then a ``terms`` per
+    label (with stats) under the date histogram under the platforms; returns the buckets parsed."""
+    from services.gateway import sentiment_view
+    from services.gateway.queries import build_query
+
+    query = build_query(f)
+    labels = {"terms": {"field": "sentiment.label", "size": 10, "missing": "none"},
+              "aggs": {"score": {"stats": {"field": "sentiment.score"}}}}
+    aggs: dict[str, Any] = {"p": {"terms": {"field": "platforms", "size": 10_000}, "aggs": {"t": {
+        "date_histogram": {"field": "created_at", "calendar_interval": interval, "time_zone": tz, "min_doc_count": 1},
+        "aggs": {"labels": labels}}}}}
+    matching = int(es.count(index=index, query=query)["count"])
+    if matching > 2 * sentiment_view.SAMPLE_DOCUMENTS:
+        aggs = {"s": {"random_sampler": {"probability": round(sentiment_view.SAMPLE_DOCUMENTS / matching, 6),
+                                         "seed": sentiment_view.SAMPLE_SEED}, "aggs": aggs}}
+    found = es.search(index=index, size=0, query=query, aggs=aggs, filter_path="-**.key_as_string").body
+    agg = found["aggregations"].get("s", found["aggregations"])["p"]
+    n = 0
+    for p in agg["buckets"]:
+        for t in p["t"]["buckets"]:
+            c = sentiment_view.Counts(documents=t["doc_count"])
+            for lb in t["labels"]["buckets"]:
+                c.labels[lb["key"]] += lb["doc_count"]
+                c.score_sum += float(lb["score"]["sum"] or 0.0)
+                c.score_n += int(lb["score"]["count"])
+            n += 1
+    return n
+
+
+def compare_shapes(es: Any, prefix: str, rounds: int) -> dict[str, Any]:
+    """The text-query sentiment aggregation (8 platforms x days, as the benchmark asks it) with the
+    previous shape and the current code, interleaved call by call on the same index, so that the
+    difference is not the machine's load changing between two runs."""
+    from services.gateway import sentiment_view
+    from services.gateway.deps import search_filters
+    from services.gateway.sentiment_view import SentimentQuery
+    from trustscope.settings import get_settings
+
+    index, tz = f"{prefix}-docs", get_settings().rollup_tz
+    rng = random.Random(11)
+    times: dict[str, list[float]] = {"previous_nested_terms": [], "current": []}
+    for i in range(rounds):
+        since = (datetime.now(timezone.utc) - timedelta(days=rng.choice([30, 90, 365]))).isoformat()
+        f = search_filters(q=rng.choice(TERMS), platform=[], kind=None, source=None, sentiment=None, verdict=None,
+                           rumour_min=None, rumour_max=None, since=since, until=None)
+        order = ["previous_nested_terms", "current"] if i % 2 else ["current", "previous_nested_terms"]
+        for name in order:
+            t = time.perf_counter()
+            if name == "current":
+                sentiment_view.answer(es, index, None, SentimentQuery(f, "day", tz))
+            else:
+                _nested_label_terms(es, index, f, "day", tz)
+            times[name].append((time.perf_counter() - t) * 1000)
+    return {k: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95), "mean": round(statistics.mean(v), 1)}
+            for k, v in times.items()}
+
+
 def ensure_rollups(es: Any, redis_url: str, prefix: str) -> dict[str, Any]:
     """Build the daily sentiment rollups of a benchmark index once (the indexer does this in
     production, then keeps them current); timed, since a rebuild is also the repair path."""
@@ -376,6 +434,8 @@ def main() -> None:
     ap.add_argument("--build-only", action="store_true", help="build the index (implies --keep) and stop")
     ap.add_argument("--direct", action="store_true", help="also time the aggregations in-process (no HTTP)")
     ap.add_argument("--skip-export", action="store_true", help="stop after the queries")
+    ap.add_argument("--compare-shapes", type=int, default=0, metavar="N",
+                    help="only time N text-query aggregations, previous shape vs current, interleaved (with --reuse)")
     args = ap.parse_args()
 
     from elasticsearch import Elasticsearch
@@ -393,6 +453,11 @@ def main() -> None:
             result["build"] = build_index(es, prefix, args.docs)
         if args.build_only:
             args.keep = True
+            return
+        if args.compare_shapes:
+            result["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
+            result["text_query_aggregation_ms"] = compare_shapes(es, prefix, args.compare_shapes)
+            result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
             return
         result["rollups"] = ensure_rollups(es, args.redis_url, prefix)
         gw = Gateway(prefix, args.es_url, args.redis_url)

@@ -265,13 +265,15 @@ def _doc_metrics(q: SentimentQuery) -> dict[str, Any]:
     built by walking all of its buckets once per parent bucket, so a ``terms`` under the date
     histogram cost ~0.6 s to *build* over 8 platforms x 365 days (profiled at 1M documents), far more
     than collecting the documents; ``filters`` keeps dense per-parent arrays and builds in
-    linear time. Same numbers: the shown labels' counts, and the sum and count of scores."""
+    linear time. Same numbers: the shown labels' counts, and the sum and count of scores. Short
+    names and anonymous filters (buckets in ``SHOWN_LABELS`` order): a year of days x 8 platforms is
+    2,920 buckets, and every byte of them is rendered, sent and parsed."""
     metrics: dict[str, Any] = {
-        "score": {"stats": {"field": "sentiment.score"}},
-        "labels": {"filters": {"filters": {x: {"term": {"sentiment.label": x}} for x in SHOWN_LABELS}}}}
+        "s": {"stats": {"field": "sentiment.score"}},
+        "l": {"filters": {"filters": [{"term": {"sentiment.label": x}} for x in SHOWN_LABELS]}}}
     if q.detail:  # only one platform's trend shows rumour mentions and verdicts
-        metrics["rumour"] = {"filter": {"range": {"rumour.score": {"gte": RUMOUR_MIN}}}}
-        metrics["verdicts"] = {"terms": {"field": "integrity.verdict", "size": 20}}
+        metrics["r"] = {"filter": {"range": {"rumour.score": {"gte": RUMOUR_MIN}}}}
+        metrics["v"] = {"terms": {"field": "integrity.verdict", "size": 20}}
     return metrics
 
 
@@ -304,14 +306,14 @@ def _documents(es: Elasticsearch, index: str, q: SentimentQuery, include: list[s
         matching = int(es.count(index=index, query=query)["count"])
         if matching > 2 * SAMPLE_DOCUMENTS:
             probability = round(SAMPLE_DOCUMENTS / matching, 6)
-            aggs = {"s": {"random_sampler": {"probability": probability, "seed": SAMPLE_SEED}, "aggs": aggs}}
+            aggs = {"sampled": {"random_sampler": {"probability": probability, "seed": SAMPLE_SEED}, "aggs": aggs}}
             basis = {"method": "documents_sampled", "exact": False, "probability": probability,
                      "matching_documents": matching,
                      "note": "counts are estimates scaled from a random sample; exact=true counts every document"}
     if note:
         basis["note"] = note
     found = es.search(index=index, size=0, query=query, aggs=aggs, filter_path=FILTER_PATH).body["aggregations"]
-    return Answer(_parse_platforms((found["s"] if "s" in found else found)["p"], q), basis)
+    return Answer(_parse_platforms(found.get("sampled", found)["p"], q), basis)
 
 
 def _live_request(index: str, q: SentimentQuery, plan: _Plan, dirty: list[PlatformDay],
@@ -357,13 +359,13 @@ def _parse_level(b: dict[str, Any], q: SentimentQuery) -> dict[int, Counts]:
 
 
 def _doc_counts(b: dict[str, Any], q: SentimentQuery) -> Counts:
-    c = Counts(documents=int(b["doc_count"]), score_sum=float(b["score"]["sum"] or 0.0),
-               score_n=int(b["score"]["count"]), rumour=int(b["rumour"]["doc_count"]) if "rumour" in b else 0)
-    for label, lb in b["labels"]["buckets"].items():
+    c = Counts(documents=int(b["doc_count"]), score_sum=float(b["s"]["sum"] or 0.0),
+               score_n=int(b["s"]["count"]), rumour=int(b["r"]["doc_count"]) if "r" in b else 0)
+    for label, lb in zip(SHOWN_LABELS, b["l"]["buckets"], strict=True):
         if lb["doc_count"]:
             c.labels[label] = int(lb["doc_count"])
     if q.detail:
-        for v in b["verdicts"]["buckets"]:
+        for v in b["v"]["buckets"]:
             c.verdicts[v["key"]] += v["doc_count"]
     return c
 
