@@ -347,3 +347,92 @@ def test_rollup_time_zone_is_a_setting_and_rollups_of_another_zone_are_not_read(
     finally:
         corpus.redis.delete(rollups.ready_key, rollups.dirty_key)
         corpus.es.options(ignore_status=404).indices.delete_index_template(name=rollups.indices.template)
+
+
+def _reference_series(docs, interval, tz, detail):
+    """Per platform, per bucket start (local day/week/month in ``tz``): what the sentiment analytics
+    must say about ``docs``, computed here in Python from the documents themselves."""
+    from collections import defaultdict
+    from datetime import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from services.gateway.sentiment_view import bucket_start
+
+    zone = ZoneInfo(tz)
+    out = defaultdict(lambda: defaultdict(lambda: {"documents": 0, "positive": 0, "negative": 0, "neutral": 0,
+                                                   "s": 0.0, "n": 0, "rumour": 0, "verdicts": defaultdict(int)}))
+    for d in docs:
+        local = dt.fromisoformat(d["created_at"].replace("Z", "+00:00")).astimezone(zone)
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if interval == "week":
+            start = start - timedelta(days=start.weekday())
+        elif interval == "month":
+            start = start.replace(day=1)
+        start = dt(start.year, start.month, start.day, tzinfo=zone)  # the zone's offset on that day
+        key = bucket_start(int(start.timestamp() * 1000), tz) if interval else None
+        for p in d["platforms"]:
+            c = out[p][key]
+            c["documents"] += 1
+            label = (d.get("sentiment") or {}).get("label")
+            if label in ("positive", "negative", "neutral"):
+                c[label] += 1
+            if (d.get("sentiment") or {}).get("score") is not None:
+                c["s"] += d["sentiment"]["score"]
+                c["n"] += 1
+            if ((d.get("rumour") or {}).get("score") or 0) >= 0.5:
+                c["rumour"] += 1
+            verdict = (d.get("integrity") or {}).get("verdict")
+            if verdict:
+                c["verdicts"][verdict] += 1
+    return out
+
+
+def _same_as_reference(buckets, ref, detail):
+    """Every non-empty bucket equals the reference, every reference bucket is there."""
+    seen = set()
+    for b in buckets:
+        if not b["documents"]:
+            continue
+        r = ref[b["start"]]
+        seen.add(b["start"])
+        assert (b["documents"], b["positive"], b["negative"], b["neutral"]) == \
+            (r["documents"], r["positive"], r["negative"], r["neutral"]), (b, r)
+        assert (b["avg_score"] is None) == (r["n"] == 0)
+        if r["n"]:
+            assert abs(b["avg_score"] - r["s"] / r["n"]) < 1e-4, (b, r)
+        if detail:
+            assert b["rumour_mentions"] == r["rumour"] and b["verdicts"] == {k: v for k, v in r["verdicts"].items()
+                                                                            if k != "none"}, (b, r)
+    assert seen == set(ref), (seen, set(ref))
+
+
+@pytest.mark.parametrize("q", ["催收", "提现", "催收 | 跑路", "客服 -催收"])
+def test_documents_path_counts_exactly_the_documents_the_plain_query_matches(gw, corpus, q):
+    """The documents-path aggregation (flat per-bucket metrics: label ``filters`` and one ``stats``)
+    says exactly what the documents matched by the plain simple_query_string say, bucket by bucket,
+    for a text query, other time zones, every interval, negative share and one platform's trend."""
+    from services.gateway.queries import text_query
+
+    hits = corpus.es.search(index=corpus.indices.read_alias, size=1000, query=text_query(q))["hits"]["hits"]
+    docs = [h["_source"] for h in hits]
+    assert docs, q
+    for interval, tz in (("day", "Asia/Shanghai"), ("week", "UTC"), ("month", "America/New_York")):
+        body = get(gw, "/v1/analytics/sentiment", q=q, interval=interval, tz=tz, top=50)
+        assert body["basis"] == {"method": "documents", "exact": True}
+        ref = _reference_series(docs, interval, tz, detail=False)
+        assert {p["platform"] for p in body["platforms"]} == set(ref)
+        for p in body["platforms"]:
+            assert p["documents"] == sum(r["documents"] for r in ref[p["platform"]].values())
+            _same_as_reference(p["buckets"], ref[p["platform"]], detail=False)
+    share = get(gw, "/v1/analytics/negative-share", q=q, min_documents=1, top=200)["platforms"]
+    whole = _reference_series(docs, None, "UTC", detail=False)
+    assert {r["platform"]: (r["documents"], r["negative"]) for r in share} == \
+        {p: (c[None]["documents"], c[None]["negative"]) for p, c in whole.items()}
+    # one platform's trend (verdicts, rumour mentions) counted from the documents: another time zone
+    platform = docs[0]["platforms"][0]
+    all_of_it = [h["_source"] for h in corpus.es.search(
+        index=corpus.indices.read_alias, size=1000, query={"term": {"platforms": platform}})["hits"]["hits"]]
+    trend = get(gw, f"/v1/platforms/{platform}/sentiment", interval="day", tz="UTC")
+    assert trend["basis"]["method"] == "documents"
+    _same_as_reference(trend["buckets"], _reference_series(all_of_it, "day", "UTC", detail=True)[platform],
+                       detail=True)
