@@ -195,7 +195,7 @@ def timed(client: Any, path: str, params: dict[str, Any]) -> tuple[float, dict[s
     return ms, r.json()
 
 
-def bench_queries(gw: Gateway, requests: int) -> dict[str, Any]:
+def bench_queries(gw: Gateway, requests: int, agg_rounds: int | None = None) -> dict[str, Any]:
     import httpx
 
     rng = random.Random(3)
@@ -221,7 +221,7 @@ def bench_queries(gw: Gateway, requests: int) -> dict[str, Any]:
         aggs: dict[str, list[float]] = {"sentiment_per_platform": [], "negative_share": [], "platform_trend": [],
                                         "significant_terms": [], "sentiment_per_platform_text_query": []}
         basis: dict[str, set[str]] = {k: set() for k in aggs}
-        n_agg = max(10, requests // 4)
+        n_agg = agg_rounds or max(10, requests // 4)
         for i in range(n_agg):
             since = (datetime.now(timezone.utc) - timedelta(days=rng.choice([30, 90, 365]))).isoformat()
             for name, path, params in agg_calls(rng, i, since):
@@ -321,10 +321,20 @@ def _nested_label_terms(es: Any, index: str, f: Any, interval: str, tz: str) -> 
     return n
 
 
-def compare_shapes(es: Any, prefix: str, rounds: int) -> dict[str, Any]:
+def _cpu_ms(pid: int | None) -> float:
+    """CPU time (user + system) a process has used so far, from /proc; 0 without a pid."""
+    if not pid:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def compare_shapes(es: Any, prefix: str, rounds: int, es_pid: int | None = None) -> dict[str, Any]:
     """The text-query sentiment aggregation (8 platforms x days, as the benchmark asks it) with the
     previous shape and the current code, interleaved call by call on the same index, so that the
-    difference is not the machine's load changing between two runs."""
+    difference is not the machine's load changing between two runs. With ``es_pid`` (a local node)
+    also the CPU time the node and this process spent per call: unlike latency, that hardly depends
+    on how many other jobs share the cores (the node's own background work is counted too)."""
     from services.gateway import sentiment_view
     from services.gateway.deps import search_filters
     from services.gateway.sentiment_view import SentimentQuery
@@ -333,20 +343,26 @@ def compare_shapes(es: Any, prefix: str, rounds: int) -> dict[str, Any]:
     index, tz = f"{prefix}-docs", get_settings().rollup_tz
     rng = random.Random(11)
     times: dict[str, list[float]] = {"previous_nested_terms": [], "current": []}
+    cpu: dict[str, list[float]] = {k: [] for k in times}
     for i in range(rounds):
         since = (datetime.now(timezone.utc) - timedelta(days=rng.choice([30, 90, 365]))).isoformat()
         f = search_filters(q=rng.choice(TERMS), platform=[], kind=None, source=None, sentiment=None, verdict=None,
                            rumour_min=None, rumour_max=None, since=since, until=None)
         order = ["previous_nested_terms", "current"] if i % 2 else ["current", "previous_nested_terms"]
         for name in order:
-            t = time.perf_counter()
+            t, node, own = time.perf_counter(), _cpu_ms(es_pid), time.process_time()
             if name == "current":
                 sentiment_view.answer(es, index, None, SentimentQuery(f, "day", tz))
             else:
                 _nested_label_terms(es, index, f, "day", tz)
             times[name].append((time.perf_counter() - t) * 1000)
-    return {k: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95), "mean": round(statistics.mean(v), 1)}
-            for k, v in times.items()}
+            cpu[name].append(_cpu_ms(es_pid) - node + (time.process_time() - own) * 1000)
+    out: dict[str, Any] = {k: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95), "mean": round(statistics.mean(v), 1)}
+                           for k, v in times.items()}
+    if es_pid:
+        for k, v in cpu.items():
+            out[k]["cpu_ms_node_and_client"] = {"p50": pct(v, 50), "p95": pct(v, 95), "mean": round(statistics.mean(v), 1)}
+    return out
 
 
 def ensure_rollups(es: Any, redis_url: str, prefix: str) -> dict[str, Any]:
@@ -434,8 +450,12 @@ def main() -> None:
     ap.add_argument("--build-only", action="store_true", help="build the index (implies --keep) and stop")
     ap.add_argument("--direct", action="store_true", help="also time the aggregations in-process (no HTTP)")
     ap.add_argument("--skip-export", action="store_true", help="stop after the queries")
+    ap.add_argument("--agg-rounds", type=int, default=None, help="rounds of aggregation calls (4 calls each, "
+                    "half of the rounds with a text query; default: requests / 4)")
     ap.add_argument("--compare-shapes", type=int, default=0, metavar="N",
                     help="only time N text-query aggregations, previous shape vs current, interleaved (with --reuse)")
+    ap.add_argument("--es-pid", type=int, default=None, help="with --compare-shapes: the local node's process id, "
+                    "to report its CPU time per call")
     args = ap.parse_args()
 
     from elasticsearch import Elasticsearch
@@ -456,16 +476,17 @@ def main() -> None:
             return
         if args.compare_shapes:
             result["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
-            result["text_query_aggregation_ms"] = compare_shapes(es, prefix, args.compare_shapes)
+            result["text_query_aggregation_ms"] = compare_shapes(es, prefix, args.compare_shapes, args.es_pid)
             result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
             return
         result["rollups"] = ensure_rollups(es, args.redis_url, prefix)
         gw = Gateway(prefix, args.es_url, args.redis_url)
         result["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
-        result.update(bench_queries(gw, args.requests))
+        rounds = args.agg_rounds or max(10, args.requests // 4)
+        result.update(bench_queries(gw, args.requests, rounds))
         result["load_average_after_queries"] = [round(x, 2) for x in os.getloadavg()]
         if args.direct:
-            result["direct_aggregations_ms"] = bench_direct(es, args.redis_url, prefix, max(10, args.requests // 4))
+            result["direct_aggregations_ms"] = bench_direct(es, args.redis_url, prefix, rounds)
             result["load_average_after_direct"] = [round(x, 2) for x in os.getloadavg()]
         if args.skip_export:
             return
