@@ -314,7 +314,7 @@ def _nested_label_terms(es: Any, index: str, f: Any, interval: str, tz: str) -> 
         for t in p["t"]["buckets"]:
             c = sentiment_view.Counts(documents=t["doc_count"])
             for lb in t["labels"]["buckets"]:
-                c.labels[lb["key"]] += lb["doc_count"]
+                c.labels[lb["key"]] = c.labels.get(lb["key"], 0) + lb["doc_count"]
                 c.score_sum += float(lb["score"]["sum"] or 0.0)
                 c.score_n += int(lb["score"]["count"])
             n += 1

@@ -46,14 +46,15 @@ WHOLE = 0  # the bucket key when there is no time axis (negative share)
 
 @dataclass(slots=True)
 class Counts:
-    """One bucket's numbers; added across rollups and live parts."""
+    """One bucket's numbers; added across rollups and live parts. Plain dicts (a response can hold
+    thousands of buckets: no factory objects per bucket)."""
 
     documents: int = 0
-    labels: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    labels: dict[str, int] = field(default_factory=dict)
     score_sum: float = 0.0
     score_n: int = 0
     rumour: int = 0
-    verdicts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    verdicts: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: Counts) -> None:
         self.documents += other.documents
@@ -61,9 +62,9 @@ class Counts:
         self.score_n += other.score_n
         self.rumour += other.rumour
         for k, v in other.labels.items():
-            self.labels[k] += v
+            self.labels[k] = self.labels.get(k, 0) + v
         for k, v in other.verdicts.items():
-            self.verdicts[k] += v
+            self.verdicts[k] = self.verdicts.get(k, 0) + v
 
     def bucket(self, start: str, detail: bool) -> dict[str, Any]:
         labels = self.labels
@@ -359,15 +360,10 @@ def _parse_level(b: dict[str, Any], q: SentimentQuery) -> dict[int, Counts]:
 
 
 def _doc_counts(b: dict[str, Any], q: SentimentQuery) -> Counts:
-    c = Counts(documents=int(b["doc_count"]), score_sum=float(b["s"]["sum"] or 0.0),
-               score_n=int(b["s"]["count"]), rumour=int(b["r"]["doc_count"]) if "r" in b else 0)
-    for label, lb in zip(SHOWN_LABELS, b["l"]["buckets"], strict=True):
-        if lb["doc_count"]:
-            c.labels[label] = int(lb["doc_count"])
-    if q.detail:
-        for v in b["v"]["buckets"]:
-            c.verdicts[v["key"]] += v["doc_count"]
-    return c
+    labels = {label: n for label, lb in zip(SHOWN_LABELS, b["l"]["buckets"], strict=True) if (n := lb["doc_count"])}
+    verdicts = {v["key"]: v["doc_count"] for v in b["v"]["buckets"]} if q.detail else {}
+    return Counts(int(b["doc_count"]), labels, float(b["s"]["sum"] or 0.0), int(b["s"]["count"]),
+                  int(b["r"]["doc_count"]) if "r" in b else 0, verdicts)
 
 
 def _merge(into: Series, part: Series) -> None:
