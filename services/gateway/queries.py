@@ -118,6 +118,21 @@ def prepare_text(q: str) -> str:
     return "".join(out).strip()
 
 
+_OPERATORS = re.compile(r"[|+\-()\\]")
+_ALL_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def required_phrases(q: str) -> list[str] | None:
+    """The runs of Chinese characters a text query requires every match to contain as phrases, when
+    the query is a plain conjunction (default operator AND, no ``|``, ``-``, ``+``, ``( )`` or
+    escapes outside quotes); None otherwise, or when it requires no such phrase. A match contains
+    each of these, so the documents containing any one bound the number of matches from above."""
+    parts = prepare_text(q).split('"')
+    if _OPERATORS.search("".join(parts[0::2])):
+        return None
+    return [p for p in parts[1::2] if _ALL_CJK.fullmatch(p)] or None
+
+
 def text_query(q: str) -> dict[str, Any]:
     return {"simple_query_string": {"query": prepare_text(q), "fields": TEXT_FIELDS, "default_operator": "and",
                                     "flags": SQS_FLAGS, "lenient": True}}

@@ -436,3 +436,20 @@ def test_documents_path_counts_exactly_the_documents_the_plain_query_matches(gw,
     assert trend["basis"]["method"] == "documents"
     _same_as_reference(trend["buckets"], _reference_series(all_of_it, "day", "UTC", detail=True)[platform],
                        detail=True)
+
+
+def test_phrase_counts_bound_the_matches_of_a_text_query(corpus):
+    """The bound that lets the documents path skip its count is never below the true count."""
+    from services.gateway.queries import required_phrases, text_query
+    from services.gateway.sentiment_view import PhraseCounts
+
+    counts = PhraseCounts()
+    for q in ("催收", "催收电话", "提现", "客服 提现", "拍拍贷 催收", "电话催收", "很好用"):
+        phrases = required_phrases(q)
+        assert phrases, q
+        matching = int(corpus.es.count(index=corpus.indices.read_alias, query=text_query(q))["count"])
+        bound = counts.bound(corpus.es, corpus.indices.read_alias, phrases)
+        assert bound >= matching, (q, bound, matching)
+        assert counts.bound(corpus.es, corpus.indices.read_alias, phrases) == bound  # cached
+    assert counts.bound(corpus.es, corpus.indices.read_alias, ["催收"]) == \
+        int(corpus.es.count(index=corpus.indices.read_alias, query=text_query("催收"))["count"])  # no title has it

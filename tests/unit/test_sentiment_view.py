@@ -58,3 +58,13 @@ def test_timeline_fills_gaps_like_min_doc_count_zero_and_formats_keys_as_elastic
                   "day", "America/New_York", detail=False)
     assert [b["start"] for b in ny] == ["2026-03-07T00:00:00.000-05:00", "2026-03-08T00:00:00.000-05:00",
                                         "2026-03-09T00:00:00.000-04:00"]
+
+
+def test_required_phrases_only_for_plain_conjunctions():
+    from services.gateway.queries import required_phrases
+
+    assert required_phrases("提現困難") == ["提现困难"]  # simplified, as the query is
+    assert required_phrases("催收 同事") == ["催收", "同事"]
+    assert required_phrases('abc提现 "hello world"') == ["提现"]  # other clauses are ANDed too
+    for q in ("同事 | 跑路", "催收 -同事", "(催收)", "+催收", "催收\\", "app", "   "):
+        assert required_phrases(q) is None, q
