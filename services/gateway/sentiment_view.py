@@ -29,7 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from services.gateway.queries import TEXT_FIELDS, SearchFilters, build_query, required_phrases
 from trustscope.es.rollup import DEFAULT_TZ, RUMOUR_MIN, PlatformDay, SentimentRollups, day_bounds, local_day
@@ -355,7 +355,12 @@ def _surely_few(es: Elasticsearch, index: str, f: SearchFilters) -> bool:
     """Whether the text query alone matches at most ``2 * SAMPLE_DOCUMENTS`` documents for sure
     (then no count is needed before aggregating them all)."""
     phrases = required_phrases(f.q) if f.q and f.q.strip() else None
-    return phrases is not None and PHRASE_COUNTS.bound(es, index, phrases) <= 2 * SAMPLE_DOCUMENTS
+    if phrases is None:
+        return False
+    try:
+        return PHRASE_COUNTS.bound(es, index, phrases) <= 2 * SAMPLE_DOCUMENTS
+    except (ApiError, TransportError, RuntimeError):  # no bound: count the matches, as without one
+        return False
 
 
 def _documents(es: Elasticsearch, index: str, q: SentimentQuery, include: list[str] | None,

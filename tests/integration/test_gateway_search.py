@@ -453,3 +453,10 @@ def test_phrase_counts_bound_the_matches_of_a_text_query(corpus):
         assert counts.bound(corpus.es, corpus.indices.read_alias, phrases) == bound  # cached
     assert counts.bound(corpus.es, corpus.indices.read_alias, ["催收"]) == \
         int(corpus.es.count(index=corpus.indices.read_alias, query=text_query("催收"))["count"])  # no title has it
+    # without a bound (the counts fail, or operators) the gateway counts the matches first
+    from services.gateway.queries import SearchFilters
+    from services.gateway.sentiment_view import _surely_few
+
+    assert _surely_few(corpus.es, corpus.indices.read_alias, SearchFilters(q="催收"))
+    assert not _surely_few(corpus.es, f"{corpus.indices.prefix}-missing", SearchFilters(q="催收"))
+    assert not _surely_few(corpus.es, corpus.indices.read_alias, SearchFilters(q="催收 | 跑路"))
