@@ -49,13 +49,92 @@ def _rid(i: int) -> str:
     return hashlib.sha256(str(i).encode()).hexdigest()[:32]
 
 
+class NovelTexts:
+    """Honest texts that do not recur: each is *generated*, character by character, by an order-2
+    Markov chain fitted on the pool's texts of the same label (the corpus when present, else
+    20,000 draws of the built-in grammar), with the length of a random pool text.
+
+    What it models: a production stream in which honest reviews are written by their authors, so
+    two reviews by different people share words and short phrases of the domain ("物流很快",
+    "质量不错") but never a whole clause set. Read as text it is fluent-looking nonsense
+    ("物流太赞了！倒过来100元，再追评吧！"); what the engine sees of it - character bigrams, the
+    clause structure, the length distribution, the label's vocabulary - is that of real reviews.
+    Measured (100k generated texts in one copy index, each by its own author): 1 of 74,362 indexed
+    texts matches an earlier one at estimated Jaccard >= 0.6 (the corpus' own real texts: 0.69%,
+    ``--false-match``), and 99.99% of the texts are distinct. Generating one costs ~40 µs, which the
+    benchmark measures and leaves out of the engine's CPU time."""
+
+    ORDER = 2
+    START, END = "\x02", "\x03"
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        pools = textpool.corpus_texts()
+        if pools is None:
+            draw = random.Random(rng.random())
+            pools = tuple(tuple(textpool._builtin_honest(label, draw) for _ in range(20_000)) for label in (0, 1))
+        self.chains: list[dict[str, list[str]]] = []
+        self.lengths: list[list[int]] = []
+        for pool in pools:
+            chain: dict[str, list[str]] = {}
+            for text in pool:
+                s = self.START * self.ORDER + text + self.END
+                for i in range(self.ORDER, len(s)):
+                    chain.setdefault(s[i - self.ORDER:i], []).append(s[i])
+            self.chains.append(chain)
+            self.lengths.append([len(t) for t in pool])
+
+    def draw(self, label: int) -> str:
+        chain, choice = self.chains[label], self.rng.choice
+        n = choice(self.lengths[label])
+        ctx = self.START * self.ORDER
+        out: list[str] = []
+        while len(out) < n:
+            ch = choice(chain[ctx])
+            if ch == self.END:  # a pool text ended here: stop if long enough, else start a new sentence
+                if len(out) >= n // 2:
+                    break
+                ctx = self.START * self.ORDER
+                continue
+            out.append(ch)
+            ctx = ctx[1:] + ch
+        return "".join(out)
+
+
+TEXT_MODES = ("unique", "copies", "joined", "pool")
+COPIER_SHARE = 0.06  # "copies": share of reviews written by the copier accounts
+COPIERS = 1_000  # ... how many accounts (aged 1-3 years)
+COPY_RATE = 0.3  # ... share of a copier's reviews that copy an earlier review of another author
+RESERVOIR = 20_000  # ... copied from the latest texts of other authors
+
+
 def stream(n: int, seed: int = 0, per_day: int = 3000, platforms: int = 2000,
-           unique_texts: bool = False) -> Iterator[ReviewEvent]:
-    """The benchmark's reviews; ``unique_texts``: each honest text is two random pool texts of the
-    same label joined (the pool has ~63k texts, so plain draws repeat after ~100k reviews and the
-    text indices - near-duplicate LSH, copy index - stop growing, unlike production)."""
+           texts_mode: str = "pool", unique_texts: bool = False) -> Iterator[ReviewEvent]:
+    """The benchmark's reviews. ``texts_mode``:
+
+    * ``pool``: honest texts drawn from the pool (~63k corpus texts, so they repeat after ~100k
+      reviews and the text indices stop growing, unlike production);
+    * ``joined``: two pool texts of the same label joined (before 2026-12-01's third session this
+      was ``--unique-texts``): no text repeats, but clauses do - by 300k, 45% of new "honest"
+      reviews repeat another author's clause set and are attributed as copies;
+    * ``unique``: generated texts that do not recur (``NovelTexts``): what production pays when
+      honest reviews are written by their authors;
+    * ``copies``: ``unique`` plus a steady share of copying: ``COPIERS`` aged accounts write
+      ``COPIER_SHARE`` of the reviews, ``COPY_RATE`` of them verbatim or lightly edited copies of
+      an earlier text of another author (from a reservoir of ``RESERVOIR`` texts, replaced at random
+      so mostly recent ones; the rest their own texts), so about
+      1.8% of all reviews are copies and every copier's share of copies hovers around the
+      serial-copier ramp (the worst case for re-judging: its level moves both ways).
+
+    ``unique_texts=True`` is ``unique`` (it meant ``joined`` before)."""
+    if unique_texts and texts_mode == "pool":
+        texts_mode = "unique"
     rng = random.Random(seed)
     texts = textpool.HonestTexts(random.Random(seed + 1))
+    novel = NovelTexts(random.Random(seed + 2)) if texts_mode in ("unique", "copies") else None
+    copy_rng = random.Random(seed + 3)
+    recent: list[tuple[str, str]] = []  # (author, text) of the latest reviews, for copiers to copy
+    copier_created = [START - copy_rng.uniform(365, 1095) * DAY for _ in range(COPIERS)]
     plat_w = [1.0 / (i + 1) ** 0.8 for i in range(platforms)]
     plat_cum = []
     acc = 0.0
@@ -97,9 +176,24 @@ def stream(n: int, seed: int = 0, per_day: int = 3000, platforms: int = 2000,
         else:
             a = min(authors - 1, int(rng.paretovariate(1.2)) - 1 + rng.randrange(authors) // 50)
             author, a_created, prior = f"u{a}", created[a], 5
-        text = texts.draw(label)
-        if unique_texts:
-            text = text.rstrip("。！!~～. ") + "，" + texts.draw(label)
+        if novel is not None:
+            text = novel.draw(label)
+        else:
+            text = texts.draw(label)
+            if texts_mode == "joined":
+                text = text.rstrip("。！!~～. ") + "，" + texts.draw(label)
+        if texts_mode == "copies":
+            if copy_rng.random() < COPIER_SHARE:
+                c = copy_rng.randrange(COPIERS)
+                author, a_created, prior = f"c{c}", copier_created[c], 5
+                if recent and copy_rng.random() < COPY_RATE:
+                    src_author, src = recent[copy_rng.randrange(len(recent))]
+                    if src_author != author:
+                        text = src if copy_rng.random() < 0.5 else textpool.light_edit(src, copy_rng)
+            if len(recent) < RESERVOIR:
+                recent.append((author, text))
+            else:
+                recent[copy_rng.randrange(RESERVOIR)] = (author, text)
         yield ReviewEvent(id=_rid(i), platform=f"plat-{lo}", author_id=author, rating=rating,
                           text=text, created_at=t, author_created_at=a_created,
                           author_review_count=prior, prob_positive=0.95 if label else 0.05)
@@ -228,7 +322,9 @@ def main() -> None:
     ap.add_argument("--prefix", default="bench:int")
     ap.add_argument("--start-redis", action="store_true", help="start a private redis-server")
     ap.add_argument("--json", default=None, help="write results here")
-    ap.add_argument("--unique-texts", action="store_true", help="join two pool texts per review (no repeats)")
+    ap.add_argument("--texts", choices=TEXT_MODES, default="pool",
+                    help="honest texts: pool draws, joined pool pairs, generated unique texts, unique + copiers")
+    ap.add_argument("--unique-texts", action="store_true", help="the same as --texts unique")
     ap.add_argument("--breakdown", action="store_true", help="Redis memory by key family at the end")
     ap.add_argument("--false-match", action="store_true", help="measure copy attribution on honest texts")
     ap.add_argument("--no-copy-attribution", action="store_true",
@@ -287,16 +383,34 @@ def main() -> None:
         return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
     results: list[dict] = []
+    texts_mode = "unique" if args.unique_texts and args.texts == "pool" else args.texts
+    gen_cpu = [0.0]  # CPU seconds spent generating the stream (left out of the engine's figures)
+    flagged = {"copied_text": 0, "near_duplicate": 0, "serial_copier": 0}
+
+    def timed_stream() -> Iterator[ReviewEvent]:
+        it = stream(args.reviews, texts_mode=texts_mode)
+        while True:
+            c0 = time.process_time()
+            ev = next(it, None)
+            gen_cpu[0] += time.process_time() - c0
+            if ev is None:
+                return
+            yield ev
 
     def record(timing: dict, done: int) -> None:
         n = done - timing["history"]
         row = {
             "history": timing["history"],
             "wall_us_per_review": round((time.perf_counter() - timing["t"]) / n * 1e6, 1),
-            "engine_cpu_us_per_review": round((time.process_time() - timing["c"]) / n * 1e6, 1),
+            "engine_cpu_us_per_review": round((time.process_time() - timing["c"] - (gen_cpu[0] - timing["g"]))
+                                              / n * 1e6, 1),
             "redis_cpu_us_per_review": round((redis_cpu() - timing["r"]) / n * 1e6, 1),
+            "stream_gen_us_per_review": round((gen_cpu[0] - timing["g"]) / n * 1e6, 1),
             "judged_per_review": round((judged[0] - timing["j"]) / n, 2),
+            # share of the window's new reviews judged with each copy signal (first verdicts)
+            **{f"new_with_{k}": round((flagged[k] - timing["f"][k]) / n, 4) for k in flagged},
         }
+        row["reviews_per_engine_cpu_s"] = round(1e6 / max(1.0, row["engine_cpu_us_per_review"]))
         if client is not None:
             row["redis_mb"] = round((int(client.info("memory")["used_memory"]) - base_mem) / 2**20, 1)
             row["redis_bytes_per_review"] = round(row["redis_mb"] * 2**20 / done)
@@ -318,35 +432,46 @@ def main() -> None:
     t_all, c_all, r_all = time.perf_counter(), time.process_time(), redis_cpu()
     updates = 0
     last_t = [START]  # the stream's clock (the latest review's time)
-    for ev in stream(args.reviews, unique_texts=args.unique_texts):
+    def run(batch: list[ReviewEvent]) -> int:
+        ids = {ev.id for ev in batch}
+        got = engine.process(batch)
+        for u in got:
+            if u.id in ids:
+                for k in flagged:
+                    flagged[k] += u.signals.get(k, 0.0) > 0
+        return len(got)
+
+    for ev in timed_stream():
         last_t[0] = ev.created_at
         batch.append(ev)
         if len(batch) < args.batch:
             continue
-        updates += len(engine.process(batch))
+        updates += run(batch)
         done += len(batch)
         batch = []
         if timing is None and checkpoints and done >= checkpoints[0]:
             timing = {"history": done, "t": time.perf_counter(), "c": time.process_time(), "r": redis_cpu(),
-                      "j": judged[0]}
+                      "j": judged[0], "g": gen_cpu[0], "f": dict(flagged)}
             checkpoints.pop(0)
         elif timing is not None and done - timing["history"] >= args.window:
             record(timing, done)
             timing = None
     if batch:
-        updates += len(engine.process(batch))
+        updates += run(batch)
         done += len(batch)
         batch = []
     if timing is not None and done - timing["history"] >= args.window // 2:
         record(timing, done)
     wall = time.perf_counter() - t_all
-    cpu = time.process_time() - c_all
+    cpu = time.process_time() - c_all - gen_cpu[0]
     rcpu = redis_cpu() - r_all
     summary = {
         "backend": args.backend, "reviews": done, "wall_s": round(wall, 1),
         "reviews_per_s_wall": round(done / wall), "reviews_per_engine_cpu_s": round(done / cpu),
         "reviews_per_total_cpu_s": round(done / (cpu + rcpu)), "updates": updates,
-        "text_source": textpool.HonestTexts(random.Random(0)).source,
+        "text_source": textpool.HonestTexts(random.Random(0)).source, "texts": texts_mode,
+        "stream_gen_cpu_s": round(gen_cpu[0], 1),
+        **{f"with_{k}": flagged[k] for k in flagged},
     }
     if client is not None:
         mem = int(client.info("memory")["used_memory"]) - base_mem
