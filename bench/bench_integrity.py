@@ -327,9 +327,21 @@ def main() -> None:
     ap.add_argument("--unique-texts", action="store_true", help="the same as --texts unique")
     ap.add_argument("--breakdown", action="store_true", help="Redis memory by key family at the end")
     ap.add_argument("--false-match", action="store_true", help="measure copy attribution on honest texts")
+    ap.add_argument("--listpack-value", type=int, default=0,
+                    help="--start-redis: the private server's hash-max-listpack-value (0: Redis' default)")
+    ap.add_argument("--reencode", default="",
+                    help="--start-redis: at the end, for each value (e.g. 64,512: the first the same setting, "
+                         "a control for what a reload alone saves) set hash-max-listpack-value, reload the "
+                         "dataset (DEBUG RELOAD re-encodes every hash) and report the memory again")
     ap.add_argument("--no-copy-attribution", action="store_true",
                     help="diagnostic only: switch copy attribution off, to see what it costs per review")
+    ap.add_argument("--copies-keep", type=int, default=0,
+                    help="diagnostic only: override engine.COPIES_KEEP (e.g. 1000000: the uncapped copy list)")
     args = ap.parse_args()
+    if args.copies_keep:
+        from trustscope.integrity import engine as engine_mod
+
+        engine_mod.COPIES_KEEP = args.copies_keep
     if args.false_match:
         false_match()
         return
@@ -347,8 +359,11 @@ def main() -> None:
         if args.start_redis:
             port = _free_port()
             tmp = tempfile.mkdtemp(prefix="bench-redis-")
+            extra = ["--hash-max-listpack-value", str(args.listpack_value)] if args.listpack_value else []
+            if args.reencode:
+                extra += ["--enable-debug-command", "local"]
             proc = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port),
-                                     "--save", "", "--appendonly", "no", "--dir", tmp],
+                                     "--save", "", "--appendonly", "no", "--dir", tmp, *extra],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             url = f"redis://127.0.0.1:{port}/0"
             for _ in range(50):
@@ -481,6 +496,17 @@ def main() -> None:
         if args.breakdown:
             summary["by_family"] = memory_by_family(client, args.prefix, stream_now=last_t[0])
     print(json.dumps(summary), flush=True)
+    summary["reencoded"] = []
+    for value in (int(v) for v in args.reencode.split(",") if v) if client is not None and proc is not None else ():
+        client.config_set("hash-max-listpack-value", value)
+        client.execute_command("DEBUG", "RELOAD")
+        mem = int(client.info("memory")["used_memory"]) - base_mem
+        row = {"hash_max_listpack_value": value, "redis_mb": round(mem / 2**20, 1),
+               "redis_bytes_per_review": round(mem / done)}
+        if args.breakdown:
+            row["by_family"] = memory_by_family(client, args.prefix, stream_now=last_t[0])
+        summary["reencoded"].append(row)
+        print(json.dumps({"reencoded": row}), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"checkpoints": results, "summary": summary}, indent=2))
     if proc is not None:

@@ -25,7 +25,10 @@ import zlib
 from collections import defaultdict
 from typing import Any, Protocol
 
+from trustscope.observability import get_logger
 from trustscope.slot_pipeline import slot_router
+
+log = get_logger("trustscope.integrity")
 
 SHARDS = 1 << 16
 SHARDS_BY_NAME = {"lsh": 1 << 18}  # 12 band entries per review
@@ -149,6 +152,21 @@ return 1
 """
 
 CLAIM_STALE_S = 10  # a batch writes its records within a second of claiming them
+# Redis keeps a hash in compact listpack form only while every value is at most
+# hash-max-listpack-value bytes (default 64). A review record (~65 B with short ids, more with real
+# platform and author ids) and an author's state (up to ~480 B) exceed 64, so with the default most
+# shards of ``rec`` and ``au`` fall back to a hashtable, ~60 B more per field (docs/integrity.md).
+LISTPACK_VALUE = 512
+_warned_listpack = False
+
+
+def listpack_value(client: Any) -> int | None:
+    """The server's hash-max-listpack-value, or None where CONFIG is not allowed (managed Redis)."""
+    try:
+        got = client.config_get("hash-max-listpack-value")
+        return int(next(iter(got.values())))
+    except Exception:  # noqa: BLE001 - a check, never a reason to fail
+        return None
 
 
 def is_claim(value: str | None) -> bool:
@@ -344,6 +362,12 @@ class RedisStore:
         # On a Redis Cluster all keys share the prefix's hash tag (one slot): pipelines run on the
         # master of that slot, following MOVED/ASK (redis-py's cluster pipeline refuses scripts).
         self._router = slot_router(client, prefix)
+        global _warned_listpack
+        value = None if _warned_listpack else listpack_value(client)
+        if value is not None and value < LISTPACK_VALUE:
+            _warned_listpack = True  # once per process
+            log.warning("integrity_redis_listpack_small", hash_max_listpack_value=value,
+                        recommended=LISTPACK_VALUE, hint="records and author state fall back to hashtables")
 
     def new_pipeline(self) -> Any:
         return self.client.pipeline(transaction=False) if self._router is None else self._router.pipeline()
