@@ -397,6 +397,12 @@ def main() -> None:
         info = client.info("cpu")
         return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
+    def redis_calls() -> int:
+        """Commands the server has run (scripts' inner calls included): work that load does not skew."""
+        if client is None:
+            return 0
+        return sum(int(v["calls"]) for k, v in client.info("commandstats").items() if k != "cmdstat_info")
+
     results: list[dict] = []
     texts_mode = "unique" if args.unique_texts and args.texts == "pool" else args.texts
     gen_cpu = [0.0]  # CPU seconds spent generating the stream (left out of the engine's figures)
@@ -422,6 +428,7 @@ def main() -> None:
             "redis_cpu_us_per_review": round((redis_cpu() - timing["r"]) / n * 1e6, 1),
             "stream_gen_us_per_review": round((gen_cpu[0] - timing["g"]) / n * 1e6, 1),
             "judged_per_review": round((judged[0] - timing["j"]) / n, 2),
+            "redis_calls_per_review": round((redis_calls() - timing["rc"]) / n, 1),
             # share of the window's new reviews judged with each copy signal (first verdicts)
             **{f"new_with_{k}": round((flagged[k] - timing["f"][k]) / n, 4) for k in flagged},
         }
@@ -466,7 +473,7 @@ def main() -> None:
         batch = []
         if timing is None and checkpoints and done >= checkpoints[0]:
             timing = {"history": done, "t": time.perf_counter(), "c": time.process_time(), "r": redis_cpu(),
-                      "j": judged[0], "g": gen_cpu[0], "f": dict(flagged)}
+                      "j": judged[0], "g": gen_cpu[0], "f": dict(flagged), "rc": redis_calls()}
             checkpoints.pop(0)
         elif timing is not None and done - timing["history"] >= args.window:
             record(timing, done)
