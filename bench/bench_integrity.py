@@ -19,6 +19,7 @@ so in a replay like this nothing expires and the memory reported is an upper bou
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -49,6 +50,27 @@ def _rid(i: int) -> str:
     return hashlib.sha256(str(i).encode()).hexdigest()[:32]
 
 
+@functools.lru_cache(maxsize=1)
+def _markov_chains(order: int, start: str, end: str) -> tuple[list[dict[str, list[str]]], list[list[int]]]:
+    """Per label: context -> following characters (with repeats, so a uniform pick is the chain's
+    probability), and the pool's text lengths. Built once per process (~5 s on the corpus)."""
+    pools = textpool.corpus_texts()
+    if pools is None:
+        draw = random.Random(0)
+        pools = tuple(tuple(textpool._builtin_honest(label, draw) for _ in range(20_000)) for label in (0, 1))
+    chains: list[dict[str, list[str]]] = []
+    lengths: list[list[int]] = []
+    for pool in pools:
+        chain: dict[str, list[str]] = {}
+        for text in pool:
+            s = start * order + text + end
+            for i in range(order, len(s)):
+                chain.setdefault(s[i - order:i], []).append(s[i])
+        chains.append(chain)
+        lengths.append([len(t) for t in pool])
+    return chains, lengths
+
+
 class NovelTexts:
     """Honest texts that do not recur: each is *generated*, character by character, by an order-2
     Markov chain fitted on the pool's texts of the same label (the corpus when present, else
@@ -69,20 +91,7 @@ class NovelTexts:
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        pools = textpool.corpus_texts()
-        if pools is None:
-            draw = random.Random(rng.random())
-            pools = tuple(tuple(textpool._builtin_honest(label, draw) for _ in range(20_000)) for label in (0, 1))
-        self.chains: list[dict[str, list[str]]] = []
-        self.lengths: list[list[int]] = []
-        for pool in pools:
-            chain: dict[str, list[str]] = {}
-            for text in pool:
-                s = self.START * self.ORDER + text + self.END
-                for i in range(self.ORDER, len(s)):
-                    chain.setdefault(s[i - self.ORDER:i], []).append(s[i])
-            self.chains.append(chain)
-            self.lengths.append([len(t) for t in pool])
+        self.chains, self.lengths = _markov_chains(self.ORDER, self.START, self.END)
 
     def draw(self, label: int) -> str:
         chain, choice = self.chains[label], self.rng.choice
@@ -198,6 +207,35 @@ def stream(n: int, seed: int = 0, per_day: int = 3000, platforms: int = 2000,
                           text=text, created_at=t, author_created_at=a_created,
                           author_review_count=prior, prob_positive=0.95 if label else 0.05)
         i += 1
+
+
+def reference_cost(engine: IntegrityEngine, texts_mode: str, history: int = 10_000, window: int = 5000,
+                   batch: int = 256) -> float:
+    """Engine CPU µs per review of the window after ``history`` reviews, on a fresh engine, now.
+
+    Why: on a shared machine the CPU time of the same work moves with the load (cache and core
+    sharing: +-20-50% within an hour here), so a window at 300k history measured at load 13 and the
+    10k window measured an hour earlier at load 7 do not compare. Measuring the 10k window again
+    right after each checkpoint's window, under the same load, gives a ratio the load does not skew."""
+    it = stream(history + window, texts_mode=texts_mode)
+    done, gen, c0 = 0, 0.0, 0.0
+    buf: list[ReviewEvent] = []
+    while True:
+        g0 = time.process_time()
+        ev = next(it, None)
+        gen += time.process_time() - g0
+        if ev is not None:
+            buf.append(ev)
+        if len(buf) >= batch or (ev is None and buf):
+            engine.process(buf)
+            done += len(buf)
+            buf = []
+            if done >= history and not c0:
+                c0, gen = time.process_time(), 0.0
+                start = done
+        if ev is None:
+            break
+    return round((time.process_time() - c0 - gen) / max(1, done - start) * 1e6, 1)
 
 
 def false_match() -> None:
@@ -335,6 +373,9 @@ def main() -> None:
                          "dataset (DEBUG RELOAD re-encodes every hash) and report the memory again")
     ap.add_argument("--no-copy-attribution", action="store_true",
                     help="diagnostic only: switch copy attribution off, to see what it costs per review")
+    ap.add_argument("--reference", action="store_true",
+                    help="after each checkpoint's window, time the 10k-history window again on a fresh engine "
+                         "(the same load): ref_engine_cpu_us_per_review and the ratio")
     ap.add_argument("--copies-keep", type=int, default=0,
                     help="diagnostic only: override engine.COPIES_KEEP (e.g. 1000000: the uncapped copy list)")
     args = ap.parse_args()
@@ -444,6 +485,16 @@ def main() -> None:
                                                     if k.startswith("t/")), 1)
                 row["redis_mb_after_ttl"] = round(row["redis_mb"] - row["t_groups_mb"] + row["t_groups_mb_live"], 1)
                 row["stream_days"] = round((last_t[0] - START) / DAY, 1)
+        if args.reference:
+            ref_prefix = f"{args.prefix}-ref"
+            ref = IntegrityEngine.from_redis(client, prefix=ref_prefix) if client is not None \
+                else IntegrityEngine.in_memory()
+            row["ref_engine_cpu_us_per_review"] = reference_cost(ref, texts_mode, window=args.window,
+                                                                 batch=args.batch)
+            row["ratio_to_ref"] = round(row["engine_cpu_us_per_review"] / row["ref_engine_cpu_us_per_review"], 3)
+            if client is not None:
+                for key in client.scan_iter(match=f"{ref_prefix}:*", count=10_000):
+                    client.delete(key)
         results.append(row)
         print(json.dumps(row), flush=True)
 
