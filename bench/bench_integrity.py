@@ -557,7 +557,12 @@ def main() -> None:
     summary["reencoded"] = []
     for value in (int(v) for v in args.reencode.split(",") if v) if client is not None and proc is not None else ():
         client.config_set("hash-max-listpack-value", value)
-        client.execute_command("DEBUG", "RELOAD")
+        try:  # a reload of ~1 GB takes tens of seconds on a loaded machine: its own long timeout
+            with redis.Redis.from_url(url, socket_timeout=1800) as slow:
+                slow.execute_command("DEBUG", "RELOAD")
+        except redis.RedisError as exc:
+            print(json.dumps({"reencoded": {"hash_max_listpack_value": value, "error": str(exc)}}), flush=True)
+            break
         mem = int(client.info("memory")["used_memory"]) - base_mem
         row = {"hash_max_listpack_value": value, "redis_mb": round(mem / 2**20, 1),
                "redis_bytes_per_review": round(mem / done)}
