@@ -10,7 +10,7 @@ import redis
 from tests.unit.test_integrity_caps import copier_stream
 from trustscope.integrity import IntegrityEngine
 from trustscope.integrity.engine import COPIES_KEEP
-from trustscope.integrity.store import RedisStore
+from trustscope.integrity.store import RedisStore, listpack_value
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +29,7 @@ def test_group_list_is_trimmed_to_the_latest_members_on_redis(redis_url: str):
         p.group_members("cpa", "a", last=2)
         assert p.execute() == [["r26", "r27", "r28", "r29"], ["r28", "r29"]]
         assert c.llen(f"{prefix}:cpa:m:a") == 4
+        assert listpack_value(c) == int(c.config_get("hash-max-listpack-value")["hash-max-listpack-value"])
     finally:
         for key in c.scan_iter(f"{prefix}:*", count=1000):
             c.delete(key)

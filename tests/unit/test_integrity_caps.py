@@ -93,3 +93,18 @@ def test_the_cap_does_not_touch_an_author_with_few_copies():
         engine.process([ev])
     assert engine.store.groups[("cpa", "copier")] == copy_ids
     assert not engine.rejudge(copy_ids)  # every copy's stored verdict is current
+
+
+def test_listpack_check_reads_the_setting_and_never_fails():
+    from trustscope.integrity.store import listpack_value
+
+    class Managed:  # a managed Redis that refuses CONFIG
+        def config_get(self, name):
+            raise PermissionError("CONFIG is disabled")
+
+    class Plain:
+        def config_get(self, name):
+            return {name: "64"}
+
+    assert listpack_value(Managed()) is None
+    assert listpack_value(Plain()) == 64
