@@ -58,6 +58,10 @@ MAX_CANDIDATES = 3  # cluster representatives compared per review
 RECENT_KEEP = 8  # recent reviews kept per author
 FOUNDER_GAP = 7 * DAY  # a cluster founder this much older than its first copy is the original
 WEAK_CACHE = 400_000  # (platform, class, day) weak/all counts of finished days kept in process
+# An author's attributed copies listed for re-judging when its serial-copier level changes: only the
+# latest ones (older copies keep the verdict they had), so the cost of one level change - and the
+# list's memory - is bounded however many copies the author has written (docs/integrity.md)
+COPIES_KEEP = 16
 
 SentimentFn = Callable[[list[str]], Sequence[Any]]
 PaidFn = Callable[[list[str]], Sequence[float | None]]
@@ -389,7 +393,7 @@ class IntegrityEngine:
                 p.group_add(f"t/wk/{day}", f"{ev.platform}|{rc}", ev.id, ttl=GROUP_TTL)
         copier = False
         if copy_col:  # a serial copier's copies are re-judged when its level changes (and its recent ones)
-            p.group_add("cpa", ev.author_id, ev.id)
+            p.group_add("cpa", ev.author_id, ev.id, keep_last=COPIES_KEEP)
             was = copied.serial(copies - 1, seen_before).score
             copier = _level(copied.serial(copies, seen_before + 1).score) != _level(was)
         return _Queued(ev, cid, founded, bool(new_extra), sig is not None, rc, day, grid_pairs, week, state,
@@ -456,7 +460,7 @@ class IntegrityEngine:
         p = self.store.pipe()
         uniq = list(dict.fromkeys(triggers))
         for name, field in uniq:
-            p.group_members(name, field)
+            p.group_members(name, field, last=COPIES_KEEP if name == "cpa" else 0)
         res = p.execute()
         out: set[str] = set()
         pair_members: dict[tuple[str, str], list[str]] = {}

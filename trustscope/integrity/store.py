@@ -25,7 +25,10 @@ import zlib
 from collections import defaultdict
 from typing import Any, Protocol
 
+from trustscope.observability import get_logger
 from trustscope.slot_pipeline import slot_router
+
+log = get_logger("trustscope.integrity")
 
 SHARDS = 1 << 16
 SHARDS_BY_NAME = {"lsh": 1 << 18}  # 12 band entries per review
@@ -33,7 +36,8 @@ TIME_SHARDS = 512  # lockstep pair counters per window
 
 # KEYS: counts-hash, first-member-hash, member-list
 # ARGV: field, review id, ttl (0 = none), mode ('keep' | 'drop' | 'founder': cluster joins, the
-# founder's id is in the first-member hash, here ``clf``)
+# founder's id is in the first-member hash, here ``clf``), keep_last (0 = all; else the member list
+# keeps only its latest keep_last entries: a bounded list for per-author groups that grow with history)
 _GROUP_ADD = """
 local c = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 local mode = ARGV[4]
@@ -58,6 +62,8 @@ else
     redis.call('RPUSH', KEYS[3], ARGV[2])
   end
 end
+local keep = tonumber(ARGV[5] or '0')
+if keep > 0 and c > keep then redis.call('LTRIM', KEYS[3], -keep, -1) end
 local ttl = tonumber(ARGV[3])
 if ttl > 0 then
   redis.call('EXPIRE', KEYS[1], ttl)
@@ -146,6 +152,21 @@ return 1
 """
 
 CLAIM_STALE_S = 10  # a batch writes its records within a second of claiming them
+# Redis keeps a hash in compact listpack form only while every value is at most
+# hash-max-listpack-value bytes (default 64). A review record (~65 B with short ids, more with real
+# platform and author ids) and an author's state (up to ~480 B) exceed 64, so with the default most
+# shards of ``rec`` and ``au`` fall back to a hashtable, ~60 B more per field (docs/integrity.md).
+LISTPACK_VALUE = 512
+_warned_listpack = False
+
+
+def listpack_value(client: Any) -> int | None:
+    """The server's hash-max-listpack-value, or None where CONFIG is not allowed (managed Redis)."""
+    try:
+        got = client.config_get("hash-max-listpack-value")
+        return int(next(iter(got.values())))
+    except Exception:  # noqa: BLE001 - a check, never a reason to fail
+        return None
 
 
 def is_claim(value: str | None) -> bool:
@@ -189,8 +210,9 @@ class Pipe(Protocol):
     def hset(self, name: str, field: Field, value: str | bytes) -> None: ...
     def hincrby(self, name: str, field: Field, amount: int = 1, ttl: int = 0) -> None: ...
     def hmax(self, name: str, field: Field, value: int) -> None: ...
-    def group_add(self, name: str, field: str, review_id: str, ttl: int = 0, mode: str = "keep") -> None: ...
-    def group_members(self, name: str, field: str) -> None: ...
+    def group_add(self, name: str, field: str, review_id: str, ttl: int = 0, mode: str = "keep",
+                  keep_last: int = 0) -> None: ...
+    def group_members(self, name: str, field: str, last: int = 0) -> None: ...
     def set_verdicts(self, items: list[tuple[str, str, float]]) -> None: ...
     def queued(self) -> int: ...
     def execute(self) -> list[Any]: ...
@@ -270,16 +292,19 @@ class RedisPipe:
         first = key_of(p, "clf", field) if name == "cl" else key_of(p, f"{name}:f", field)
         return [key_of(p, f"{name}:n", field), first, f"{p}:{name}:m:{field}"]
 
-    def group_add(self, name: str, field: str, review_id: str, ttl: int = 0, mode: str = "keep") -> None:
-        self._s.call(self._p, "group", 3, *self._group_keys(name, field), field, review_id, ttl, mode)
+    def group_add(self, name: str, field: str, review_id: str, ttl: int = 0, mode: str = "keep",
+                  keep_last: int = 0) -> None:
+        """Count a member; ``keep_last`` > 0 keeps only the latest ``keep_last`` members listed."""
+        self._s.call(self._p, "group", 3, *self._group_keys(name, field), field, review_id, ttl, mode, keep_last)
         self._post.append(int)
 
-    def group_members(self, name: str, field: str) -> None:
+    def group_members(self, name: str, field: str, last: int = 0) -> None:
+        """The group's listed members (``last`` > 0: only the latest ``last``)."""
         _, f_key, m_key = self._group_keys(name, field)
         self._p.hget(f_key, field)
         self._post.append("skip")
         self._skips += 1
-        self._p.lrange(m_key, 0, -1)
+        self._p.lrange(m_key, -last if last > 0 else 0, -1)
         self._post.append("members")
 
     def set_verdicts(self, items: list[tuple[str, str, float]]) -> None:
@@ -337,6 +362,12 @@ class RedisStore:
         # On a Redis Cluster all keys share the prefix's hash tag (one slot): pipelines run on the
         # master of that slot, following MOVED/ASK (redis-py's cluster pipeline refuses scripts).
         self._router = slot_router(client, prefix)
+        global _warned_listpack
+        value = None if _warned_listpack else listpack_value(client)
+        if value is not None and value < LISTPACK_VALUE:
+            _warned_listpack = True  # once per process
+            log.warning("integrity_redis_listpack_small", hash_max_listpack_value=value,
+                        recommended=LISTPACK_VALUE, hint="records and author state fall back to hashtables")
 
     def new_pipeline(self) -> Any:
         return self.client.pipeline(transaction=False) if self._router is None else self._router.pipeline()
@@ -382,11 +413,12 @@ class MemoryPipe:
     def hmax(self, name: str, field: Field, value: int) -> None:
         self._ops.append(("hmax", (name, field, value)))
 
-    def group_add(self, name: str, field: str, review_id: str, ttl: int = 0, mode: str = "keep") -> None:
-        self._ops.append(("group_add", (name, field, review_id, mode)))
+    def group_add(self, name: str, field: str, review_id: str, ttl: int = 0, mode: str = "keep",
+                  keep_last: int = 0) -> None:
+        self._ops.append(("group_add", (name, field, review_id, mode, keep_last)))
 
-    def group_members(self, name: str, field: str) -> None:
-        self._ops.append(("group_members", (name, field)))
+    def group_members(self, name: str, field: str, last: int = 0) -> None:
+        self._ops.append(("group_members", (name, field, last)))
 
     def set_verdicts(self, items: list[tuple[str, str, float]]) -> None:
         self._ops.append(("set_verdicts", (items,)))
@@ -440,7 +472,7 @@ class MemoryPipe:
                 h[a[1]] = cur
                 out.append(cur)
             elif op == "group_add":
-                name, field, rid, mode = a
+                name, field, rid, mode, keep = a
                 counts = s.h[f"{name}:n"]
                 c = counts[field] = int(counts.get(field, 0)) + 1
                 members = s.groups[(name, field)]
@@ -452,9 +484,12 @@ class MemoryPipe:
                 else:  # founder: a cluster join
                     founder = s.h["clf"].get(field)
                     members.extend([founder, rid] if c == 1 and founder else [rid])
+                if keep > 0 and len(members) > keep:
+                    del members[:-keep]
                 out.append(c)
             elif op == "group_members":
-                out.append(list(s.groups.get((a[0], a[1]), [])))
+                members = s.groups.get((a[0], a[1]), [])
+                out.append(list(members[-a[2]:] if a[2] > 0 else members))
             elif op == "set_verdicts":
                 res = []
                 recs = s.h["rec"]
