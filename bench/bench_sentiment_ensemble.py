@@ -93,7 +93,7 @@ def held_out(args) -> dict:
     pb_val, _ = teacher_outputs(args.teacher, "val", [r.text for r in val], 64, args.threads)
     res: dict = {"train_prior": prior, "val": {}, "domains": {}}
     res["val"]["teacher"] = score(yv, pb_val)
-    for dom in HELD_OUT:
+    for dom in args.domain or HELD_OUT:
         other = [r for r in reviews if r.domain in HELD_OUT and r.domain != dom]
         dom_all = [r for r in reviews if r.domain == dom]
         test = tests[dom]
@@ -223,6 +223,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--member", type=Path, action="append", default=[],
                     help="random mode: another model dir (with model.onnx) to stack with")
+    ap.add_argument("--domain", action="append", default=[], help="held-out mode: only these domains")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--tfidf", choices=["both", "tfidf8", "tfidf_all_other"], default="both",
                     help="TF-IDF training sets: the eight domains, and/or every domain but the tested one")
