@@ -57,6 +57,22 @@ class Post(BaseModel):
         return bool(self.rumour_engine) and self.rumour_engine != LEXICON_ENGINE
 
 
+class Watch(BaseModel):
+    """An alert the page budget held: what it would have been, and why it did not page.
+
+    Kept on the story (``Story.watch``) and in the watch index until the story is promoted to an
+    alert (strong evidence, or the platform's budget frees) or expires with its story."""
+
+    reason: str
+    kind: AlertKind
+    phase: Phase
+    severity: float
+    since: float  # event time of the post it was first held at
+    held_at: float  # clock time it was first held
+    blocked_by: str | None = None  # the alert id of the platform's page that spent the budget
+    last_page_at: float | None = None  # that page's event time
+
+
 class Story(BaseModel):
     """One claim spreading about one platform: near-duplicate posts plus their threads."""
 
@@ -83,6 +99,7 @@ class Story(BaseModel):
     rescored_volume: int = 0  # the volume at which ``rumour_story`` was computed
     early_seen: bool = False  # already counted in its platform's rate of new rumour-like stories
     early_surprise: float | None = None  # -log10 P(a new rumour-like story) when it first became one
+    watch: Watch | None = None  # held by the page budget instead of paging (None: not held, or promoted)
 
     @property
     def rumour_prob(self) -> float:

@@ -8,6 +8,8 @@ bounded by the traffic of the last ``idle_ttl_s`` plus live stories (docs/alerts
 
 - ``{p}:al:story:{id}`` hash (counters, headline), ``:authors`` HyperLogLog, ``:win`` minute buckets
   of the burst window (event time); TTL ``idle_ttl_s`` while a story has one post, ``story_ttl_s`` after.
+- ``{p}:al:watch`` sorted set story id -> event time it was held by the page budget (the watch
+  index; members whose story expired are dropped when read or after ``story_ttl_s``).
 - ``{p}:al:thr:{post}`` hash platform -> story, for posts and thread roots (also the replay guard:
   a post already counted is not counted again when a batch is redelivered).
 - ``{p}:al:lsh:{platform}:{band}:{hash}`` -> story, TTL ``idle_ttl_s`` for signal posts and posts
@@ -33,7 +35,7 @@ import redis
 from datasketch import MinHash
 
 from trustscope.alerts.config import AlertConfig
-from trustscope.alerts.models import Post, Story
+from trustscope.alerts.models import Post, Story, Watch
 
 _MARKUP = re.compile(r"https?://\S+|//@[^:：\s]{1,30}[:：]?|@[^\s:：@/]{1,30}|\[[^\]]{1,8}\]")
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
@@ -193,6 +195,7 @@ class StoryStore:
             rumour_story=float(h["rumour_story"]) if h.get("rumour_story") else None,
             rescored_volume=int(h.get("rescored_volume", 0)), early_seen=bool(h.get("early_seen")),
             early_surprise=float(h["early_surprise"]) if h.get("early_surprise") else None,
+            watch=Watch.model_validate_json(h["watch"]) if h.get("watch") else None,
         )
 
     # --- writing -----------------------------------------------------------------------------
@@ -334,3 +337,39 @@ class StoryStore:
             return None
         self.client.hset(key, "early_surprise", f"{surprise:.3f}")
         return story.model_copy(update={"early_seen": True, "early_surprise": surprise})
+
+    # --- the watch state (stories the page budget held) ----------------------------------------
+    @property
+    def watch_key(self) -> str:
+        return f"{self.cfg.key}:watch"
+
+    def hold(self, story: Story, watch: Watch) -> bool:
+        """Mark ``story`` as held (kept as first held); True when it was not held before."""
+        if not self.client.hsetnx(self.story_key(story.id), "watch", watch.model_dump_json()):
+            return False
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(self.watch_key, {story.id: watch.since})
+        pipe.zremrangebyscore(self.watch_key, "-inf", watch.since - self.cfg.story_ttl_s)
+        pipe.execute()
+        return True
+
+    def release(self, story_id: str) -> None:
+        """The held story became an alert: no longer on watch (the alert's history says it was)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hdel(self.story_key(story_id), "watch")
+        pipe.zrem(self.watch_key, story_id)
+        pipe.execute()
+
+    def watched(self, platform: str | None = None, limit: int = 100) -> list[Story]:
+        """Stories on watch, most recently held first (expired ones are dropped from the index)."""
+        ids = [_d(m) for m in self.client.zrevrange(self.watch_key, 0, max(0, limit * 4) - 1)]
+        out, gone = [], []
+        for sid in ids:
+            story = self.get(sid)
+            if story is None or story.watch is None:
+                gone.append(sid)
+            elif platform is None or story.platform == platform:
+                out.append(story)
+        if gone:
+            self.client.zrem(self.watch_key, *gone)
+        return out[:limit]
