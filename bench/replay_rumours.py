@@ -703,6 +703,7 @@ def noise(args: argparse.Namespace) -> None:
     by_phase: Counter[str] = Counter()
     first_day: Counter[str] = Counter()
     promoted = 0
+    pages: dict[str, list[float]] = defaultdict(list)  # platform -> event times of its alerts' openings
     started = time.monotonic()
     try:
         batch: list[Post] = []
@@ -725,6 +726,7 @@ def noise(args: argparse.Namespace) -> None:
                 for ev in engine.process(batch):
                     if ev.type == "alert.opened":
                         promoted += any("promoted from watch" in (h.get("note") or "") for h in ev.alert.history)
+                        pages[ev.alert.platform].append(ev.alert.last_seen.timestamp())
                         day = int((ev.alert.last_seen.timestamp() - t0) // 86400)
                         per_platform_day[(ev.alert.platform, day)] += 1
                         by_phase[f"{ev.alert.kind}/{ev.alert.phase}"] += 1
@@ -757,11 +759,24 @@ def noise(args: argparse.Namespace) -> None:
             wk = (args.days - 1) / 7
             print(f"after day 1: {later} alerts in {args.days - 1:g} days = {later / len(plats) / wk:.3f} per platform "
                   f"per week (max {max(steady.values(), default=0) / wk:.2f}: {steady.most_common(3)})")
+        worst = {p: most_in_window(ts, 7 * 86400) for p, ts in pages.items()}
+        top = sorted(worst.items(), key=lambda kv: -kv[1])[:3]
+        print(f"most alerts on one platform within any 7 simulated days: {max(worst.values(), default=0)} {top}")
         busiest = [p for p, _ in plats[:3]]
         print(f"busiest platforms (share {sum(weights[:3]):.0%} of traffic) {busiest}: "
               f"{sum(by_platform[p] for p in busiest)} alerts")
     finally:
         cleanup(client, None, prefix)
+
+
+def most_in_window(times: list[float], span_s: float) -> int:
+    """The most of ``times`` that fall within any ``span_s`` (a sliding window, both ends exact)."""
+    ts, best, i = sorted(times), 0, 0
+    for j, t in enumerate(ts):
+        while t - ts[i] >= span_s:
+            i += 1
+        best = max(best, j - i + 1)
+    return best
 
 
 def social_posts(args: argparse.Namespace, rng: random.Random, plats: list[tuple[str, str]], weights: list[float],
@@ -864,7 +879,7 @@ def confirm(args: argparse.Namespace) -> None:
         fp = sum(1 for lab, b in early if b >= c and not lab)
         atp = sum(1 for lab, _f, b in rows if b >= c and lab)
         afp = sum(1 for lab, _f, b in rows if b >= c and not lab)
-        print(f"  c {c:.2f}: of the first-post rumour-like: corroborated {tp} rumours, {fp} not "
+        print(f"  c {c:g}: of the first-post rumour-like: corroborated {tp} rumours, {fp} not "
               f"(precision {tp / max(1, tp + fp):.3f}); all events: precision {atp / max(1, atp + afp):.3f}, "
               f"recall {atp / max(1, sum(r[0] for r in rows)):.3f}, non-rumours corroborated "
               f"{afp}/{sum(1 for r in rows if not r[0])}")
