@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from trustscope.alerts.budget import strong_evidence
+from trustscope.alerts.budget import strong_evidence, weekly_bar
 from trustscope.alerts.config import AlertConfig
 from trustscope.alerts.models import Story, Watch
 from trustscope.settings import Settings
@@ -42,11 +42,17 @@ def test_a_model_rumours_burst_is_no_evidence_but_other_bursts_are_at_the_weekly
     assert strong_evidence(off, story(rescore=0.5, at=5), "rumour", True, 7.5) is not None
 
 
-def test_the_weekly_bar_is_the_burst_alpha_spread_over_a_weeks_windows():
+def test_the_weekly_bar_is_the_burst_alpha_spread_over_a_weeks_windows_and_stories():
     import math
 
     windows = 7 * 86_400 / CFG.window_s
     assert CFG.budget_surprise == pytest.approx(-math.log10(CFG.alpha / windows), abs=0.05)
+    assert weekly_bar(CFG, 0.0) == weekly_bar(CFG, 1.0) == CFG.budget_surprise
+    # a busy platform tests many stories a window: 1,000 signal posts a week raise the bar by 3
+    assert weekly_bar(CFG, 1000.0) == pytest.approx(10.0)
+    busy = story(model=False)
+    assert strong_evidence(CFG, busy, "rumour", True, 9.5, signal_posts=1000.0) is None
+    assert "weekly bar" in strong_evidence(CFG, busy, "rumour", True, 10.2, signal_posts=1000.0)
 
 
 def test_a_held_story_keeps_its_watch_record():

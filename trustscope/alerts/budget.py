@@ -18,6 +18,7 @@ the last page. The check and the claim are one Lua script, so two alerters canno
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import redis
@@ -47,7 +48,15 @@ return {1, tostring(last), prev}
 """
 
 
-def strong_evidence(cfg: AlertConfig, story: Story, kind: AlertKind, burst: bool, surprise: float) -> str | None:
+def weekly_bar(cfg: AlertConfig, signal_posts: float) -> float:
+    """The burst surprise a second page within the budget window needs: the per-window bar spread over
+    a week's windows (``budget_surprise``) and over the stories tested in them, at most one per signal
+    post of the platform (``signal_posts``: its discounted count, about a week's)."""
+    return cfg.budget_surprise + math.log10(max(1.0, signal_posts))
+
+
+def strong_evidence(cfg: AlertConfig, story: Story, kind: AlertKind, burst: bool, surprise: float,
+                    signal_posts: float = 0.0) -> str | None:
     """What lets a story page although its platform was paged within ``budget_s`` (None: nothing).
 
     A rumour the model judged (a model-scored story, early warnings on): only the model's score of the
@@ -55,15 +64,16 @@ def strong_evidence(cfg: AlertConfig, story: Story, kind: AlertKind, burst: bool
     posts or more (the first-post threshold was chosen for precision 0.95, this one for 0.99). Its
     burst is no evidence here: ordinary social stories spread as fast as rumours (docs/alerts.md). Any
     other alert (a lexicon-scored rumour burst, a negative burst): a burst surprise at the weekly bar
-    ``budget_surprise`` instead of the per-window one."""
+    (``weekly_bar``) instead of the per-window one."""
     if kind == "rumour" and story.model_headline and cfg.early_enabled:
         if (story.rumour_story is not None and story.rescored_volume >= cfg.watch_confirm_posts
                 and story.rumour_story >= cfg.watch_confirm_threshold):
             return (f"re-scored with its thread at {story.rescored_volume} posts: P(rumour) "
                     f"{story.rumour_story:.4f} >= {cfg.watch_confirm_threshold}")
         return None
-    if burst and surprise >= cfg.budget_surprise:
-        return f"burst surprise {surprise:.1f} >= {cfg.budget_surprise}"
+    bar = weekly_bar(cfg, signal_posts)
+    if burst and surprise >= bar:
+        return f"burst surprise {surprise:.1f} >= {bar:.1f} (weekly bar)"
     return None
 
 

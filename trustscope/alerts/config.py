@@ -51,7 +51,8 @@ class AlertConfig:
     # alert opens for the same platform within budget_s (event time) only on strong evidence; otherwise
     # the story is held as a non-paging watch and re-judged with each post. 0 switches the budget off.
     budget_s: int = 7 * 86_400
-    budget_surprise: float = 7.0  # bursts: -log10(alpha / windows a week) = -log10(1e-4 / 1008) ~ 7.0
+    budget_surprise: float = 7.0  # bursts: -log10(alpha / windows a week) = -log10(1e-4 / 1008) ~ 7.0,
+    # plus log10 of the platform's signal posts (the stories tested in those windows): budget.weekly_bar
     watch_confirm_threshold: float = 0.999  # model rumours: thread re-score, precision >= 0.99 on calibration
     watch_confirm_posts: int = 5  # ... from a re-score at this volume or more
 

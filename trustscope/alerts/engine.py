@@ -16,7 +16,7 @@ time), so a replayed or delayed stream is judged as it happened; cooldowns and l
 
 Every opening spends the platform's **page budget** (``trustscope.alerts.budget``): within
 ``budget_s`` of the platform's last page a story opens an alert only on strong evidence
-(``strong_evidence``); otherwise it is held as a non-paging watch on the story and re-judged with
+(``budget.strong_evidence``); otherwise it is held as a non-paging watch on the story and re-judged with
 each post, promoted to an alert the moment the evidence (or a free budget) arrives.
 """
 
@@ -162,7 +162,8 @@ class AlertEngine:
                 return None
             phase: Phase = "burst" if burst else "early"
             sev = severity(story, kind, surprise, cap=None if burst else self.cfg.early_max_severity)
-            evidence = self.strong_evidence(story, kind, burst, surprise)
+            evidence = strong_evidence(self.cfg, story, kind, burst, surprise,
+                                       signal_posts=base.a - self.rates.prior(kind)[0])
             decision = self.budget.claim(story.platform, story.last_seen, story.id, strong=evidence is not None)
             if not decision.allowed:
                 self._hold(story, kind, phase, sev, decision, now_ts)
@@ -233,9 +234,6 @@ class AlertEngine:
                 return None
         self.store.save(alert, event)
         return event
-
-    def strong_evidence(self, story: Story, kind: AlertKind, burst: bool, surprise: float) -> str | None:
-        return strong_evidence(self.cfg, story, kind, burst, surprise)
 
     def _hold(self, story: Story, kind: AlertKind, phase: Phase, sev: float, decision: BudgetDecision,
               now_ts: float) -> None:
