@@ -704,6 +704,7 @@ def noise(args: argparse.Namespace) -> None:
     first_day: Counter[str] = Counter()
     promoted = 0
     pages: dict[str, list[float]] = defaultdict(list)  # platform -> event times of its alerts' openings
+    opened_alerts: list[Any] = []
     started = time.monotonic()
     try:
         batch: list[Post] = []
@@ -727,6 +728,7 @@ def noise(args: argparse.Namespace) -> None:
                     if ev.type == "alert.opened":
                         promoted += any("promoted from watch" in (h.get("note") or "") for h in ev.alert.history)
                         pages[ev.alert.platform].append(ev.alert.last_seen.timestamp())
+                        opened_alerts.append(ev.alert)
                         day = int((ev.alert.last_seen.timestamp() - t0) // 86400)
                         per_platform_day[(ev.alert.platform, day)] += 1
                         by_phase[f"{ev.alert.kind}/{ev.alert.phase}"] += 1
@@ -762,6 +764,10 @@ def noise(args: argparse.Namespace) -> None:
         worst = {p: most_in_window(ts, 7 * 86400) for p, ts in pages.items()}
         top = sorted(worst.items(), key=lambda kv: -kv[1])[:3]
         print(f"most alerts on one platform within any 7 simulated days: {max(worst.values(), default=0)} {top}")
+        for a in sorted((a for a in opened_alerts if worst.get(a.platform, 0) > 1), key=lambda a: (a.platform, a.last_seen)):
+            print(f"  {a.platform} day {(a.last_seen.timestamp() - t0) / 86400:.2f}: {a.kind}/{a.phase} volume {a.volume} "
+                  f"window surprise {a.surprise:.1f} P {a.rumour_prob:.2f} neg {a.negative_share:.2f} "
+                  f"{a.history[-1].get('note') or ''} | {a.headline[:40]}")
         busiest = [p for p, _ in plats[:3]]
         print(f"busiest platforms (share {sum(weights[:3]):.0%} of traffic) {busiest}: "
               f"{sum(by_platform[p] for p in busiest)} alerts")
