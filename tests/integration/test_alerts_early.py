@@ -177,3 +177,21 @@ def test_one_batch_groups_its_own_copies_and_replies_like_one_by_one(rclient, pr
     # the batch's LSH entries were written at its end: a later copy finds the story
     eng.process([post("k5", text + "！！", "alipay", T0 + 60, engine=None)])
     assert eng.stories.thread_stories("k5")["alipay"] == stories["k0"]
+
+
+def test_model_scored_posts_joining_a_review_story_do_not_lend_it_the_models_score(rclient, prefix):
+    """A review story (lexicon headline) is judged by its lexicon scores only: social copies that join
+    it by near-duplicate text carry the model's P(rumour), which would make it 'rumour-like' at the
+    lexicon's 0.5 and burst against the platform's rumour rate (seen in the noise replay)."""
+    eng, clock = make(rclient, prefix)
+    review = "在微信支付上送货的小哥服务态度特别好，煎饼真的很好吃，豆腐脑一般，赞赞赞"
+    events = []
+    for i in range(10):
+        clock.t = T0 + 20 * i
+        engine = LEXICON_ENGINE if i < 2 else MODEL
+        events += eng.process([post(f"v{i}", review + ("//转发" * (i % 3)), "wechat-pay", T0 + 20 * i, author=f"w{i}",
+                                    engine=engine, rumour=0.0 if i < 2 else 0.8)])
+    assert events == []
+    story = eng.stories.get(eng.stories.thread_stories("v0")["wechat-pay"])
+    assert story.volume == 10 and not story.model_headline
+    assert story.rumour_max == pytest.approx(0.8) and story.lexicon_max == 0.0 and story.rumour_prob == 0.0

@@ -88,7 +88,8 @@ class Story(BaseModel):
     authors: int = 0
     window_posts: int = 0  # posts in the last burst window (event time)
     velocity_per_min: float = 0.0
-    rumour_max: float = 0.0
+    rumour_max: float = 0.0  # the highest rumour score of any post, whoever scored it
+    lexicon_max: float | None = None  # the highest score of its lexicon-scored posts (None: an older story)
     rumour_mean: float = 0.0
     negative_share: float = 0.0
     sentiment_mean: float | None = None  # mean prob_positive of scored posts
@@ -105,10 +106,12 @@ class Story(BaseModel):
     def rumour_prob(self) -> float:
         """The story's rumour probability: for a story that starts with a model-scored post, the
         model's score of the story as it stands (headline + the posts that arrived; the first post's
-        own score until the second arrives); otherwise the highest lexicon score among its posts."""
+        own score until the second arrives); otherwise the highest lexicon score among its posts (a
+        model-scored post that joins a review story by near-duplicate text does not lend it the model's
+        score: judged by the lexicon's 0.5 instead of the model's threshold and rate, it would page)."""
         if self.model_headline:
             return self.rumour_story if self.rumour_story is not None else self.head_rumour
-        return self.rumour_max
+        return self.lexicon_max if self.lexicon_max is not None else self.rumour_max
 
 
 class Alert(BaseModel):

@@ -46,13 +46,16 @@ local s = KEYS[1]
 if redis.call('EXISTS', s) == 0 then
   redis.call('HSET', s, 'id', ARGV[1], 'platform', ARGV[2], 'headline_id', ARGV[3], 'headline', ARGV[4],
              'first_seen', ARGV[5], 'last_seen', ARGV[5], 'first_ingested', ARGV[15], 'rumour_max', '0',
-             'model', ARGV[17], 'head_rumour', ARGV[8])
+             'model', ARGV[17], 'head_rumour', ARGV[8], 'lex_max', '0')
 end
 local vol = redis.call('HINCRBY', s, 'volume', 1)
 redis.call('HINCRBY', s, 'reposts', tonumber(ARGV[7]))
 redis.call('HINCRBYFLOAT', s, 'rumour_sum', ARGV[8])
 if tonumber(ARGV[8]) > tonumber(redis.call('HGET', s, 'rumour_max') or '0') then
   redis.call('HSET', s, 'rumour_max', ARGV[8])
+end
+if ARGV[17] == '0' and tonumber(ARGV[8]) > tonumber(redis.call('HGET', s, 'lex_max') or '0') then
+  redis.call('HSET', s, 'lex_max', ARGV[8])
 end
 redis.call('HINCRBY', s, 'negative', tonumber(ARGV[9]))
 if ARGV[10] ~= '' then
@@ -187,6 +190,7 @@ class StoryStore:
             first_ingested=float(h["first_ingested"]) if h.get("first_ingested") else None,
             volume=vol, reposts=int(h.get("reposts", 0)), authors=authors, window_posts=window,
             velocity_per_min=round(window / minutes, 3), rumour_max=float(h.get("rumour_max", 0)),
+            lexicon_max=float(h["lex_max"]) if "lex_max" in h else None,
             rumour_mean=round(float(h.get("rumour_sum", 0)) / vol, 4) if vol else 0.0,
             negative_share=round(int(h.get("negative", 0)) / vol, 4) if vol else 0.0,
             sentiment_mean=round(float(h.get("pos_sum", 0)) / scored, 4) if scored else None,
