@@ -142,6 +142,7 @@ class AlertEngine:
                 kind == "rumour" and story.model_headline and self.cfg.early_enabled):
             return None
         existing = self.store.get(story.id)
+        alertable = kind is not None  # rumour-like or negative now (an open alert keeps its kind below)
         kind = kind or (existing.kind if existing else None)
         if kind is None:
             return None
@@ -199,8 +200,12 @@ class AlertEngine:
                 and story.rumour_prob < self.cfg.rumour_threshold):
             return self._retract(existing, story)
         if existing.status == "resolved" and not (
-                burst and story.volume >= existing.volume + max(self.cfg.min_posts, existing.volume // 2)):
-            return None  # reopened only when it grows again: by half (at least min_posts) since resolved
+                burst and alertable
+                and story.volume >= existing.volume + max(self.cfg.min_posts, existing.volume // 2)):
+            # reopened only when it grows again (by half, at least min_posts, since resolved) as a story
+            # that would alert now: an early warning retracted by re-scoring is not reopened by its burst
+            # unless the story is rumour-like again (or negative)
+            return None
         alert = existing
         reopened = None
         if alert.status == "resolved":
