@@ -571,6 +571,7 @@ def report_mixed(args: argparse.Namespace, played: Played, client: Any, prefix: 
     print(f"stories (B-cubed over {len(prec)} event posts): precision {statistics.mean(prec):.3f}, "
           f"recall {statistics.mean(rec):.3f}; unplaced event posts {sum(1 for i, it in enumerate(played.items) if it.event and assigned[i] is None)}")
 
+    watched = {m.decode() for m in client.zrange(f"{key}:watch", 0, -1)}
     opened: dict[str, AlertEvent] = {}
     retracted: set[str] = set()
     for _mid, f in client.xrange(f"{key}:events", count=1_000_000):
@@ -633,6 +634,13 @@ def report_mixed(args: argparse.Namespace, played: Played, client: Any, prefix: 
           f"{rumour_kind_true / max(1, rumour_kind_alerts):.3f}); on ordinary-traffic stories {ordinary_rumour_alerts}; "
           f"early warnings retracted after re-scoring: {len(retracted)} "
           f"({sum(1 for a in retracted if story_event.get(a) in rumour_events)} of them on rumour events)")
+    promoted = [a for a, ev in opened.items() if any("promoted from watch" in (h.get("note") or "")
+                                                     for h in ev.alert.history)]
+    held_rumours = {story_event.get(s) for s in watched} & rumour_events
+    print(f"page budget: {len(watched)} stories still on watch ({len(held_rumours)} of them rumour events, "
+          f"{len({story_event.get(s) for s in watched if story_event.get(s)} - rumour_events)} other events, "
+          f"{sum(1 for s in watched if story_event.get(s) is None)} ordinary); {len(promoted)} alerts promoted from watch "
+          f"({sum(1 for a in promoted if story_event.get(a) in rumour_events)} on rumour events)")
     within = sum(1 for x in latencies if x <= 60)
     print(f"alert latency, first post -> alert (live-equivalent): p50 {pct(latencies, 50):.1f} s, "
           f"p95 {pct(latencies, 95):.1f} s, max {max(latencies, default=float('nan')):.1f} s; alerted within 60 s: "
@@ -694,6 +702,9 @@ def noise(args: argparse.Namespace) -> None:
     per_platform_day: Counter[tuple[str, int]] = Counter()
     by_phase: Counter[str] = Counter()
     first_day: Counter[str] = Counter()
+    promoted = 0
+    pages: dict[str, list[float]] = defaultdict(list)  # platform -> event times of its alerts' openings
+    opened_alerts: list[Any] = []
     started = time.monotonic()
     try:
         batch: list[Post] = []
@@ -715,6 +726,9 @@ def noise(args: argparse.Namespace) -> None:
                 clock["t"] = batch[-1].created_at + 5
                 for ev in engine.process(batch):
                     if ev.type == "alert.opened":
+                        promoted += any("promoted from watch" in (h.get("note") or "") for h in ev.alert.history)
+                        pages[ev.alert.platform].append(ev.alert.last_seen.timestamp())
+                        opened_alerts.append(ev.alert)
                         day = int((ev.alert.last_seen.timestamp() - t0) // 86400)
                         per_platform_day[(ev.alert.platform, day)] += 1
                         by_phase[f"{ev.alert.kind}/{ev.alert.phase}"] += 1
@@ -722,6 +736,9 @@ def noise(args: argparse.Namespace) -> None:
                             first_day[ev.alert.platform] += 1
                 batch = []
         print(f"alerts by kind/phase: {dict(by_phase)}")
+        held = engine.watched(limit=100_000)
+        print(f"page budget {config.budget_s / 86400:g} days: {len(held)} stories held on watch "
+              f"{dict(Counter(st.platform for st in held).most_common(8))}, {promoted} promoted to an alert")
         took = time.monotonic() - started
         alerts = sum(per_platform_day.values())
         later = sum(v for (p, d), v in per_platform_day.items() if d > 0)
@@ -744,11 +761,28 @@ def noise(args: argparse.Namespace) -> None:
             wk = (args.days - 1) / 7
             print(f"after day 1: {later} alerts in {args.days - 1:g} days = {later / len(plats) / wk:.3f} per platform "
                   f"per week (max {max(steady.values(), default=0) / wk:.2f}: {steady.most_common(3)})")
+        worst = {p: most_in_window(ts, 7 * 86400) for p, ts in pages.items()}
+        top = sorted(worst.items(), key=lambda kv: -kv[1])[:3]
+        print(f"most alerts on one platform within any 7 simulated days: {max(worst.values(), default=0)} {top}")
+        for a in sorted((a for a in opened_alerts if worst.get(a.platform, 0) > 1), key=lambda a: (a.platform, a.last_seen)):
+            print(f"  {a.platform} day {(a.last_seen.timestamp() - t0) / 86400:.2f}: {a.kind}/{a.phase} volume {a.volume} "
+                  f"window surprise {a.surprise:.1f} P {a.rumour_prob:.2f} neg {a.negative_share:.2f} "
+                  f"{a.history[-1].get('note') or ''} | {a.headline[:40]}")
         busiest = [p for p, _ in plats[:3]]
         print(f"busiest platforms (share {sum(weights[:3]):.0%} of traffic) {busiest}: "
               f"{sum(by_platform[p] for p in busiest)} alerts")
     finally:
         cleanup(client, None, prefix)
+
+
+def most_in_window(times: list[float], span_s: float) -> int:
+    """The most of ``times`` that fall within any ``span_s`` (a sliding window, both ends exact)."""
+    ts, best, i = sorted(times), 0, 0
+    for j, t in enumerate(ts):
+        while t - ts[i] >= span_s:
+            i += 1
+        best = max(best, j - i + 1)
+    return best
 
 
 def social_posts(args: argparse.Namespace, rng: random.Random, plats: list[tuple[str, str]], weights: list[float],
@@ -807,6 +841,59 @@ def cleanup(client: Any, es_url: str | None, prefix: str) -> None:
             es.options(ignore_status=404).indices.delete_index_template(name=t)
 
 
+def confirm(args: argparse.Namespace) -> None:
+    """Choose the watch state's corroboration threshold on the calibration part (no retraining): each
+    calibration event is played as the alerter re-scores a story (its first post with a platform name,
+    then its reposts within ``--horizon-h`` as they arrive, scored at the re-scoring volumes); an event
+    is corroborated at c when a re-score at volume >= ``--min-posts`` reaches c. The threshold is the
+    lowest c whose precision over the events the first post already made rumour-like is >=
+    ``--min-precision``; recall and precision over all events are printed beside it."""
+    from trustscope.alerts.config import AlertConfig
+    from trustscope.alerts.rescore import StoryRescorer
+    from trustscope.rumour.scorer import RumourScorer
+    from trustscope.settings import Settings
+
+    split = load_split(args.model_dir)
+    if split is None:
+        sys.exit("no replay_split.json beside the model: run `prepare` first")
+    settings = Settings(**model_overrides(args, split))  # type: ignore[arg-type]
+    cfg = AlertConfig.from_settings(settings)
+    scorer = RumourScorer.from_settings(settings)
+    rescorer = StoryRescorer(scorer)
+    rng = random.Random(args.seed + 7)
+    names = [n for _, n in platforms()]
+    events = load_events(Path(args.ced), 10**6, rng, set(split["ids"][args.part]))
+    points = [v for v in cfg.rescore_at if v >= args.min_posts]
+    started = time.monotonic()
+    rows: list[tuple[int, float, float]] = []  # (label, first-post P, best re-score at >= min_posts)
+    for ev in events:
+        head = f"{rng.choice(names)} {ev['text']}"[:2000]
+        reps = sorted((r for r in ev["reposts"] if 0 <= r["time"] - ev["time"] <= args.horizon_h * 3600),
+                      key=lambda r: r["time"])[:args.max_reposts]
+        posts = [{"id": "0", "parent": "", "uid": "head", "text": head, "t": float(ev["time"])}]
+        posts += [{"id": str(r["mid"]), "parent": str(r.get("parent") or "0"), "uid": str(r["uid"]),
+                   "text": (r.get("text") or "").strip() or "转发微博", "t": float(r["time"])} for r in reps]
+        first = scorer.score_texts([head])[0].score
+        best = max((rescorer.score(posts[:v]) or 0.0 for v in points if v <= len(posts)), default=0.0)
+        rows.append((1 if ev["label"] == "rumour" else 0, first, best))
+    early = [(lab, best) for lab, first, best in rows if first >= cfg.early_threshold]
+    print(f"{len(rows)} {args.part} events ({sum(r[0] for r in rows)} rumours) scored in "
+          f"{time.monotonic() - started:.0f} s; {len(early)} rumour-like at the first post "
+          f"(P >= {cfg.early_threshold}), {sum(1 for lab, _ in early if not lab)} of them not rumours")
+    for c in (0.74, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99, 0.995, 0.999):
+        tp = sum(1 for lab, b in early if b >= c and lab)
+        fp = sum(1 for lab, b in early if b >= c and not lab)
+        atp = sum(1 for lab, _f, b in rows if b >= c and lab)
+        afp = sum(1 for lab, _f, b in rows if b >= c and not lab)
+        print(f"  c {c:g}: of the first-post rumour-like: corroborated {tp} rumours, {fp} not "
+              f"(precision {tp / max(1, tp + fp):.3f}); all events: precision {atp / max(1, atp + afp):.3f}, "
+              f"recall {atp / max(1, sum(r[0] for r in rows)):.3f}, non-rumours corroborated "
+              f"{afp}/{sum(1 for r in rows if not r[0])}")
+    threshold, stats = choose_threshold([lab for lab, _ in early], [b for _, b in early], args.min_precision)
+    print(f"corroboration threshold (lowest with precision >= {args.min_precision} over the first-post "
+          f"rumour-like {args.part} events): {threshold} {stats}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -849,10 +936,23 @@ def main() -> None:
                     help="the early-warning threshold is the lowest with this precision on the calibration part")
     pr.add_argument("--ced", default=str(DATA / "rumour_ced_train.jsonl.gz"))
     pr.add_argument("--seed", type=int, default=12)
+    co = sub.add_parser("confirm", help="choose the watch state's corroboration threshold on the calibration part")
+    co.add_argument("--model-dir", default=str(HELD_OUT_DIR))
+    co.add_argument("--early-threshold", type=float, default=None)
+    co.add_argument("--ced", default=str(DATA / "rumour_ced_train.jsonl.gz"))
+    co.add_argument("--part", default="calib", choices=["calib", "test"],
+                    help="calib chooses; test only reports (the replays play the test part)")
+    co.add_argument("--min-posts", type=int, default=5, help="re-scores from this volume on corroborate")
+    co.add_argument("--min-precision", type=float, default=0.99)
+    co.add_argument("--horizon-h", type=float, default=3.0)
+    co.add_argument("--max-reposts", type=int, default=150)
+    co.add_argument("--seed", type=int, default=12)
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the clean-up in ``finally`` runs
     if args.cmd == "prepare":
         prepare(args)
+    elif args.cmd == "confirm":
+        confirm(args)
     elif args.cmd == "mixed":
         if not args.local:
             ap.error("mixed needs --local (it reads story state from the stack's Redis prefix)")

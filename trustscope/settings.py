@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     alerts_early_threshold: float = Field(0.74, description="first-post P(rumour) that opens an early warning")
     alerts_early_alpha: float = Field(5e-4, description="a new rumour-like story this improbable for its "
                                       "platform (per window) opens an early warning")
+    alerts_budget_s: int = Field(7 * 86_400, description="page budget: after a page, another alert opens for "
+                                 "the same platform within this long only on strong evidence (0 = off)")
+    alerts_budget_surprise: float = Field(7.0, description="page budget: burst surprise that is strong evidence")
+    alerts_watch_confirm_threshold: float = Field(0.999, description="page budget: a model rumour's thread "
+                                                  "re-score that is strong evidence")
+    alerts_watch_confirm_posts: int = Field(5, description="page budget: fewest posts of that re-score")
     delivery_timeout_s: float = Field(10.0, description="one delivery attempt's time limit")
     delivery_max_attempts: int = Field(6, description="attempts per delivery before it is logged as failed")
     smtp_host: str | None = Field(None, description="SMTP relay for e-mail subscriptions")

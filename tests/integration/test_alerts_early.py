@@ -177,3 +177,42 @@ def test_one_batch_groups_its_own_copies_and_replies_like_one_by_one(rclient, pr
     # the batch's LSH entries were written at its end: a later copy finds the story
     eng.process([post("k5", text + "！！", "alipay", T0 + 60, engine=None)])
     assert eng.stories.thread_stories("k5")["alipay"] == stories["k0"]
+
+
+def test_model_scored_posts_joining_a_review_story_do_not_lend_it_the_models_score(rclient, prefix):
+    """A review story (lexicon headline) is judged by its lexicon scores only: social copies that join
+    it by near-duplicate text carry the model's P(rumour), which would make it 'rumour-like' at the
+    lexicon's 0.5 and burst against the platform's rumour rate (seen in the noise replay)."""
+    eng, clock = make(rclient, prefix)
+    review = "在微信支付上送货的小哥服务态度特别好，煎饼真的很好吃，豆腐脑一般，赞赞赞"
+    events = []
+    for i in range(10):
+        clock.t = T0 + 20 * i
+        engine = LEXICON_ENGINE if i < 2 else MODEL
+        events += eng.process([post(f"v{i}", review + ("//转发" * (i % 3)), "wechat-pay", T0 + 20 * i, author=f"w{i}",
+                                    engine=engine, rumour=0.0 if i < 2 else 0.8)])
+    assert events == []
+    story = eng.stories.get(eng.stories.thread_stories("v0")["wechat-pay"])
+    assert story.volume == 10 and not story.model_headline
+    assert story.rumour_max == pytest.approx(0.8) and story.lexicon_max == 0.0 and story.rumour_prob == 0.0
+
+
+def test_a_retracted_early_warning_is_not_reopened_by_its_burst_while_it_rescores_low(rclient, prefix):
+    model = FixedModel(0.1)
+    eng, clock = make(rclient, prefix, model=model)
+    opened = eng.process([post("x0", CLAIM.format("捷信"), "home-credit", T0, rumour=0.95)])
+    assert opened[0].alert.phase == "early"
+    events = []
+    for i in range(1, 12):  # the thread says it is no rumour, then the story spreads fast
+        clock.t = T0 + 10 * i
+        events += eng.process([post(f"x{i}", "已辟谣，官方说是假的", None, T0 + 10 * i, author=f"z{i}",
+                                    root_id="x0", parent_id="x0")])
+    assert [e.type for e in events] == ["alert.resolved"]
+    assert eng.store.get(opened[0].alert.id).status == "resolved"
+    # once the thread makes it rumour-like again, the grown burst does reopen it
+    model.p = 0.9
+    for i in range(12, 16):
+        clock.t = T0 + 10 * i
+        events += eng.process([post(f"x{i}", "真的假的，赶紧提现", None, T0 + 10 * i, author=f"z{i}",
+                                    root_id="x0", parent_id="x0")])
+    assert "alert.reopened" in [e.type for e in events]

@@ -47,6 +47,14 @@ class AlertConfig:
     rescore_at: tuple[int, ...] = (2, 3, 5, 8, 13, 21, 34, 55, 89, 144)
     rescore_every: int = 100
     story_posts_kept: int = 300  # the posts a story keeps for re-scoring (its first ones)
+    # page budget (trustscope.alerts.budget, docs/alerts.md "The page budget"): after a page, another
+    # alert opens for the same platform within budget_s (event time) only on strong evidence; otherwise
+    # the story is held as a non-paging watch and re-judged with each post. 0 switches the budget off.
+    budget_s: int = 7 * 86_400
+    budget_surprise: float = 7.0  # bursts: -log10(alpha / windows a week) = -log10(1e-4 / 1008) ~ 7.0,
+    # plus log10 of the platform's signal posts (the stories tested in those windows): budget.weekly_bar
+    watch_confirm_threshold: float = 0.999  # model rumours: thread re-score, precision >= 0.99 on calibration
+    watch_confirm_posts: int = 5  # ... from a re-score at this volume or more
 
     @property
     def key(self) -> str:
@@ -79,4 +87,7 @@ class AlertConfig:
                    resolve_after_s=s.alerts_resolve_after_s, story_ttl_s=s.alerts_story_ttl_s,
                    events_maxlen=s.alerts_events_maxlen,
                    early_enabled=s.alerts_early_enabled,
-                   early_threshold=s.alerts_early_threshold, early_alpha=s.alerts_early_alpha)
+                   early_threshold=s.alerts_early_threshold, early_alpha=s.alerts_early_alpha,
+                   budget_s=s.alerts_budget_s, budget_surprise=s.alerts_budget_surprise,
+                   watch_confirm_threshold=s.alerts_watch_confirm_threshold,
+                   watch_confirm_posts=s.alerts_watch_confirm_posts)

@@ -13,6 +13,11 @@ Subscriptions are told (``AlertEvent.notify``) when an alert opens or reopens, w
 warning turns into a burst, and when its level rises, at most once per ``cooldown_s``; other changes reach the SSE stream at most every
 ``update_interval_s`` per alert. Times: windows and baselines run on the posts' own times (event
 time), so a replayed or delayed stream is judged as it happened; cooldowns and latency on the clock.
+
+Every opening spends the platform's **page budget** (``trustscope.alerts.budget``): within
+``budget_s`` of the platform's last page a story opens an alert only on strong evidence
+(``budget.strong_evidence``); otherwise it is held as a non-paging watch on the story and re-judged with
+each post, promoted to an alert the moment the evidence (or a free budget) arrives.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from datetime import datetime, timezone
 
 import redis
 
+from trustscope.alerts.budget import PAGES_HELD, PAGES_PROMOTED, BudgetDecision, PageBudget, strong_evidence
 from trustscope.alerts.config import AlertConfig
-from trustscope.alerts.models import Alert, AlertEvent, AlertKind, Post, Story, ts_to_dt
+from trustscope.alerts.models import Alert, AlertEvent, AlertKind, Phase, Post, Story, Watch, ts_to_dt
 from trustscope.alerts.rates import EARLY, RateModel
 from trustscope.alerts.rescore import StoryRescorer, due
 from trustscope.alerts.severity import LEVEL_ORDER, level, severity
@@ -44,6 +50,7 @@ class AlertEngine:
         self.stories = StoryStore(client, config)
         self.rates = RateModel(client, config)
         self.store = AlertStore(client, config)
+        self.budget = PageBudget(client, config)
         self.threshold = -math.log10(config.alpha)
         self.early_threshold = -math.log10(config.early_alpha)
         self.rescorer = rescorer if rescorer is not None else StoryRescorer(None)
@@ -135,6 +142,7 @@ class AlertEngine:
                 kind == "rumour" and story.model_headline and self.cfg.early_enabled):
             return None
         existing = self.store.get(story.id)
+        alertable = kind is not None  # rumour-like or negative now (an open alert keeps its kind below)
         kind = kind or (existing.kind if existing else None)
         if kind is None:
             return None
@@ -153,8 +161,14 @@ class AlertEngine:
                 surprise = story.early_surprise or 0.0
             if not burst and not early:
                 return None
-            phase = "burst" if burst else "early"
+            phase: Phase = "burst" if burst else "early"
             sev = severity(story, kind, surprise, cap=None if burst else self.cfg.early_max_severity)
+            evidence = strong_evidence(self.cfg, story, kind, burst, surprise,
+                                       signal_posts=base.a - self.rates.prior(kind)[0])
+            decision = self.budget.claim(story.platform, story.last_seen, story.id, strong=evidence is not None)
+            if not decision.allowed:
+                self._hold(story, kind, phase, sev, decision, now_ts)
+                return None
             alert = Alert(id=story.id, story_id=story.id, platform=story.platform, kind=kind, phase=phase,
                           severity=sev,
                           level=level(sev), headline=story.headline, headline_id=story.headline_id,
@@ -166,8 +180,19 @@ class AlertEngine:
                           opened_at=now, updated_at=now, notified_at=now, notified_level=level(sev),
                           latency_s=round(now_ts - story.first_ingested, 3) if story.first_ingested else None,
                           history=[{"action": "open", "by": "alerter", "at": now.isoformat()}])
+            if story.watch is not None:  # held by the budget until now: say so, and why it pages now
+                note = evidence or "the platform's page budget is free again"
+                alert.history.insert(0, {"action": "watch", "by": "alerter", "at": ts_to_dt(story.watch.held_at).isoformat(),
+                                         "note": story.watch.reason})
+                alert.history[-1]["note"] = f"promoted from watch: {note}"
+                PAGES_PROMOTED.labels("thread" if evidence and "thread" in evidence else
+                                      "burst" if evidence else "budget").inc()
+                log.info("alert.promoted", alert=alert.id, platform=alert.platform, kind=kind, phase=phase,
+                         evidence=note, held_s=round(now_ts - story.watch.held_at, 1))
             event = AlertEvent(type="alert.opened", alert=alert, notify=True, at=now)
             self.store.save(alert, event)
+            if story.watch is not None:
+                self.stories.release(story.id)
             log.info("alert.opened", alert=alert.id, platform=alert.platform, kind=kind, phase=phase,
                      severity=sev, volume=story.volume, window=k, surprise=surprise)
             return event
@@ -175,12 +200,17 @@ class AlertEngine:
                 and story.rumour_prob < self.cfg.rumour_threshold):
             return self._retract(existing, story)
         if existing.status == "resolved" and not (
-                burst and story.volume >= existing.volume + max(self.cfg.min_posts, existing.volume // 2)):
-            return None  # reopened only when it grows again: by half (at least min_posts) since resolved
+                burst and alertable
+                and story.volume >= existing.volume + max(self.cfg.min_posts, existing.volume // 2)):
+            # reopened only when it grows again (by half, at least min_posts, since resolved) as a story
+            # that would alert now: an early warning retracted by re-scoring is not reopened by its burst
+            # unless the story is rumour-like again (or negative)
+            return None
         alert = existing
         reopened = None
         if alert.status == "resolved":
             reopened = apply_transition(alert, "reopen", "alerter", "the story grew again")
+            self.budget.record(story.platform, story.last_seen, alert.id)  # a page: later ones see it
         turned = alert.phase == "early" and burst
         if burst:
             alert.phase = "burst"
@@ -209,6 +239,25 @@ class AlertEngine:
                 return None
         self.store.save(alert, event)
         return event
+
+    def _hold(self, story: Story, kind: AlertKind, phase: Phase, sev: float, decision: BudgetDecision,
+              now_ts: float) -> None:
+        """Keep the alert that did not page as a watch on its story (visible, re-judged per post)."""
+        if story.watch is not None:
+            return
+        ago = (story.last_seen - decision.last_page_at) / 86_400 if decision.last_page_at is not None else 0.0
+        reason = (f"page budget: {story.platform} was paged {ago:.1f} days before (alert {decision.last_alert}); "
+                  f"one page per {self.cfg.budget_s / 86_400:g} days without strong evidence")
+        watch = Watch(reason=reason, kind=kind, phase=phase, severity=sev, since=story.last_seen, held_at=now_ts,
+                      blocked_by=decision.last_alert, last_page_at=decision.last_page_at)
+        if self.stories.hold(story, watch):
+            PAGES_HELD.labels(kind).inc()
+            log.info("alert.held", story=story.id, platform=story.platform, kind=kind, phase=phase,
+                     severity=sev, blocked_by=decision.last_alert, days_since_page=round(ago, 2))
+
+    def watched(self, platform: str | None = None, limit: int = 100) -> list[Story]:
+        """Stories held by the page budget (their ``watch`` says what they would have paged and why not)."""
+        return self.stories.watched(platform, limit)
 
     def _refresh(self, alert: Alert, story: Story, kind: AlertKind, sev: float, surprise: float,
                  expected: float) -> None:

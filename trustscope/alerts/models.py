@@ -57,6 +57,22 @@ class Post(BaseModel):
         return bool(self.rumour_engine) and self.rumour_engine != LEXICON_ENGINE
 
 
+class Watch(BaseModel):
+    """An alert the page budget held: what it would have been, and why it did not page.
+
+    Kept on the story (``Story.watch``) and in the watch index until the story is promoted to an
+    alert (strong evidence, or the platform's budget frees) or expires with its story."""
+
+    reason: str
+    kind: AlertKind
+    phase: Phase
+    severity: float
+    since: float  # event time of the post it was first held at
+    held_at: float  # clock time it was first held
+    blocked_by: str | None = None  # the alert id of the platform's page that spent the budget
+    last_page_at: float | None = None  # that page's event time
+
+
 class Story(BaseModel):
     """One claim spreading about one platform: near-duplicate posts plus their threads."""
 
@@ -72,7 +88,8 @@ class Story(BaseModel):
     authors: int = 0
     window_posts: int = 0  # posts in the last burst window (event time)
     velocity_per_min: float = 0.0
-    rumour_max: float = 0.0
+    rumour_max: float = 0.0  # the highest rumour score of any post, whoever scored it
+    lexicon_max: float | None = None  # the highest score of its lexicon-scored posts (None: an older story)
     rumour_mean: float = 0.0
     negative_share: float = 0.0
     sentiment_mean: float | None = None  # mean prob_positive of scored posts
@@ -83,15 +100,18 @@ class Story(BaseModel):
     rescored_volume: int = 0  # the volume at which ``rumour_story`` was computed
     early_seen: bool = False  # already counted in its platform's rate of new rumour-like stories
     early_surprise: float | None = None  # -log10 P(a new rumour-like story) when it first became one
+    watch: Watch | None = None  # held by the page budget instead of paging (None: not held, or promoted)
 
     @property
     def rumour_prob(self) -> float:
         """The story's rumour probability: for a story that starts with a model-scored post, the
         model's score of the story as it stands (headline + the posts that arrived; the first post's
-        own score until the second arrives); otherwise the highest lexicon score among its posts."""
+        own score until the second arrives); otherwise the highest lexicon score among its posts (a
+        model-scored post that joins a review story by near-duplicate text does not lend it the model's
+        score: judged by the lexicon's 0.5 instead of the model's threshold and rate, it would page)."""
         if self.model_headline:
             return self.rumour_story if self.rumour_story is not None else self.head_rumour
-        return self.rumour_max
+        return self.lexicon_max if self.lexicon_max is not None else self.rumour_max
 
 
 class Alert(BaseModel):

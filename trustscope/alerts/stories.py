@@ -8,6 +8,8 @@ bounded by the traffic of the last ``idle_ttl_s`` plus live stories (docs/alerts
 
 - ``{p}:al:story:{id}`` hash (counters, headline), ``:authors`` HyperLogLog, ``:win`` minute buckets
   of the burst window (event time); TTL ``idle_ttl_s`` while a story has one post, ``story_ttl_s`` after.
+- ``{p}:al:watch`` sorted set story id -> event time it was held by the page budget (the watch
+  index; members whose story expired are dropped when read or after ``story_ttl_s``).
 - ``{p}:al:thr:{post}`` hash platform -> story, for posts and thread roots (also the replay guard:
   a post already counted is not counted again when a batch is redelivered).
 - ``{p}:al:lsh:{platform}:{band}:{hash}`` -> story, TTL ``idle_ttl_s`` for signal posts and posts
@@ -33,7 +35,7 @@ import redis
 from datasketch import MinHash
 
 from trustscope.alerts.config import AlertConfig
-from trustscope.alerts.models import Post, Story
+from trustscope.alerts.models import Post, Story, Watch
 
 _MARKUP = re.compile(r"https?://\S+|//@[^:：\s]{1,30}[:：]?|@[^\s:：@/]{1,30}|\[[^\]]{1,8}\]")
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
@@ -44,13 +46,16 @@ local s = KEYS[1]
 if redis.call('EXISTS', s) == 0 then
   redis.call('HSET', s, 'id', ARGV[1], 'platform', ARGV[2], 'headline_id', ARGV[3], 'headline', ARGV[4],
              'first_seen', ARGV[5], 'last_seen', ARGV[5], 'first_ingested', ARGV[15], 'rumour_max', '0',
-             'model', ARGV[17], 'head_rumour', ARGV[8])
+             'model', ARGV[17], 'head_rumour', ARGV[8], 'lex_max', '0')
 end
 local vol = redis.call('HINCRBY', s, 'volume', 1)
 redis.call('HINCRBY', s, 'reposts', tonumber(ARGV[7]))
 redis.call('HINCRBYFLOAT', s, 'rumour_sum', ARGV[8])
 if tonumber(ARGV[8]) > tonumber(redis.call('HGET', s, 'rumour_max') or '0') then
   redis.call('HSET', s, 'rumour_max', ARGV[8])
+end
+if ARGV[17] == '0' and tonumber(ARGV[8]) > tonumber(redis.call('HGET', s, 'lex_max') or '0') then
+  redis.call('HSET', s, 'lex_max', ARGV[8])
 end
 redis.call('HINCRBY', s, 'negative', tonumber(ARGV[9]))
 if ARGV[10] ~= '' then
@@ -185,6 +190,7 @@ class StoryStore:
             first_ingested=float(h["first_ingested"]) if h.get("first_ingested") else None,
             volume=vol, reposts=int(h.get("reposts", 0)), authors=authors, window_posts=window,
             velocity_per_min=round(window / minutes, 3), rumour_max=float(h.get("rumour_max", 0)),
+            lexicon_max=float(h["lex_max"]) if "lex_max" in h else None,
             rumour_mean=round(float(h.get("rumour_sum", 0)) / vol, 4) if vol else 0.0,
             negative_share=round(int(h.get("negative", 0)) / vol, 4) if vol else 0.0,
             sentiment_mean=round(float(h.get("pos_sum", 0)) / scored, 4) if scored else None,
@@ -193,6 +199,7 @@ class StoryStore:
             rumour_story=float(h["rumour_story"]) if h.get("rumour_story") else None,
             rescored_volume=int(h.get("rescored_volume", 0)), early_seen=bool(h.get("early_seen")),
             early_surprise=float(h["early_surprise"]) if h.get("early_surprise") else None,
+            watch=Watch.model_validate_json(h["watch"]) if h.get("watch") else None,
         )
 
     # --- writing -----------------------------------------------------------------------------
@@ -334,3 +341,39 @@ class StoryStore:
             return None
         self.client.hset(key, "early_surprise", f"{surprise:.3f}")
         return story.model_copy(update={"early_seen": True, "early_surprise": surprise})
+
+    # --- the watch state (stories the page budget held) ----------------------------------------
+    @property
+    def watch_key(self) -> str:
+        return f"{self.cfg.key}:watch"
+
+    def hold(self, story: Story, watch: Watch) -> bool:
+        """Mark ``story`` as held (kept as first held); True when it was not held before."""
+        if not self.client.hsetnx(self.story_key(story.id), "watch", watch.model_dump_json()):
+            return False
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(self.watch_key, {story.id: watch.since})
+        pipe.zremrangebyscore(self.watch_key, "-inf", watch.since - self.cfg.story_ttl_s)
+        pipe.execute()
+        return True
+
+    def release(self, story_id: str) -> None:
+        """The held story became an alert: no longer on watch (the alert's history says it was)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hdel(self.story_key(story_id), "watch")
+        pipe.zrem(self.watch_key, story_id)
+        pipe.execute()
+
+    def watched(self, platform: str | None = None, limit: int = 100) -> list[Story]:
+        """Stories on watch, most recently held first (expired ones are dropped from the index)."""
+        ids = [_d(m) for m in self.client.zrevrange(self.watch_key, 0, max(0, limit * 4) - 1)]
+        out, gone = [], []
+        for sid in ids:
+            story = self.get(sid)
+            if story is None or story.watch is None:
+                gone.append(sid)
+            elif platform is None or story.platform == platform:
+                out.append(story)
+        if gone:
+            self.client.zrem(self.watch_key, *gone)
+        return out[:limit]
