@@ -81,28 +81,6 @@ def test_tree_velocity_and_doubt_features():
     assert "转发微博" not in comments_text(ev) and "真的假的" in comments_text(ev)
 
 
-def test_v3_author_kind_region_and_early_spread_features():
-    user = {"followers": 100, "friends": 10, "verified": True, "verified_type": 3, "time": T0 - 10 * 86400,
-            "messages": 100, "location": "北京 海淀区"}
-    ev = parse_event(_event(user=user))
-    assert ev.author is not None and ev.author.location == "北京"
-    f = dict(zip(DENSE_NAMES, dense_features(ev.truncated(1))))
-    assert f["vtype_media"] == 1.0 and f["vtype_daren"] == 0.0 and f["vtype_org"] == 1.0
-    assert f["loc_beijing"] == 1.0 and f["loc_abroad"] == 0.0 and f["loc_missing"] == 0.0
-    assert f["log_messages_per_day"] == pytest.approx(np.log1p(10.0))
-    assert f["log_reposts_5min"] == pytest.approx(np.log1p(1))  # a at 60 s; b at 1 h
-    assert f["log_reposts_15min"] == pytest.approx(np.log1p(1))
-    assert f["frac_doubt_early"] == pytest.approx(1.0)  # 真的假的？, 已辟谣 ("转发微博" is not text)
-    assert f["frac_question_early"] == pytest.approx(0.5)
-    star = dict(zip(DENSE_NAMES, dense_features(parse_event(_event(user={**user, "verified_type": 220,
-                                                                           "location": "海外"})))))
-    assert star["vtype_daren"] == 1.0 and star["vtype_media"] == 0.0 and star["loc_abroad"] == 1.0
-    alone = dict(zip(DENSE_NAMES, dense_features(ev.truncated(0))))
-    assert alone["log_reposts_5min"] == 0.0 and alone["frac_doubt_early"] == 0.0
-    anon = dense_features(parse_event({"text": "帖子", "time": T0}))
-    assert not anon[DENSE_NAMES.index("vtype_media"):DENSE_NAMES.index("log_reposts_5min")].any()
-
-
 def test_horizon_zero_is_the_post_alone_even_with_reposts_at_the_posts_second():
     ev = parse_event(_event(reposts=[{"mid": "a", "text": "同时转发", "time": T0},
                                      {"mid": "b", "text": "时钟偏差", "time": T0 - 30}]))

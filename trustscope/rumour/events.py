@@ -36,7 +36,6 @@ class Author:
     description: bool = False
     gender_male: bool = False
     created_at: float | None = None
-    location: str = ""  # the profile's region, first word ("北京", "海外", "其他"; "" when not given)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +99,6 @@ def _soft_num(value: Any) -> float:
     return out if math.isfinite(out) and out > 0 else 0.0
 
 
-def _region(value: Any) -> str:
-    """The first word of a Weibo profile location ("广东 深圳" -> "广东"), bounded."""
-    if not isinstance(value, str):
-        return ""
-    parts = value.strip().split()
-    return parts[0][:16] if parts else ""
-
-
 def parse_author(user: Any) -> Author | None:
     """The profile dict, or None (CED has the string "empty" for unknown users)."""
     if not isinstance(user, dict):
@@ -121,8 +112,7 @@ def parse_author(user: Any) -> Author | None:
     return Author(followers=_soft_num(user.get("followers")), friends=_soft_num(user.get("friends")),
                   messages=_soft_num(user.get("messages")), verified=bool(user.get("verified")),
                   verified_type=vtype, description=bool(user.get("description")),
-                  gender_male=user.get("gender") == "m", created_at=created_at,
-                  location=_region(user.get("location")))
+                  gender_male=user.get("gender") == "m", created_at=created_at)
 
 
 def parse_event(obj: Any) -> RumourEvent:

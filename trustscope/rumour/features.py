@@ -62,21 +62,10 @@ DENSE_NAMES: tuple[str, ...] = (
     "vtype_org", "description", "male", "log_account_age_days", "log_followers_per_friend",
     "log_post_len", "post_has_url", "post_exclaim", "post_question", "post_bracket", "post_mentions",
     "post_digits", "post_doubt",
-    # model v3: the verified type split by kind (3 media, 1 government, 2 company, 200/220 the
-    # unverified "达人" badge, which v2's "org" (>= 1) lumped with media) and the profile's region
-    "vtype_media", "vtype_gov", "vtype_company", "vtype_daren", "loc_beijing", "loc_guangdong",
-    "loc_shanghai", "loc_abroad", "loc_other", "loc_missing", "log_messages_per_day",
-    # model v3: the first minutes of the spread (how many reposts in 5 / 15 min; doubt and
-    # questions among the first EARLY_COMMENTS comments with text)
-    "log_reposts_5min", "log_reposts_15min", "frac_doubt_early", "frac_question_early",
 )
 
-_AUTHOR_EXTRA_START = DENSE_NAMES.index("vtype_media")
-_EARLY_START = DENSE_NAMES.index("log_reposts_5min")
-AUTHOR_NAMES: tuple[str, ...] = (DENSE_NAMES[DENSE_NAMES.index("has_author"):DENSE_NAMES.index("log_post_len")]
-                                 + DENSE_NAMES[_AUTHOR_EXTRA_START:_EARLY_START])
-EARLY_COMMENTS = 20
-_ABROAD = frozenset({"海外", "台湾", "香港", "澳门"})
+
+AUTHOR_NAMES: tuple[str, ...] = DENSE_NAMES[DENSE_NAMES.index("has_author"):DENSE_NAMES.index("log_post_len")]
 
 
 def _log_minutes(seconds: float) -> float:
@@ -100,35 +89,6 @@ def _tree(event: RumourEvent) -> tuple[np.ndarray, np.ndarray]:
         if r.mid:
             index.setdefault(r.mid, i)
     return depth, fanout
-
-
-def _author_extra(event: RumourEvent) -> list[float]:
-    """The v3 author columns (zeros without a profile)."""
-    a = event.author
-    if a is None:
-        return [0.0] * (_EARLY_START - _AUTHOR_EXTRA_START)
-    vt, loc = a.verified_type, a.location
-    age = max(1.0, (event.time - a.created_at) / 86400.0) if a.created_at else 0.0
-    return [float(vt == 3), float(vt == 1), float(vt == 2), float(vt >= 200), float(loc == "北京"),
-            float(loc == "广东"), float(loc == "上海"), float(loc in _ABROAD), float(loc == "其他"),
-            float(not loc), math.log1p(a.messages / age) if age else 0.0]
-
-
-def _early(event: RumourEvent, times: np.ndarray) -> list[float]:
-    """The v3 early-spread columns (zeros before the first repost)."""
-    if not times.size:
-        return [0.0] * (len(DENSE_NAMES) - _EARLY_START)
-    texts: list[str] = []
-    for r in event.reposts:
-        t = r.text.strip()
-        if t and t not in _BOILERPLATE:
-            texts.append(t)
-            if len(texts) >= EARLY_COMMENTS:
-                break
-    k = max(1, len(texts))
-    doubt = sum(1 for t in texts if _DOUBT.search(t)) / k
-    question = sum(1 for t in texts if "?" in t or "？" in t or "吗" in t) / k
-    return [math.log1p(float((times <= 300.0).sum())), math.log1p(float((times <= 900.0).sum())), doubt, question]
 
 
 def dense_features(event: RumourEvent) -> np.ndarray:
@@ -174,6 +134,6 @@ def dense_features(event: RumourEvent) -> np.ndarray:
     post = [math.log1p(len(text)), float(bool(_URL.search(text))), float(text.count("!") + text.count("！")),
             float(text.count("?") + text.count("？")), float("【" in text), float(len(_MENTION.findall(text))),
             float(sum(c.isdigit() for c in text)) / max(1, len(text)), float(bool(_DOUBT.search(text)))]
-    row = np.asarray(prop + author + post + _author_extra(event) + _early(event, times), dtype=np.float64)
+    row = np.asarray(prop + author + post, dtype=np.float64)
     assert row.shape[0] == len(DENSE_NAMES)
     return row

@@ -67,7 +67,9 @@ STACK_C = 1.0
 ENCODER_C = 0.05  # the embedding heads' LR (standardized inputs, a few hundred dimensions)
 # one stacker set per band of horizons: the post alone differs most from any spread, so it gets its
 # own (+0.4 pt post-only on the grouped folds); the last band (None) is trained on every row.
-BANDS: tuple[Band, ...] = (Band("h0", 0.0), Band("all", None))
+# v3: a band for the first hours (½, 1, 2 h rows), where little has spread yet (+0.4 pt at 1 h on
+# the grouped folds, docs/rumour.md)
+BANDS: tuple[Band, ...] = (Band("h0", 0.0), Band("early", 2.0), Band("all", None))
 # bands whose stackers also get the encoder view (where it was measured to gain)
 ENCODER_BANDS: tuple[str, ...] = ("h0",)
 
