@@ -12,6 +12,7 @@ pytest.importorskip("sklearn")
 
 from trustscope.rumour import training as T  # noqa: E402
 from trustscope.rumour.events import parse_event  # noqa: E402
+from trustscope.rumour.features import AUTHOR_NAMES  # noqa: E402
 from trustscope.rumour.model import RumourModel  # noqa: E402
 
 T0 = 1_400_000_000
@@ -68,7 +69,7 @@ def test_separates_the_synthetic_classes_and_uses_spread(fitted):
 
 def test_missing_author_uses_the_no_author_stacker(fitted):
     _, _, model, events, _ = fitted
-    assert model.stacker_no_author.cols.size == model.stacker.cols.size - 11
+    assert model.stacker_no_author.cols.size == model.stacker.cols.size - len(AUTHOR_NAMES)
     names = set(model.stacker_no_author.names)
     assert "has_author" not in names and "log_followers" not in names
     ev = events[0]
@@ -82,6 +83,35 @@ def test_load_refuses_a_foreign_directory(tmp_path):
         RumourModel.load(tmp_path)
     (tmp_path / "model.json").write_text('{"format": "other"}')
     with pytest.raises(ValueError, match="format"):
+        RumourModel.load(tmp_path)
+
+
+def test_a_model_saved_with_another_column_layout_serves_the_same(fitted, tmp_path):
+    """A model written before features were added (its own stack_names order and length) loads with
+    its stacker columns re-pointed by name, and scores as it did; an unknown name is refused."""
+    import json
+
+    from trustscope.rumour.model import ALL_NAMES
+
+    _, _, model, events, _ = fitted
+    model.save(tmp_path)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    used = sorted({n for st in model.stackers.values() for n in st.names})
+    layout = list(reversed(used))  # an older file: fewer names, in another order
+    pos = {n: i for i, n in enumerate(layout)}
+    with np.load(tmp_path / "model.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    for key in meta["stackers"]:
+        cols = arrays[f"stack.{key}.cols"]
+        arrays[f"stack.{key}.cols"] = np.asarray([pos[ALL_NAMES[c]] for c in cols], np.int32)
+    np.savez_compressed(tmp_path / "model.npz", **arrays)
+    (tmp_path / "model.json").write_text(json.dumps({**meta, "stack_names": layout}))
+    old = RumourModel.load(tmp_path)
+    for h in HORIZONS:
+        cut = [e.truncated(h) for e in events]
+        np.testing.assert_allclose(old.predict_proba(cut), model.predict_proba(cut), atol=1e-12)
+    (tmp_path / "model.json").write_text(json.dumps({**meta, "stack_names": layout + ["no_such_feature"]}))
+    with pytest.raises(ValueError, match="no_such_feature"):
         RumourModel.load(tmp_path)
 
 

@@ -194,6 +194,8 @@ def evaluate(
     no_encoder: bool = typer.Option(False, "--no-encoder", help="evaluate without the encoder view"),
     post_only: bool = typer.Option(False, "--post-only", help="only the post-only (0 h) rows: the 0 h band "
                                    "on its own, no comment view (minutes instead of a quarter hour)"),
+    dump: Path | None = typer.Option(None, "--dump", help="also write each split's stacker inputs here "
+                                     "(to compare stacker variants without refitting the views)"),
 ) -> None:
     """5-fold CV by event (near-duplicate posts kept together) and a time-ordered split, model vs
     char TF-IDF + LR baseline, at each horizon; the markdown table goes to stdout."""
@@ -205,7 +207,7 @@ def evaluate(
         result = T.evaluate_post_only(ds, folds=folds, seed=seed, log=echo)
     else:
         result = T.evaluate(ds, folds=folds, seed=seed, group_duplicates=not plain_folds,
-                            time_split=not plain_folds, log=echo)
+                            time_split=not plain_folds, log=echo, dump=dump)
     if report is not None:
         report.write_text(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
     typer.echo(result.markdown())

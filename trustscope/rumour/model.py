@@ -236,8 +236,10 @@ class RumourModel:
         v1 = meta.get("format") == FORMAT_V1
         if meta.get("format") != FORMAT and not v1:
             raise ValueError(f"{meta_path}: format {meta.get('format')!r}, expected {FORMAT!r}")
-        if list(meta.get("stack_names", [])) != list(STACK_NAMES if v1 else ALL_NAMES):
-            raise ValueError(f"{meta_path}: stacked features differ from this code's (retrain the model)")
+        saved = list(meta.get("stack_names", []))
+        unknown = [n for n in saved if n not in ALL_NAMES]
+        if not saved or unknown:
+            raise ValueError(f"{meta_path}: stacked features {unknown[:5]} are not this code's (retrain the model)")
         if v1:  # its columns are a prefix of ALL_NAMES
             meta = {**meta, "bands": [{"name": "all", "max_hours": None}], "encoder": None,
                     "stackers": ["all.a.txt", "all.na.txt"]}
@@ -249,12 +251,17 @@ class RumourModel:
             terms = json.loads((d / f"{name}.vocab.json").read_text(encoding="utf-8"))
             views[name] = TextView.from_arrays(name, int(spec["nmin"]), int(spec["nmax"]), terms, arrays)
         names = list(ALL_NAMES)
+        # a model saved before features were added: its stacker columns index its own name list,
+        # so they are re-pointed at the same names in this code's layout (new columns unused)
+        where = np.asarray([names.index(n) for n in saved], dtype=np.int64)
         bands = [Band(str(b["name"]), None if b["max_hours"] is None else float(b["max_hours"]))
                  for b in meta["bands"]]
         if v1:
             arrays.update({k.replace("stack_na.", "stack.all.na.txt.", 1) if k.startswith("stack_na.")
                            else k.replace("stack.", "stack.all.a.txt.", 1): v
                            for k, v in arrays.items() if k.startswith(("stack.", "stack_na."))})
+        for k in meta["stackers"]:
+            arrays[f"stack.{k}.cols"] = where[arrays[f"stack.{k}.cols"].astype(np.int64)]
         stackers = {k: Stacker.from_arrays(f"stack.{k}", names, arrays) for k in meta["stackers"]}
         for b in bands:  # every band must serve the text-only case
             for author in (True, False):

@@ -67,7 +67,9 @@ STACK_C = 1.0
 ENCODER_C = 0.05  # the embedding heads' LR (standardized inputs, a few hundred dimensions)
 # one stacker set per band of horizons: the post alone differs most from any spread, so it gets its
 # own (+0.4 pt post-only on the grouped folds); the last band (None) is trained on every row.
-BANDS: tuple[Band, ...] = (Band("h0", 0.0), Band("all", None))
+# v3: a band for the first hours (½, 1, 2 h rows), where little has spread yet (+0.4 pt at 1 h on
+# the grouped folds, docs/rumour.md)
+BANDS: tuple[Band, ...] = (Band("h0", 0.0), Band("early", 2.0), Band("all", None))
 # bands whose stackers also get the encoder view (where it was measured to gain)
 ENCODER_BANDS: tuple[str, ...] = ("h0",)
 
@@ -281,6 +283,9 @@ class Stack:
     stackers: dict[str, Stacker]
     bands: tuple[Band, ...] = BANDS
     encoder: EncoderHeads | None = None
+    # what the stackers learnt from (out-of-fold inputs per training row), kept for ``evaluate(dump=...)``
+    train_z: np.ndarray | None = None
+    train_rows: AugRows | None = None
 
     def inputs(self, ds: Dataset, rows: AugRows) -> np.ndarray:
         enc = (self.encoder.logits(ds, rows) if self.encoder is not None
@@ -372,7 +377,7 @@ def fit_stack(ds: Dataset, idx: np.ndarray, horizons: Sequence[Horizon] = TRAIN_
     cx, cy = _comment_training(ds, idx, horizons)
     comments = fit_view(cx, cy, COMMENT_PARAMS, seed)
     heads = fit_encoder_heads(ds, idx, horizons) if encoder else None
-    return Stack(post, comments, stackers, tuple(bands), heads)
+    return Stack(post, comments, stackers, tuple(bands), heads, z, rows)
 
 
 def baseline_predict(ds: Dataset, tr: np.ndarray, te: np.ndarray, h: Horizon, seed: int = 0) -> np.ndarray:
@@ -450,9 +455,26 @@ class EvalReport:
         return "\n".join(lines)
 
 
+def _dump_split(path: Path, ds: Dataset, stack: Stack, te: np.ndarray, horizons: Sequence[Horizon]) -> None:
+    """One split's stacker inputs (training rows: out-of-fold; test events at each horizon), so
+    stacker variants (bands, column subsets) can be compared without refitting any view."""
+    assert stack.train_z is not None and stack.train_rows is not None
+    arrays = {"train_z": stack.train_z, "train_event": stack.train_rows.event,
+              "train_h": np.asarray([np.inf if h is None else h for h in stack.train_rows.horizon]),
+              "test_event": te, "y": ds.y,
+              "has_author": np.asarray([e.author is not None for e in ds.events])}
+    for h in horizons:
+        arrays[f"test_z_{horizon_label(h)}"] = stack.inputs(ds, AugRows(te, [h] * len(te)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+
+
 def _evaluate_split(ds: Dataset, tr: np.ndarray, te: np.ndarray, horizons: Sequence[Horizon],
-                    train_horizons: Sequence[Horizon], seed: int) -> dict[Horizon, dict[str, np.ndarray]]:
+                    train_horizons: Sequence[Horizon], seed: int,
+                    dump: Path | None = None) -> dict[Horizon, dict[str, np.ndarray]]:
     stack = fit_stack(ds, tr, train_horizons, seed=seed)
+    if dump is not None:
+        _dump_split(dump, ds, stack, te, horizons)
     out: dict[Horizon, dict[str, np.ndarray]] = {}
     for h in horizons:
         rows = AugRows(te, [h] * len(te))
@@ -467,7 +489,8 @@ def _evaluate_split(ds: Dataset, tr: np.ndarray, te: np.ndarray, horizons: Seque
 
 def evaluate(ds: Dataset, folds: int = 5, seed: int = 0, horizons: Sequence[Horizon] = EVAL_HORIZONS,
              train_horizons: Sequence[Horizon] = TRAIN_HORIZONS, dup_threshold: float = 0.8,
-             group_duplicates: bool = True, time_split: bool = True, log=print) -> EvalReport:
+             group_duplicates: bool = True, time_split: bool = True, log=print,
+             dump: Path | None = None) -> EvalReport:
     """CV by event (near-duplicate posts kept in one fold unless ``group_duplicates`` is off, to
     measure what duplicates flatter) and a time-ordered split, model vs baseline per horizon."""
     start = time.monotonic()
@@ -494,7 +517,8 @@ def evaluate(ds: Dataset, folds: int = 5, seed: int = 0, horizons: Sequence[Hori
     fold_groups = groups if group_duplicates else np.arange(len(ds.y))
     for k, (tr, te) in enumerate(sgkf.split(np.zeros(len(ds.y)), ds.y, fold_groups)):
         assert not set(fold_groups[tr]) & set(fold_groups[te])
-        res = _evaluate_split(ds, tr, te, horizons, train_horizons, seed)
+        res = _evaluate_split(ds, tr, te, horizons, train_horizons, seed,
+                              None if dump is None else dump / f"fold{k}.npz")
         for h in keys:
             for name, p in res[h].items():
                 probs[h].setdefault(name, np.zeros(len(ds.y)))[te] = p
@@ -503,13 +527,9 @@ def evaluate(ds: Dataset, folds: int = 5, seed: int = 0, horizons: Sequence[Hori
     duplicates["folds_group_near_duplicates"] = group_duplicates
     if not time_split:
         return EvalReport(cv, {}, duplicates, time.monotonic() - start)
-    order = np.argsort([e.time for e in ds.events], kind="stable")
-    cut = int(0.8 * len(order))
-    tr, te = np.sort(order[:cut]), np.sort(order[cut:])
     # a near-duplicate of a test post may not sit in the training part either
-    te_groups = set(groups[te].tolist())
-    tr = tr[np.fromiter((g not in te_groups for g in groups[tr]), bool, count=tr.size)]
-    res = _evaluate_split(ds, tr, te, horizons, train_horizons, seed)
+    tr, te = time_split_indices(ds.events, groups)
+    res = _evaluate_split(ds, tr, te, horizons, train_horizons, seed, None if dump is None else dump / "time.npz")
     ts = {horizon_label(h): {n: metrics(ds.y[te], p) for n, p in res[h].items()} for h in keys}
     log("time-ordered split done")
     return EvalReport(cv, ts, duplicates, time.monotonic() - start)
@@ -551,6 +571,16 @@ def _post_only_split(ds: Dataset, tr: np.ndarray, te: np.ndarray, seed: int,
     return out
 
 
+def time_split_indices(events: list[RumourEvent], groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test): the earliest 80 % of events by post time and the latest 20 %, with the
+    near-duplicates of test posts left out of training."""
+    order = np.argsort([e.time for e in events], kind="stable")
+    cut = int(0.8 * len(order))
+    tr, te = np.sort(order[:cut]), np.sort(order[cut:])
+    te_groups = set(groups[te].tolist())
+    return tr[np.fromiter((g not in te_groups for g in groups[tr]), bool, count=tr.size)], te
+
+
 def evaluate_post_only(ds: Dataset, folds: int = 5, seed: int = 0, dup_threshold: float = 0.8,
                        log=print) -> EvalReport:
     """The post-only (0 h) rows of ``evaluate`` without building or fitting any comment view: the
@@ -568,11 +598,7 @@ def evaluate_post_only(ds: Dataset, folds: int = 5, seed: int = 0, dup_threshold
                 probs[h].setdefault(name, np.zeros(len(ds.y)))[te] = p
         log(f"fold {k + 1}/{folds} done ({time.monotonic() - start:.0f} s)")
     cv = {horizon_label(h): {n: metrics(ds.y, p) for n, p in probs[h].items()} for h in keys}
-    order = np.argsort([e.time for e in ds.events], kind="stable")
-    cut = int(0.8 * len(order))
-    tr, te = np.sort(order[:cut]), np.sort(order[cut:])
-    te_groups = set(groups[te].tolist())
-    tr = tr[np.fromiter((g not in te_groups for g in groups[tr]), bool, count=tr.size)]
+    tr, te = time_split_indices(ds.events, groups)
     res = _post_only_split(ds, tr, te, seed)
     ts = {horizon_label(h): {n: metrics(ds.y[te], p) for n, p in res[h].items()} for h in keys}
     return EvalReport(cv, ts, {"threshold_jaccard_char3": dup_threshold, "folds_group_near_duplicates": True,
@@ -604,9 +630,12 @@ def with_encoder_view(model: RumourModel, ds: Dataset, seed: int = 0, inner_fold
     full ``train`` takes several: the way to follow a replaced sentiment encoder. Gives what
     ``train`` would (same inner folds); a v1 model (one band, trained by this recipe) gets the band
     added in front, which is what ``train`` now fits."""
-    if [b.name for b in model.bands] not in ([b.name for b in BANDS], [BANDS[-1].name]):
-        raise ValueError(f"the model's bands {[b.name for b in model.bands]} are not this code's: "
+    names = [b.name for b in model.bands]
+    # this code's bands, an earlier model's (v2: h0 + all) or a v1 model's single band
+    if names not in ([b.name for b in BANDS], [BANDS[0].name, BANDS[-1].name], [BANDS[-1].name]):
+        raise ValueError(f"the model's bands {names} are not this code's: "
                          "retrain it with `trustscope rumour train`")
+    bands = [BANDS[0], *(b for b in model.bands if b.name != BANDS[0].name)]
     idx = np.arange(len(ds.events))
     stackers, head = fit_post_band(ds, idx, seed, inner_folds)
     kept = {k: v for k, v in model.stackers.items() if not k.startswith(f"{BANDS[0].name}.")}
@@ -616,7 +645,7 @@ def with_encoder_view(model: RumourModel, ds: Dataset, seed: int = 0, inner_fold
         empty = EmbeddingHead(np.zeros(d), np.ones(d), np.zeros(d), 0.0)
         enc = EncoderView(ds.encoder_id, ds.encoder_name, d, head, empty)
     meta = {**model.meta, "engine": "rumour-stack-v2", "post_band_refit": True, "encoder_C": ENCODER_C}
-    return RumourModel(model.post, model.comments, list(BANDS), {**kept, **stackers}, enc, model.threshold, meta)
+    return RumourModel(model.post, model.comments, bands, {**kept, **stackers}, enc, model.threshold, meta)
 
 
 def train(ds: Dataset, seed: int = 0, train_horizons: Sequence[Horizon] = TRAIN_HORIZONS,
