@@ -130,3 +130,33 @@ def test_a_second_review_burst_within_the_week_needs_the_weekly_surprise(rclient
     opened = [e for e in more if e.type == "alert.opened"]
     assert len(opened) == 1 and opened[0].notify and opened[0].alert.surprise >= eng.cfg.budget_surprise
     assert opened[0].alert.id == held[0].id and "burst surprise" in opened[0].alert.history[-1]["note"]
+
+
+def test_the_watch_list_through_the_gateway(rclient, prefix, settings, live_server):
+    """A held story is what a risk team sees at GET /v1/alerts/watch (real HTTP, real Redis); it
+    leaves the list once promoted. Other roles get 403, no key 401."""
+    import httpx
+
+    from services.gateway.app import create_app as create_gateway
+    from tests.integration.helpers import ALERTS, READER
+
+    model = FixedModel(0.9995)
+    eng, clock = make(rclient, prefix, model)
+    eng.process([post("a0", CLAIM.format("花呗"), "huabei", T0, rumour=0.93)])
+    clock.t = T0 + 5 * DAY
+    eng.process([post("b0", OTHER.format("花呗"), "huabei", clock.t, rumour=0.95)])
+    with live_server(create_gateway(settings)) as gw, httpx.Client(base_url=gw.url, timeout=30) as c:
+        assert c.get("/v1/alerts/watch").status_code == 401
+        assert c.get("/v1/alerts/watch", headers=READER).status_code == 403
+        got = c.get("/v1/alerts/watch", headers=ALERTS)
+        assert got.status_code == 200, got.text
+        body = got.json()
+        assert body["total"] == 1 and body["stories"][0]["headline_id"] == "b0"
+        assert body["stories"][0]["watch"]["phase"] == "early" and "page budget" in body["stories"][0]["watch"]["reason"]
+        assert c.get("/v1/alerts/watch", params={"platform": "alipay"}, headers=ALERTS).json()["total"] == 0
+        assert c.get("/v1/alerts/watch", params={"platform": "HUABEI"}, headers=ALERTS).json()["total"] == 1
+        assert c.get("/v1/alerts/watch", params={"size": 0}, headers=ALERTS).status_code == 422
+        for i in range(1, 5):  # the thread corroborates at 5 posts: promoted, gone from the list
+            clock.t = T0 + 5 * DAY + 40 * i
+            eng.process([post(f"b{i}", "真的假的？赶紧去提现", None, clock.t, author=f"u{i}", root_id="b0", parent_id="b0")])
+        assert c.get("/v1/alerts/watch", headers=ALERTS).json()["total"] == 0

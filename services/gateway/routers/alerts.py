@@ -29,6 +29,7 @@ from services.gateway.deps import ES, RedisDep, SettingsDep, require_role, time_
 from trustscope.alerts.config import AlertConfig
 from trustscope.alerts.index import AlertIndices, index_alerts
 from trustscope.alerts.store import AlertStore, TransitionError
+from trustscope.alerts.stories import StoryStore
 from trustscope.alerts.subscriptions import SubscriptionIn, SubscriptionStore
 from trustscope.auth import RISK_TEAM, Principal
 from trustscope.settings import Settings
@@ -170,6 +171,19 @@ async def _events(request: Request, client: aioredis.Redis, key: str, resume: st
                 f = {_d(k): _d(v) for k, v in fields.items()}
                 yield (f"id: {cursor}\nevent: {f.get('type', 'alert')}\ndata: ".encode()
                        + f.get("data", "{}").encode() + b"\n\n")
+
+
+@router.get("/v1/alerts/watch")
+def list_watched(
+    redis: RedisDep, settings: SettingsDep, _p: RiskTeam,
+    platform: Annotated[str | None, Query(max_length=100)] = None,
+    size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """Stories the page budget held instead of paging (docs/alerts.md, "The page budget"), most
+    recently held first: what each would have paged (``watch``: kind, phase, severity, reason) and
+    the story itself, so a risk team sees what was not sent. Promoted or expired stories drop out."""
+    stories = StoryStore(redis, _config(settings)).watched(platform.lower() if platform else None, size)
+    return {"total": len(stories), "stories": [s.model_dump(mode="json") for s in stories]}
 
 
 @router.get("/v1/alerts/{alert_id}")
