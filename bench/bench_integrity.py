@@ -19,6 +19,7 @@ so in a replay like this nothing expires and the memory reported is an upper bou
 from __future__ import annotations
 
 import argparse
+import cProfile
 import functools
 import hashlib
 import json
@@ -376,6 +377,8 @@ def main() -> None:
     ap.add_argument("--reference", action="store_true",
                     help="after each checkpoint's window, time the 10k-history window again on a fresh engine "
                          "(the same load): ref_engine_cpu_us_per_review and the ratio")
+    ap.add_argument("--profile", default="",
+                    help="diagnostic: cProfile each timed window into PREFIX-<history>.prof (slows the engine)")
     ap.add_argument("--copies-keep", type=int, default=0,
                     help="diagnostic only: override engine.COPIES_KEEP (e.g. 1000000: the uncapped copy list)")
     args = ap.parse_args()
@@ -499,6 +502,7 @@ def main() -> None:
         print(json.dumps(row), flush=True)
 
     checkpoints = sorted(int(c) for c in args.checkpoints.split(",") if int(c) + args.window <= args.reviews)
+    profiler = cProfile.Profile() if args.profile else None  # diagnostic: one profile per timed window
     batch: list[ReviewEvent] = []
     done = 0
     timing: dict | None = None
@@ -523,10 +527,16 @@ def main() -> None:
         done += len(batch)
         batch = []
         if timing is None and checkpoints and done >= checkpoints[0]:
+            if profiler is not None:
+                profiler.enable()
             timing = {"history": done, "t": time.perf_counter(), "c": time.process_time(), "r": redis_cpu(),
                       "j": judged[0], "g": gen_cpu[0], "f": dict(flagged), "rc": redis_calls()}
             checkpoints.pop(0)
         elif timing is not None and done - timing["history"] >= args.window:
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(f"{args.profile}-{timing['history']}.prof")
+                profiler = cProfile.Profile()
             record(timing, done)
             timing = None
     if batch:
@@ -534,6 +544,9 @@ def main() -> None:
         done += len(batch)
         batch = []
     if timing is not None and done - timing["history"] >= args.window // 2:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(f"{args.profile}-{timing['history']}.prof")
         record(timing, done)
     wall = time.perf_counter() - t_all
     cpu = time.process_time() - c_all - gen_cpu[0]
