@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import redis
 from prometheus_client import Counter
@@ -55,6 +56,15 @@ def weekly_bar(cfg: AlertConfig, signal_posts: float) -> float:
     return cfg.budget_surprise + math.log10(max(1.0, signal_posts))
 
 
+EvidenceKind = Literal["thread", "burst"]
+
+
+def evidence_kind(cfg: AlertConfig, story: Story, kind: AlertKind) -> EvidenceKind:
+    """Which evidence can let ``story`` page inside the budget window: the thread re-score for a
+    rumour the model judged (early warnings on), a burst at the weekly bar for anything else."""
+    return "thread" if kind == "rumour" and story.model_headline and cfg.early_enabled else "burst"
+
+
 def strong_evidence(cfg: AlertConfig, story: Story, kind: AlertKind, burst: bool, surprise: float,
                     signal_posts: float = 0.0) -> str | None:
     """What lets a story page although its platform was paged within ``budget_s`` (None: nothing).
@@ -65,7 +75,7 @@ def strong_evidence(cfg: AlertConfig, story: Story, kind: AlertKind, burst: bool
     burst is no evidence here: ordinary social stories spread as fast as rumours (docs/alerts.md). Any
     other alert (a lexicon-scored rumour burst, a negative burst): a burst surprise at the weekly bar
     (``weekly_bar``) instead of the per-window one."""
-    if kind == "rumour" and story.model_headline and cfg.early_enabled:
+    if evidence_kind(cfg, story, kind) == "thread":
         if (story.rumour_story is not None and story.rescored_volume >= cfg.watch_confirm_posts
                 and story.rumour_story >= cfg.watch_confirm_threshold):
             return (f"re-scored with its thread at {story.rescored_volume} posts: P(rumour) "
@@ -105,8 +115,7 @@ class PageBudget:
         ok, last, prev = self._claim(keys=[self.key(platform)],
                                      args=[f"{at:.3f}", self.cfg.budget_s, "1" if strong else "0", alert_id,
                                            int(self.cfg.budget_s * 2)])
-        last_s = last.decode() if isinstance(last, bytes) else last
-        prev_s = prev.decode() if isinstance(prev, bytes) else prev
+        last_s, prev_s = _text(last), _text(prev)
         return BudgetDecision(bool(int(ok)), float(last_s) if last_s else None, prev_s or None)
 
     def record(self, platform: str, at: float, alert_id: str) -> None:
@@ -118,4 +127,8 @@ class PageBudget:
         raw = self.client.hmget(self.key(platform), ["at", "alert"])
         if raw[0] is None:
             return None
-        return float(raw[0]), (raw[1].decode() if isinstance(raw[1], bytes) else raw[1] or "")
+        return float(raw[0]), _text(raw[1] or "")
+
+
+def _text(v: bytes | str) -> str:
+    return v.decode() if isinstance(v, bytes) else v

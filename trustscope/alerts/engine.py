@@ -29,7 +29,8 @@ from datetime import datetime, timezone
 
 import redis
 
-from trustscope.alerts.budget import PAGES_HELD, PAGES_PROMOTED, BudgetDecision, PageBudget, strong_evidence
+from trustscope.alerts.budget import (PAGES_HELD, PAGES_PROMOTED, BudgetDecision, PageBudget, evidence_kind,
+                                      strong_evidence)
 from trustscope.alerts.config import AlertConfig
 from trustscope.alerts.models import Alert, AlertEvent, AlertKind, Phase, Post, Story, Watch, ts_to_dt
 from trustscope.alerts.rates import EARLY, RateModel
@@ -185,8 +186,7 @@ class AlertEngine:
                 alert.history.insert(0, {"action": "watch", "by": "alerter", "at": ts_to_dt(story.watch.held_at).isoformat(),
                                          "note": story.watch.reason})
                 alert.history[-1]["note"] = f"promoted from watch: {note}"
-                PAGES_PROMOTED.labels("thread" if evidence and "thread" in evidence else
-                                      "burst" if evidence else "budget").inc()
+                PAGES_PROMOTED.labels(evidence_kind(self.cfg, story, kind) if evidence else "budget").inc()
                 log.info("alert.promoted", alert=alert.id, platform=alert.platform, kind=kind, phase=phase,
                          evidence=note, held_s=round(now_ts - story.watch.held_at, 1))
             event = AlertEvent(type="alert.opened", alert=alert, notify=True, at=now)

@@ -157,7 +157,7 @@ CLAIM_STALE_S = 10  # a batch writes its records within a second of claiming the
 # platform and author ids) and an author's state (up to ~480 B) exceed 64, so with the default most
 # shards of ``rec`` and ``au`` fall back to a hashtable, ~60 B more per field (docs/integrity.md).
 LISTPACK_VALUE = 512
-_warned_listpack = False
+_checked_listpack = False
 
 
 def listpack_value(client: Any) -> int | None:
@@ -362,10 +362,10 @@ class RedisStore:
         # On a Redis Cluster all keys share the prefix's hash tag (one slot): pipelines run on the
         # master of that slot, following MOVED/ASK (redis-py's cluster pipeline refuses scripts).
         self._router = slot_router(client, prefix)
-        global _warned_listpack
-        value = None if _warned_listpack else listpack_value(client)
+        global _checked_listpack
+        value = None if _checked_listpack else listpack_value(client)
+        _checked_listpack = True  # one CONFIG GET per process, whatever it says
         if value is not None and value < LISTPACK_VALUE:
-            _warned_listpack = True  # once per process
             log.warning("integrity_redis_listpack_small", hash_max_listpack_value=value,
                         recommended=LISTPACK_VALUE, hint="records and author state fall back to hashtables")
 

@@ -12,18 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
+from scipy.special import logit as _logit
 
 _EPS = 1e-6
 
 
 def logit(p) -> np.ndarray:
     """log(p / (1 - p)), clipped so 0 and 1 stay finite."""
-    p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
-    return np.log(p / (1 - p))
+    return _logit(np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS))
 
 
 def sigmoid(z) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
+    return expit(np.asarray(z, dtype=np.float64))
 
 
 class LogitStacker:
