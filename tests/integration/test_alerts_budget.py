@@ -160,3 +160,19 @@ def test_the_watch_list_through_the_gateway(rclient, prefix, settings, live_serv
             clock.t = T0 + 5 * DAY + 40 * i
             eng.process([post(f"b{i}", "真的假的？赶紧去提现", None, clock.t, author=f"u{i}", root_id="b0", parent_id="b0")])
         assert c.get("/v1/alerts/watch", headers=ALERTS).json()["total"] == 0
+
+
+def test_the_watch_list_finds_a_platform_past_a_page_of_other_platforms_held_stories(rclient, prefix):
+    """The watch index is read a page (4 x limit) at a time until the platform's stories are found:
+    a platform held longest ago is not hidden behind the newer holds of other platforms."""
+    eng, clock = make(rclient, prefix, FixedModel(0.9995))
+    names = [("huabei", "花呗"), ("alipay", "支付宝"), ("jiebei", "借呗"), ("ppdai", "拍拍贷"), ("lufax", "陆金所"),
+             ("qudian", "趣店")]
+    for i, (platform, name) in enumerate(names):  # huabei is held first, the others after it
+        at = T0 + i * 60
+        clock.t = at
+        eng.process([post(f"a{i}", CLAIM.format(name), platform, at, rumour=0.93)])
+        clock.t = at + 5 * DAY
+        eng.process([post(f"b{i}", OTHER.format(name), platform, at + 5 * DAY, rumour=0.95)])
+    assert len(eng.watched()) == len(names)
+    assert [s.headline_id for s in eng.watched("huabei", limit=1)] == ["b0"]

@@ -168,14 +168,27 @@ class StoryStore:
 
     # --- reading -----------------------------------------------------------------------------
     def get(self, story_id: str) -> Story | None:
-        raw = self.client.hgetall(self.story_key(story_id))
-        if not raw:
-            return None
-        win = self.client.hgetall(self.story_key(story_id) + ":win")
-        newest = max((int(k) for k in win), default=0)
-        window = sum(int(v) for k, v in win.items() if int(k) > newest - self.cfg.window_s // 60)
-        authors = int(self.client.pfcount(self.story_key(story_id) + ":authors"))
-        return self._story({_d(k): _d(v) for k, v in raw.items()}, window, authors)
+        return self.get_many([story_id])[0]
+
+    def get_many(self, story_ids: list[str]) -> list[Story | None]:
+        """The stories (None where expired), read in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for sid in story_ids:
+            key = self.story_key(sid)
+            pipe.hgetall(key)
+            pipe.hgetall(key + ":win")
+            pipe.pfcount(key + ":authors")
+        res = pipe.execute() if story_ids else []
+        out: list[Story | None] = []
+        for i in range(len(story_ids)):
+            raw, win, authors = res[3 * i:3 * i + 3]
+            if not raw:
+                out.append(None)
+                continue
+            newest = max((int(k) for k in win), default=0)
+            window = sum(int(v) for k, v in win.items() if int(k) > newest - self.cfg.window_s // 60)
+            out.append(self._story({_d(k): _d(v) for k, v in raw.items()}, window, int(authors)))
+        return out
 
     def thread_stories(self, post_id: str) -> dict[str, str]:
         return {_d(k): _d(v) for k, v in self.client.hgetall(self.thread_key(post_id)).items()}
@@ -365,15 +378,22 @@ class StoryStore:
         pipe.execute()
 
     def watched(self, platform: str | None = None, limit: int = 100) -> list[Story]:
-        """Stories on watch, most recently held first (expired ones are dropped from the index)."""
-        ids = [_d(m) for m in self.client.zrevrange(self.watch_key, 0, max(0, limit * 4) - 1)]
-        out, gone = [], []
-        for sid in ids:
-            story = self.get(sid)
-            if story is None or story.watch is None:
-                gone.append(sid)
-            elif platform is None or story.platform == platform:
-                out.append(story)
+        """Stories on watch, most recently held first (expired ones are dropped from the index). The
+        index is read a page at a time until ``limit`` stories of ``platform`` are found or it ends."""
+        out: list[Story] = []
+        gone: list[str] = []
+        page = max(1, limit * 4)
+        start = 0
+        while len(out) < limit:
+            ids = [_d(m) for m in self.client.zrevrange(self.watch_key, start, start + page - 1)]
+            for sid, story in zip(ids, self.get_many(ids), strict=True):
+                if story is None or story.watch is None:
+                    gone.append(sid)
+                elif platform is None or story.platform == platform:
+                    out.append(story)
+            if len(ids) < page:
+                break
+            start += page
         if gone:
             self.client.zrem(self.watch_key, *gone)
         return out[:limit]
