@@ -21,10 +21,12 @@ from __future__ import annotations
 import argparse
 import cProfile
 import functools
+import gc
 import hashlib
 import json
 import os
 import random
+import resource
 import shutil
 import socket
 import subprocess
@@ -350,6 +352,30 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _rss_mb() -> float:
+    """This process's resident set now (Linux /proc; 0 elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
+def _apply_gc(mode: str) -> None:
+    """Tune the collector as the integrity stage does once built (trustscope.gctune), or not."""
+    from trustscope import gctune
+    from trustscope.settings import get_settings
+
+    if mode == "off":
+        gc.disable()
+    elif mode == "settings":
+        gctune.apply(gctune.GcPolicy.from_settings(get_settings()))
+    elif mode != "python":
+        gctune.apply(gctune.GcPolicy.parse(mode, freeze=True))
+    print(json.dumps({"gc": mode, "thresholds": list(gc.get_threshold()), "enabled": gc.isenabled(),
+                      "frozen": gc.get_freeze_count()}), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--backend", choices=["memory", "redis"], default="memory")
@@ -381,6 +407,9 @@ def main() -> None:
                     help="diagnostic: cProfile each timed window into PREFIX-<history>.prof (slows the engine)")
     ap.add_argument("--copies-keep", type=int, default=0,
                     help="diagnostic only: override engine.COPIES_KEEP (e.g. 1000000: the uncapped copy list)")
+    ap.add_argument("--gc", default="settings",
+                    help="the collector: 'settings' (TS_GC_THRESHOLDS / TS_GC_FREEZE, what the stage runs), "
+                         "'python' (Python's defaults), 'off' (gc.disable(), diagnostic) or thresholds 'A,B,C'")
     args = ap.parse_args()
     if args.copies_keep:
         from trustscope.integrity import engine as engine_mod
@@ -424,6 +453,7 @@ def main() -> None:
     else:
         engine = IntegrityEngine.in_memory()
 
+    _apply_gc(args.gc)
     # reviews judged (a batch's own plus the members of groups whose level changed): what the
     # per-review cost follows (docs/benchmarks.md, "why per-review cost grows with history")
     judged = [0]
@@ -477,6 +507,8 @@ def main() -> None:
             **{f"new_with_{k}": round((flagged[k] - timing["f"][k]) / n, 4) for k in flagged},
         }
         row["reviews_per_engine_cpu_s"] = round(1e6 / max(1.0, row["engine_cpu_us_per_review"]))
+        row["engine_rss_mb"] = _rss_mb()  # the engine process's resident memory (the collector's cost)
+        row["gc_collections"] = [g["collections"] for g in gc.get_stats()]
         if client is not None:
             row["redis_mb"] = round((int(client.info("memory")["used_memory"]) - base_mem) / 2**20, 1)
             row["redis_bytes_per_review"] = round(row["redis_mb"] * 2**20 / done)
@@ -557,6 +589,7 @@ def main() -> None:
         "reviews_per_total_cpu_s": round(done / (cpu + rcpu)), "updates": updates,
         "text_source": textpool.HonestTexts(random.Random(0)).source, "texts": texts_mode,
         "stream_gen_cpu_s": round(gen_cpu[0], 1),
+        "engine_rss_mb": _rss_mb(), "engine_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         **{f"with_{k}": flagged[k] for k in flagged},
     }
     if client is not None:

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     metrics_port: int = Field(0, description="Prometheus port for workers; 0 = off")
+    gc_thresholds: str = Field("50000,20,20", description="worker stages: the cyclic collector's thresholds "
+                               "(gc.set_threshold), set once the stage is built; '' = Python's 700,10,10")
+    gc_freeze: bool = Field(True, description="worker stages: gc.freeze() once the stage is built (the model "
+                            "and start-up objects are not re-scanned by every full collection)")
 
     # --- alerts (trustscope/alerts, services/alerter; docs/alerts.md) --------------------------
     stream_taps: str = Field("verified:alerting", description="source:tap pairs; each message forwarded "

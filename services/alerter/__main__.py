@@ -9,6 +9,7 @@ import threading
 from services.alerter.stage import build
 from trustscope.alerts.config import AlertConfig
 from trustscope.alerts.delivery import Dispatcher
+from trustscope.gctune import tuned
 from trustscope.settings import get_settings
 from trustscope.worker import serve
 
@@ -25,4 +26,4 @@ if __name__ == "__main__":
     else:
         if mode == "all":
             threading.Thread(target=dispatch, name="dispatcher", daemon=True).start()
-        serve(build)
+        serve(tuned(build))
