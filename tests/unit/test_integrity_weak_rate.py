@@ -92,3 +92,19 @@ def test_honest_newcomers_just_after_a_wave_get_no_signal():
     v = _run(events)
     after = [e.id for e in events if T0 + 54 * DAY <= e.created_at and labels[e.id] == "honest"]
     assert after and max(v[rid].signals.get("weak_rate", 0) for rid in after) < 0.05  # noise at most
+
+
+def test_betabinom_sf_is_scipys_bit_for_bit() -> None:
+    """The fast tail is scipy's own ``betabinom.sf``, exactly (verdicts must not move by a bit)."""
+    from scipy.stats import betabinom
+
+    rng = random.Random(13)
+    cases = [(0, 10, 1.0, 3.0), (-1, 10, 1.0, 3.0), (10, 10, 2.0, 5.0), (12, 10, 2.0, 5.0)]
+    for _ in range(3000):
+        n = rng.choice([rng.randint(10, 60), rng.randint(10, 400), rng.randint(10, 3000)])
+        n_hist = rng.choice([0, rng.randint(0, 100), rng.randint(0, 5000), rng.randint(0, 200_000)])
+        w_hist = rng.randint(0, n_hist)
+        cases.append((rng.randint(weak_rate.MIN_WEAK, n) - 1, n, weak_rate.A0 + w_hist,
+                      weak_rate.B0 + n_hist - w_hist))
+    for k, n, a, b in cases:
+        assert weak_rate.betabinom_sf(k, n, a, b) == float(betabinom.sf(k, n, a, b)), (k, n, a, b)

@@ -332,20 +332,21 @@ class IntegrityEngine:
         #     an author counts once per pair
         grid_pairs: list[tuple[int, int, str, list[tuple[str, str]]]] = []
         for g in lockstep.GRIDS:
-            item = lockstep.item_of(ev.platform, t, g)
+            w_now = lockstep.window_of(t, g)
             js: list[tuple[str, str]] = []
-            seen_items = set()
+            seen_items: set[tuple[str, int]] = set()  # (platform, window): an item, without formatting it
             already = False
             for r in reversed(recent):
-                j = lockstep.item_of(r[1], r[0], g)
-                if j == item:
+                w_r = lockstep.window_of(r[0], g)
+                if w_r == w_now and r[1] == ev.platform:
                     already = True
                     break
-                if r[2] and j not in seen_items:  # pairs of polar (1-2, 4-5 star) reviews only
-                    seen_items.add(j)
-                    js.append((j, r[2]))
+                if r[2] and (r[1], w_r) not in seen_items:  # pairs of polar (1-2, 4-5 star) reviews only
+                    seen_items.add((r[1], w_r))
+                    js.append((f"{r[1]}@{g}:{w_r}", r[2]))  # lockstep.item_of(r[1], r[0], g)
             if not already:
-                grid_pairs.append((g, lockstep.window_of(t, g), item, js[: lockstep.RECENT_ITEMS] if polar else []))
+                grid_pairs.append((g, w_now, lockstep.item_of(ev.platform, t, g),
+                                   js[: lockstep.RECENT_ITEMS] if polar else []))
 
         p.hset("rec", ev.id, pack_record(record))
         if sig is not None:
