@@ -66,6 +66,10 @@ def check(
     paid = _load_paid_head(model, clf) if clf is not None else None
     engine = IntegrityEngine.in_memory(sentiment=clf.classify if clf is not None else None, paid=paid,
                                        paid_threshold=paid.head.threshold if paid else 0.5)
+    from trustscope import gctune  # the in-memory store fills this process's heap: tune as the stages do
+    from trustscope.settings import get_settings
+
+    gctune.apply(gctune.GcPolicy.from_settings(get_settings()))
     order: list[str] = []
     meta: dict[str, tuple[str, int | None, float]] = {}
     latest: dict[str, Any] = {}
