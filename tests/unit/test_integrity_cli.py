@@ -1,5 +1,7 @@
 """`trustscope integrity check|simulate|evaluate` through the typer app."""
 
+import gc
+
 import orjson
 import pytest
 from typer.testing import CliRunner
@@ -7,6 +9,15 @@ from typer.testing import CliRunner
 from trustscope.cli.main import app
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _restore_gc():
+    """`integrity check` tunes the collector for its process (trustscope.gctune): here that is pytest's."""
+    before = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*before)
 TPL = "在稳盈宝理财{n}个月了，收益稳定，提现{n}分钟就到账，客服很耐心，推荐给大家"
 
 
@@ -74,3 +85,17 @@ def test_evaluate_leave_one_family_out_prints_the_table(tmp_path):
     assert set(body["combinations"]) == {"copy_paste", "unmarked", "ALL (in-family)"}
     bad = runner.invoke(app, ["integrity", "evaluate", "--leave-one-family-out", "--baseline-src", str(tmp_path)])
     assert bad.exit_code != 0 and "baseline-src" in bad.output
+
+
+def test_check_tunes_the_collector_once_loaded(monkeypatch):
+    from trustscope.settings import get_settings
+
+    monkeypatch.setenv("TS_GC_THRESHOLDS", "45000,15,15")
+    get_settings.cache_clear()
+    gc.set_threshold(700, 10, 10)
+    try:
+        res = runner.invoke(app, ["integrity", "check", "--no-model"], input=_lines())
+    finally:
+        get_settings.cache_clear()
+    assert res.exit_code == 0, res.output
+    assert gc.get_threshold() == (45000, 15, 15)
