@@ -144,7 +144,7 @@ class StoryStore:
         self._threads: dict[str, dict[str, str]] | None = None
         self._bands: dict[str, str | None] | None = None
         self._band_keys: dict[tuple[str, str], list[str]] | None = None
-        self._post_sigs: dict[str, np.ndarray | None] | None = None  # the batch's posts' signatures
+        self._post_sigs: dict[tuple[str, str], np.ndarray | None] | None = None  # the batch's posts' signatures
         self._story_sigs: dict[str, np.ndarray | None] | None = None  # candidate stories' headline signatures
         self._pending: dict[str, tuple[str, int]] | None = None
         seed = MinHash(num_perm=config.num_perm, seed=7)
@@ -253,9 +253,12 @@ class StoryStore:
         ``end_batch`` the batch's own placements are overlaid on what was read and its LSH writes are
         buffered (one consumer owns the story state, as everywhere in the alerter)."""
         roots = sorted({r for p in posts for r in (p.root_id, p.parent_id) if r})
-        self._post_sigs = {p.id: self.signature(p.text) for p in posts}
-        self._band_keys = {(p.id, platform): self._lsh_keys(platform, self._post_sigs[p.id]) + self._claim_keys(platform, p)
-                           for p in posts for platform in p.platforms}
+        self._post_sigs = {}
+        for p in posts:  # only posts that name a platform are matched by text (keyed by text too: an id
+            if p.platforms and (p.id, p.text) not in self._post_sigs:  # can come twice with other texts)
+                self._post_sigs[(p.id, p.text)] = self.signature(p.text)
+        self._band_keys = {(p.id, platform): self._lsh_keys(platform, self._post_sigs[(p.id, p.text)])
+                           + self._claim_keys(platform, p) for p in posts for platform in p.platforms}
         keys = sorted({k for ks in self._band_keys.values() for k in ks})
         pipe = self.client.pipeline(transaction=False)
         for r in roots:
@@ -383,8 +386,8 @@ class StoryStore:
         return placements
 
     def _post_sig(self, post: Post) -> np.ndarray | None:
-        if self._post_sigs is not None and post.id in self._post_sigs:
-            return self._post_sigs[post.id]
+        if self._post_sigs is not None and (post.id, post.text) in self._post_sigs:
+            return self._post_sigs[(post.id, post.text)]
         return self.signature(post.text)
 
     def _apply(self, post: Post, platform: str, story_id: str, via: str, root: str | None,
