@@ -70,8 +70,11 @@ from trustscope.ids import document_id  # noqa: E402
 from trustscope.platforms.registry import default_platforms  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
-SURGE = ["{}提现不到账三天了，客服电话一直打不通", "{}无法提现了吗？我的钱也卡住了，客服电话打不通",
-         "{}提现困难，客服电话打不通，有没有人一样", "求助：{}提不了现，三天没到账，客服电话打不通"]
+# a complaint surge: one complaint copied with small changes (as people pass one on), or four wordings
+SURGE_SAME = ["{}提现不到账三天了，客服电话一直打不通，大家小心", "转：{}提现不到账三天了，客服电话一直打不通，大家小心",
+              "【求助】{}提现不到账三天了，客服电话一直打不通，大家小心！", "同样遭遇！{}提现不到账三天了，客服电话一直打不通"]
+SURGE_VARIED = ["{}提现不到账三天了，客服电话一直打不通", "{}无法提现了吗？我的钱也卡住了，客服电话打不通",
+                "{}提现困难，客服电话打不通，有没有人一样", "求助：{}提不了现，三天没到账，客服电话打不通"]
 CLAIMS = ["{}要暴雷了？", "{}提现困难，已经三天了", "{}跑路了？", "{}被立案调查了", "{}停止兑付", "{}无法提现了"]
 SOURCE = "replay"
 HELD_OUT_DIR = Path.home() / ".cache" / "trustscope" / "replay-rumour-model"
@@ -801,8 +804,9 @@ def surge_posts(args: argparse.Namespace, plats: list[tuple[str, str]], t0: floa
         raise SystemExit(f"--surge: unknown platform {pid!r}")
     start = t0 + float(day or 3) * 86400
     gap = args.surge_minutes * 60 / max(1, args.surge_posts)
+    texts = SURGE_SAME if args.surge_texts == "same" else SURGE_VARIED
     return [{"id": f"{tag}-surge{j}", "platforms": [pid], "author": f"{tag}-surger{j}", "surge": True,
-             "t": start + j * gap, "text": SURGE[j % len(SURGE)].format(names[pid]) + f"（{200 + 37 * j}元）"}
+             "t": start + j * gap, "text": texts[j % len(texts)].format(names[pid]) + f"（{200 + 37 * j}元）"}
             for j in range(args.surge_posts)]
 
 
@@ -976,6 +980,8 @@ def main() -> None:
                    help="add one genuine complaint surge about PLATFORM on that simulated day (e.g. wechat-pay@3)")
     n.add_argument("--surge-posts", type=int, default=40, help="complaints in the surge, one per person")
     n.add_argument("--surge-minutes", type=float, default=20.0, help="the surge's duration")
+    n.add_argument("--surge-texts", default="same", choices=["same", "varied"],
+                   help="same: one complaint passed on with small changes (one story); varied: four wordings")
     for p in (m, n):
         p.add_argument("--model-dir", default=str(HELD_OUT_DIR) if (HELD_OUT_DIR / "replay_split.json").exists() else None,
                        help="rumour model (default: the held-out one `prepare` wrote, if any)")
