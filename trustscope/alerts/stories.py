@@ -6,8 +6,9 @@ recent posts share an LSH band with it (MinHash over character shingles of the n
 at 0.8 almost surely); otherwise it starts a story. State lives in Redis with expiry, so memory is
 bounded by the traffic of the last ``idle_ttl_s`` plus live stories (docs/alerts.md has the numbers):
 
-- ``{p}:al:story:{id}`` hash (counters, headline), ``:authors`` HyperLogLog, ``:win`` minute buckets
-  of the burst window (event time); TTL ``idle_ttl_s`` while a story has one post, ``story_ttl_s`` after.
+- ``{p}:al:story:{id}`` hash (counters, headline, ``sig``: the headline's MinHash, which an LSH
+  candidate must resemble to be joined), ``:authors`` HyperLogLog, ``:win`` minute buckets of the burst
+  window (event time) of all posts, rumour-like (``r{minute}``) and negative (``n{minute}``) ones; TTL ``idle_ttl_s`` while a story has one post, ``story_ttl_s`` after.
 - ``{p}:al:watch`` sorted set story id -> event time it was held by the page budget (the watch
   index; members whose story expired are dropped when read or after ``story_ttl_s``).
 - ``{p}:al:thr:{post}`` hash platform -> story, for posts and thread roots (also the replay guard:
@@ -310,19 +311,19 @@ class StoryStore:
                 votes[sid] = (n + 1, claim or f"{self.cfg.key}:claim:" in key)
         return dict(sorted(votes.items(), key=lambda kv: -kv[1][0]))
 
-    def _read_sigs(self, story_ids: list[str]) -> None:
-        """Read the headline signatures of ``story_ids`` not known yet (one round trip)."""
-        cache = self._story_sigs if self._bands is not None and self._story_sigs is not None else {}
+    def _read_sigs(self, story_ids: list[str]) -> dict[str, np.ndarray | None]:
+        """The headline signatures of ``story_ids`` (None: the story has none), those not known yet read
+        in one round trip; inside a batch they are kept for the batch (``begin_batch`` reads its
+        candidates' at once), outside one read per call."""
+        cache = self._story_sigs if self._story_sigs is not None else {}
         todo = [sid for sid in story_ids if sid not in cache]
-        if not todo:
-            self._story_sigs = cache
-            return
-        pipe = self.client.pipeline(transaction=False)
-        for sid in todo:
-            pipe.hget(self.story_key(sid), "sig")
-        for sid, raw in zip(todo, pipe.execute()):
-            cache[sid] = np.frombuffer(base64.b64decode(raw), dtype="<u4").astype(np.uint64) if raw else None
-        self._story_sigs = cache
+        if todo:
+            pipe = self.client.pipeline(transaction=False)
+            for sid in todo:
+                pipe.hget(self.story_key(sid), "sig")
+            for sid, raw in zip(todo, pipe.execute()):
+                cache[sid] = np.frombuffer(base64.b64decode(raw), dtype="<u4").astype(np.uint64) if raw else None
+        return cache
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
         """Estimated Jaccard similarity of two texts' shingle sets: the share of equal MinHash values."""
@@ -335,8 +336,7 @@ class StoryStore:
         a 230-review complaint story absorbed an unrelated social thread this way, docs/alerts.md);
         a vote is kept only when the post resembles the story's headline (estimated Jaccard ≥
         ``join_min_similarity``) or when the same claim in other words voted for it."""
-        self._read_sigs(list(votes))  # already read by ``begin_batch`` for a batch's candidates
-        sigs = self._story_sigs or {}
+        sigs = self._read_sigs(list(votes))
         for sid, (_n, claim) in votes.items():
             head = sigs.get(sid)
             if claim or head is None or sig is None or self.similarity(sig, head) >= self.cfg.join_min_similarity:
