@@ -39,7 +39,10 @@ Zipf-shared so a few platforms are busy and most are small; sentiment from the r
 score from the lexicon, as the stage gives reviews) and ordinary social stories (``--social-per-day``
 non-rumour CED events with their reposts, scored by the rumour model), straight into the alert
 engine; reports alerts per platform per day and per week (the first day, while baselines learn,
-shown apart).
+shown apart). ``--surge PLATFORM@DAY`` adds one genuine complaint surge to that traffic
+(``--surge-posts`` lexicon-scored, negative complaints from as many people within
+``--surge-minutes``) and reports whether it paged, held or promoted, so a run shows both what
+ordinary traffic pages and that a real second surge inside a platform's budget week still does.
 """
 
 from __future__ import annotations
@@ -67,6 +70,11 @@ from trustscope.ids import document_id  # noqa: E402
 from trustscope.platforms.registry import default_platforms  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
+# a complaint surge: one complaint copied with small changes (as people pass one on), or four wordings
+SURGE_SAME = ["{}提现不到账三天了，客服电话一直打不通，大家小心", "转：{}提现不到账三天了，客服电话一直打不通，大家小心",
+              "【求助】{}提现不到账三天了，客服电话一直打不通，大家小心！", "同样遭遇！{}提现不到账三天了，客服电话一直打不通"]
+SURGE_VARIED = ["{}提现不到账三天了，客服电话一直打不通", "{}无法提现了吗？我的钱也卡住了，客服电话打不通",
+                "{}提现困难，客服电话打不通，有没有人一样", "求助：{}提不了现，三天没到账，客服电话打不通"]
 CLAIMS = ["{}要暴雷了？", "{}提现困难，已经三天了", "{}跑路了？", "{}被立案调查了", "{}停止兑付", "{}无法提现了"]
 SOURCE = "replay"
 HELD_OUT_DIR = Path.home() / ".cache" / "trustscope" / "replay-rumour-model"
@@ -688,6 +696,7 @@ def noise(args: argparse.Namespace) -> None:
     scorer = RumourScorer.from_settings(settings)
     engine = AlertEngine(client, config, clock=lambda: clock["t"], rescorer=StoryRescorer(scorer))
     social = social_posts(args, rng, plats, weights, t0, t_end, split, tag)
+    surge = surge_posts(args, plats, t0, tag)
     if social:
         scored = scorer.score_texts([to_simplified(normalize_text(p["text"])) for p in social])
         for p, sc in zip(social, scored):
@@ -698,6 +707,7 @@ def noise(args: argparse.Namespace) -> None:
     times = sorted(rng.uniform(t0, t_end) for _ in range(total))
     stream: list[tuple[float, int, dict[str, Any] | None]] = [(t, i, None) for i, t in enumerate(times)]
     stream += [(p["t"], -1 - j, p) for j, p in enumerate(social)]
+    stream += [(p["t"], -1 - len(social) - j, p) for j, p in enumerate(surge)]
     stream.sort(key=lambda x: x[0])
     per_platform_day: Counter[tuple[str, int]] = Counter()
     by_phase: Counter[str] = Counter()
@@ -717,6 +727,12 @@ def noise(args: argparse.Namespace) -> None:
                                   text=text, created_at=t, ingested_at=t, rumour=rumour.score,
                                   rumour_terms=rumour.terms, rumour_engine=rumour.engine,
                                   negative=negative, prob_positive=0.1 if negative else 0.9))
+            elif sp.get("surge"):  # a genuine complaint surge: reviews, scored as the stages score reviews
+                text = to_simplified(normalize_text(sp["text"]))
+                rumour = score_text(text)
+                batch.append(Post(id=sp["id"], platforms=sp["platforms"], author_id=sp["author"], text=text,
+                                  created_at=t, ingested_at=t, rumour=rumour.score, rumour_terms=rumour.terms,
+                                  rumour_engine=rumour.engine, negative=True, prob_positive=0.05))
             else:  # sentiment of social posts is not modelled here: they count on the rumour paths only
                 batch.append(Post(id=sp["id"], platforms=sp["platforms"], author_id=sp["author"],
                                   text=to_simplified(normalize_text(sp["text"])), created_at=t, ingested_at=t,
@@ -768,11 +784,51 @@ def noise(args: argparse.Namespace) -> None:
             print(f"  {a.platform} day {(a.last_seen.timestamp() - t0) / 86400:.2f}: {a.kind}/{a.phase} volume {a.volume} "
                   f"window surprise {a.surprise:.1f} P {a.rumour_prob:.2f} neg {a.negative_share:.2f} "
                   f"{a.history[-1].get('note') or ''} | {a.headline[:40]}")
+        if surge:
+            report_surge(engine, surge, opened_alerts, pages, t0)
         busiest = [p for p, _ in plats[:3]]
         print(f"busiest platforms (share {sum(weights[:3]):.0%} of traffic) {busiest}: "
               f"{sum(by_platform[p] for p in busiest)} alerts")
     finally:
         cleanup(client, None, prefix)
+
+
+def surge_posts(args: argparse.Namespace, plats: list[tuple[str, str]], t0: float, tag: str) -> list[dict[str, Any]]:
+    """``--surge PLATFORM@DAY``: ``--surge-posts`` complaints about one platform from as many people,
+    evenly over ``--surge-minutes`` from that simulated day on (a genuine surge, not ordinary traffic)."""
+    if not args.surge:
+        return []
+    pid, _, day = args.surge.partition("@")
+    names = dict(plats)
+    if pid not in names:
+        raise SystemExit(f"--surge: unknown platform {pid!r}")
+    start = t0 + float(day or 3) * 86400
+    gap = args.surge_minutes * 60 / max(1, args.surge_posts)
+    texts = SURGE_SAME if args.surge_texts == "same" else SURGE_VARIED
+    return [{"id": f"{tag}-surge{j}", "platforms": [pid], "author": f"{tag}-surger{j}", "surge": True,
+             "t": start + j * gap, "text": texts[j % len(texts)].format(names[pid]) + f"（{200 + 37 * j}元）"}
+            for j in range(args.surge_posts)]
+
+
+def report_surge(engine: Any, surge: list[dict[str, Any]], opened: list[Any], pages: dict[str, list[float]],
+                 t0: float) -> None:
+    """Did the surge page? Its stories (where its posts went), their alerts or watch records."""
+    pid, start = surge[0]["platforms"][0], surge[0]["t"]
+    sids = {engine.stories.thread_stories(p["id"]).get(pid) for p in surge} - {None}
+    before = [t for t in pages.get(pid, []) if t < start]
+    print(f"surge: {len(surge)} complaints about {pid} from day {(start - t0) / 86400:.2f} in "
+          f"{(surge[-1]['t'] - start) / 60:.0f} min -> {len(sids)} stor{'y' if len(sids) == 1 else 'ies'}; the "
+          f"platform's pages before it: {[round((t - t0) / 86400, 2) for t in before]}")
+    for a in (a for a in opened if a.id in sids):
+        note = a.history[-1].get("note") or "the platform's budget was free"
+        print(f"  PAGED {a.kind}/{a.phase} at day {(a.last_seen.timestamp() - t0) / 86400:.3f} "
+              f"({a.last_seen.timestamp() - start:.0f} s after the surge began), volume {a.volume}, surprise "
+              f"{a.surprise:.1f}: {note}")
+    for st in engine.stories.get_many(sorted(sids)):
+        if st is not None and st.watch is not None:
+            print(f"  HELD on watch: {st.watch.kind}/{st.watch.phase} severity {st.watch.severity}: {st.watch.reason}")
+    if not any(a.id in sids for a in opened):
+        print("  the surge did NOT page")
 
 
 def most_in_window(times: list[float], span_s: float) -> int:
@@ -920,6 +976,12 @@ def main() -> None:
                    help="ordinary social stories (non-rumour CED events with their reposts) per day")
     n.add_argument("--horizon-h", type=float, default=3.0)
     n.add_argument("--max-reposts", type=int, default=150)
+    n.add_argument("--surge", default=None, metavar="PLATFORM@DAY",
+                   help="add one genuine complaint surge about PLATFORM on that simulated day (e.g. wechat-pay@3)")
+    n.add_argument("--surge-posts", type=int, default=40, help="complaints in the surge, one per person")
+    n.add_argument("--surge-minutes", type=float, default=20.0, help="the surge's duration")
+    n.add_argument("--surge-texts", default="same", choices=["same", "varied"],
+                   help="same: one complaint passed on with small changes (one story); varied: four wordings")
     for p in (m, n):
         p.add_argument("--model-dir", default=str(HELD_OUT_DIR) if (HELD_OUT_DIR / "replay_split.json").exists() else None,
                        help="rumour model (default: the held-out one `prepare` wrote, if any)")

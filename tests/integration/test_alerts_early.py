@@ -89,10 +89,10 @@ def test_an_early_warning_that_bursts_is_updated_and_told_once(rclient, prefix):
     opened = eng.process([post("b0", CLAIM.format("微粒贷"), "weilidai", T0, rumour=0.95)])
     assert opened[0].alert.phase == "early"
     events = []
-    for i in range(1, 8):
+    for i in range(1, 8):  # each reply scored by the model on its own, as the integrity stage does
         clock.t = T0 + 15 * i
         events += eng.process([post(f"b{i}", "真的假的？赶紧去提现", None, T0 + 15 * i, author=f"u{i}",
-                                    root_id="b0", parent_id="b0")])
+                                    root_id="b0", parent_id="b0", rumour=0.8)])
     assert all(e.alert.id == opened[0].alert.id for e in events)
     assert not any(e.type == "alert.opened" for e in events)
     told = [e for e in events if e.notify]
@@ -214,5 +214,5 @@ def test_a_retracted_early_warning_is_not_reopened_by_its_burst_while_it_rescore
     for i in range(12, 16):
         clock.t = T0 + 10 * i
         events += eng.process([post(f"x{i}", "真的假的，赶紧提现", None, T0 + 10 * i, author=f"z{i}",
-                                    root_id="x0", parent_id="x0")])
+                                    root_id="x0", parent_id="x0", rumour=0.8)])
     assert "alert.reopened" in [e.type for e in events]

@@ -33,6 +33,10 @@ class AlertConfig:
     bands: int = 16
     shingle: int = 2
     min_lsh_chars: int = 8
+    # an LSH candidate story is joined only when the post's estimated Jaccard similarity to the story's
+    # headline is at least this (or the same claim in other words voted for it): half the bands' S-curve
+    # midpoint (1/16)**(1/4) = 0.5; 99.9 % of CED's "comment//original" copies are above 0.23 (docs/alerts.md)
+    join_min_similarity: float = 0.25
     events_maxlen: int = 50_000
     # early warning: a story whose first post the rumour model scores >= early_threshold opens an alert
     # at once when a new rumour-like story is improbable (< early_alpha per window) for its platform;

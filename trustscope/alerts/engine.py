@@ -33,7 +33,7 @@ from trustscope.alerts.budget import (PAGES_HELD, PAGES_PROMOTED, BudgetDecision
                                       strong_evidence)
 from trustscope.alerts.config import AlertConfig
 from trustscope.alerts.models import Alert, AlertEvent, AlertKind, Phase, Post, Story, Watch, ts_to_dt
-from trustscope.alerts.rates import EARLY, RateModel
+from trustscope.alerts.rates import EARLY, RateModel, signal_kinds
 from trustscope.alerts.rescore import StoryRescorer, due
 from trustscope.alerts.severity import LEVEL_ORDER, level, severity
 from trustscope.alerts.store import AlertStore, TransitionError, apply_transition
@@ -57,12 +57,7 @@ class AlertEngine:
         self.rescorer = rescorer if rescorer is not None else StoryRescorer(None)
 
     def post_kinds(self, post: Post) -> list[AlertKind]:
-        kinds: list[AlertKind] = []
-        if post.rumour >= self.cfg.rumour_threshold:
-            kinds.append("rumour")
-        if post.negative:
-            kinds.append("negative")
-        return kinds
+        return signal_kinds(post, self.cfg)
 
     def rumour_threshold(self, story: Story) -> float:
         """A story the model scores is rumour-like from ``early_threshold`` (chosen on held-out data
@@ -147,7 +142,9 @@ class AlertEngine:
         kind = kind or (existing.kind if existing else None)
         if kind is None:
             return None
-        k = story.window_posts
+        # the burst is counted in the baseline's unit: the story's signal posts of this kind in the window
+        # (not all its posts: posts without the signal that joined it are not what the baseline counts)
+        k = story.window_signal(kind)
         # the story's own earlier posts in the window are the burst, not the baseline it is judged by
         base = self.rates.baseline(story.platform, kind, story.last_seen, exclude=max(0, k - 1))
         surprise = round(base.surprise(k, self.cfg.window_s), 3) if k else 0.0

@@ -87,6 +87,8 @@ class Story(BaseModel):
     reposts: int = 0
     authors: int = 0
     window_posts: int = 0  # posts in the last burst window (event time)
+    window_rumour: int = 0  # of which rumour-like posts (``rates.signal_kinds``: what the rumour baseline counts)
+    window_negative: int = 0  # of which negative posts (what the negative baseline counts)
     velocity_per_min: float = 0.0
     rumour_max: float = 0.0  # the highest rumour score of any post, whoever scored it
     lexicon_max: float | None = None  # the highest score of its lexicon-scored posts (None: an older story)
@@ -101,6 +103,11 @@ class Story(BaseModel):
     early_seen: bool = False  # already counted in its platform's rate of new rumour-like stories
     early_surprise: float | None = None  # -log10 P(a new rumour-like story) when it first became one
     watch: Watch | None = None  # held by the page budget instead of paging (None: not held, or promoted)
+
+    def window_signal(self, kind: AlertKind) -> int:
+        """The story's posts in the burst window that carry ``kind``'s signal: the count its burst test
+        compares with the platform's baseline of that kind, which counts exactly those posts."""
+        return self.window_rumour if kind == "rumour" else self.window_negative
 
     @property
     def rumour_prob(self) -> float:

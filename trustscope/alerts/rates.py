@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import redis
 
 from trustscope.alerts.config import AlertConfig
+from trustscope.alerts.models import AlertKind, Post
 
 EARLY = "early"  # the rate kind of new stories the rumour model finds rumour-like (early warnings)
 
@@ -36,6 +37,17 @@ redis.call('HSET', KEYS[1], 'n', tostring(n), 't', tostring(t), 'last', tostring
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
 return {tostring(n), tostring(t)}
 """
+
+
+def signal_kinds(post: Post, cfg: AlertConfig) -> list[AlertKind]:
+    """The one definition of a signal post: what each kind's baseline counts, and what a story's burst
+    window counts of that kind (``StoryStore``), so the burst test compares like with like."""
+    kinds: list[AlertKind] = []
+    if post.rumour >= cfg.rumour_threshold:
+        kinds.append("rumour")
+    if post.negative:
+        kinds.append("negative")
+    return kinds
 
 
 @dataclass(frozen=True, slots=True)
