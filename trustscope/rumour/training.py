@@ -27,10 +27,13 @@ from sklearn.preprocessing import normalize
 
 from trustscope.rumour.encoder import EventEmbeddings
 from trustscope.rumour.events import RumourEvent, parse_event
-from trustscope.rumour.features import AUTHOR_NAMES, DENSE_NAMES, char_ngrams, comments_text, dense_features
+from trustscope.rumour.features import DENSE_NAMES, char_ngrams, comments_text, dense_features, word_tokens
+from trustscope.rumour.history import AuthorHistory
 from trustscope.rumour.model import (
     ALL_NAMES,
+    AUTHOR_COLUMNS,
     ENCODER_NAMES,
+    POST_EXTRA_NAMES,
     STACK_NAMES,
     Band,
     EmbeddingHead,
@@ -41,6 +44,7 @@ from trustscope.rumour.model import (
     stacker_key,
 )
 from trustscope.rumour.textview import TextView
+from trustscope.rumour.wordview import WordView
 
 Horizon = float | None
 EVAL_HORIZONS: tuple[Horizon, ...] = (0.0, 1.0, 3.0, 12.0, None)
@@ -72,6 +76,14 @@ ENCODER_C = 0.05  # the embedding heads' LR (standardized inputs, a few hundred 
 BANDS: tuple[Band, ...] = (Band("h0", 0.0), Band("early", 2.0), Band("all", None))
 # bands whose stackers also get the encoder view (where it was measured to gain)
 ENCODER_BANDS: tuple[str, ...] = ("h0",)
+# v4, the post-only band: a word view (jieba words + pairs, NB-weighted LR; min_df 2, C 1, ratio
+# smoothing 1, set before measuring) and the author's track record, both beside the v3 columns;
+# its inner folds keep near-duplicate posts together, as the outer folds do, so the stackers learn
+# from view logits as reliable as the ones they get on unseen posts (docs/rumour.md, v4)
+WORD_PARAMS = ViewParams(min_df=2, max_features=None, C=1.0)
+WORD_ALPHA = 1.0
+POST_BAND_META = {"version": 4, "word_params": asdict(WORD_PARAMS), "word_alpha": WORD_ALPHA,
+                  "post_band_inner_folds": "grouped by near-duplicate posts"}
 
 
 def horizon_label(h: Horizon | str) -> str:
@@ -113,6 +125,17 @@ class Dataset:
     embeddings: EventEmbeddings | None = None
     encoder_id: str = ""
     encoder_name: str = ""
+    words: sp.csr_matrix | None = None  # word-token counts of the posts (built on first use)
+    word_terms: np.ndarray | None = None
+
+    def word_counts(self) -> sp.csr_matrix:
+        """Counts of ``word_tokens`` per post over one global index (an index only: the word view
+        keeps the columns its own training rows support)."""
+        if self.words is None:
+            vec = CountVectorizer(analyzer=word_tokens, dtype=np.float64)
+            self.words = vec.fit_transform([e.text for e in self.events]).tocsr()
+            self.word_terms = vec.get_feature_names_out()
+        return self.words
 
     @classmethod
     def build(cls, events: list[RumourEvent], y: np.ndarray, horizons: Iterable[Horizon]) -> Dataset:
@@ -152,6 +175,44 @@ class FittedView:
         vocab = {str(t): j for j, t in enumerate(terms[self.cols])}
         return TextView(name, NGRAM[0], NGRAM[1], vocab, self.idf.copy(), self.lr.coef_[0].copy(),
                         float(self.lr.intercept_[0]))
+
+
+@dataclass(slots=True)
+class FittedWordView:
+    """NB-LR (Wang & Manning 2012): binary token features scaled by their log-count ratio."""
+
+    cols: np.ndarray
+    ratio: np.ndarray
+    lr: LogisticRegression
+
+    def features(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        x = counts[:, self.cols].tocsr()
+        x.data = np.ones_like(x.data)
+        return x.multiply(self.ratio[None, :]).tocsr()
+
+    def logits(self, counts: sp.csr_matrix) -> np.ndarray:
+        return self.lr.decision_function(self.features(counts))
+
+    def export(self, terms: np.ndarray) -> WordView:
+        vocab = {str(t): j for j, t in enumerate(terms[self.cols])}
+        return WordView("words", vocab, self.ratio * self.lr.coef_[0], float(self.lr.intercept_[0]))
+
+
+def fit_word_view(counts: sp.csr_matrix, y: np.ndarray, params: ViewParams = WORD_PARAMS,
+                  alpha: float = WORD_ALPHA, seed: int = 0) -> FittedWordView:
+    """Vocabulary cut (min_df), log-count ratios and LR from these training rows only."""
+    binary = counts.copy()
+    binary.data = np.ones_like(binary.data)
+    df = np.bincount(binary.indices, minlength=binary.shape[1])
+    keep = np.flatnonzero(df >= params.min_df)
+    x = binary[:, keep].tocsr()
+    pos = alpha + np.asarray(x[y == 1].sum(axis=0)).ravel()
+    neg = alpha + np.asarray(x[y == 0].sum(axis=0)).ravel()
+    ratio = np.log((pos / pos.sum()) / (neg / neg.sum()))
+    view = FittedWordView(keep, ratio, LogisticRegression(C=params.C, solver="liblinear", max_iter=1000,
+                                                          random_state=seed))
+    view.lr.fit(view.features(counts), y)
+    return view
 
 
 def fit_view(counts: sp.csr_matrix, y: np.ndarray, params: ViewParams, seed: int = 0) -> FittedView:
@@ -223,11 +284,12 @@ POST_ALONE_UNSEEN = ("comments_logit", "enc_comments_logit")
 
 
 def _no_author(cols: Sequence[int]) -> np.ndarray:
-    return np.asarray([c for c in cols if ALL_NAMES[c] not in AUTHOR_NAMES])
+    return np.asarray([c for c in cols if ALL_NAMES[c] not in AUTHOR_COLUMNS])
 
 
 TEXT_COLS = np.arange(len(STACK_NAMES))
-ENCODER_COLS = np.arange(len(ALL_NAMES))
+ENCODER_COLS = np.arange(len(STACK_NAMES) + len(ENCODER_NAMES))
+EXTRA_COLS = np.arange(len(STACK_NAMES) + len(ENCODER_NAMES), len(ALL_NAMES))
 
 
 def _fit_head(x: np.ndarray, y: np.ndarray, C: float = ENCODER_C) -> EmbeddingHead:
@@ -286,12 +348,24 @@ class Stack:
     # what the stackers learnt from (out-of-fold inputs per training row), kept for ``evaluate(dump=...)``
     train_z: np.ndarray | None = None
     train_rows: AugRows | None = None
+    words: FittedWordView | None = None  # v4, post-only band
+    history: AuthorHistory | None = None  # v4, post-only band
 
     def inputs(self, ds: Dataset, rows: AugRows) -> np.ndarray:
         enc = (self.encoder.logits(ds, rows) if self.encoder is not None
                else np.zeros((len(rows.horizon), len(ENCODER_NAMES))))
         return np.column_stack([self.post.logits(ds.post[rows.event]), _comment_logits(ds, self.comments, rows),
-                                _dense(ds, rows), enc])
+                                _dense(ds, rows), enc, self._extra(ds, rows)])
+
+    def _extra(self, ds: Dataset, rows: AugRows) -> np.ndarray:
+        """The v4 columns (word logit, author record) on the post-only band's rows; zeros elsewhere."""
+        out = np.zeros((len(rows.horizon), len(POST_EXTRA_NAMES)))
+        at0 = np.fromiter((band_for(list(self.bands), h).max_hours == 0 for h in rows.horizon), bool,
+                          count=len(rows.horizon))
+        if at0.any():
+            ev = rows.event[at0]
+            out[at0] = _post_extra(ds, ev, self.words, self.history)
+        return out
 
     def predict(self, ds: Dataset, rows: AugRows, drop_author: bool = False, use_encoder: bool = True) -> np.ndarray:
         """P(rumour) per row; ``drop_author`` scores as if no profile were known (the stage's case);
@@ -309,8 +383,19 @@ class Stack:
         if self.encoder is not None and ds.embeddings is not None:
             enc = EncoderView(ds.encoder_id, ds.encoder_name, int(ds.embeddings.post.shape[1]),
                               self.encoder.post, self.encoder.comments)
+        words = None if self.words is None else self.words.export(ds.word_terms)
         return RumourModel(self.post.export("post", ds.terms), self.comments.export("comments", ds.terms),
-                           list(self.bands), dict(self.stackers), enc, 0.5, meta)
+                           list(self.bands), dict(self.stackers), enc, 0.5, meta, words, self.history)
+
+
+def _post_extra(ds: Dataset, ev: np.ndarray, words: FittedWordView | None,
+                history: AuthorHistory | None) -> np.ndarray:
+    out = np.zeros((len(ev), len(POST_EXTRA_NAMES)))
+    if words is not None:
+        out[:, 0] = words.logits(ds.word_counts()[ev])
+    if history is not None:
+        out[:, 1:] = history.features([ds.events[e] for e in ev])
+    return out
 
 
 def _fit_stacker(z: np.ndarray, y: np.ndarray, cols: np.ndarray) -> Stacker:
@@ -323,10 +408,12 @@ def _fit_stacker(z: np.ndarray, y: np.ndarray, cols: np.ndarray) -> Stacker:
 
 def fit_stackers(z: np.ndarray, y: np.ndarray, with_author: np.ndarray, horizons: Sequence[Horizon],
                  bands: Sequence[Band], encoder: bool,
-                 encoder_bands: Sequence[str] = ENCODER_BANDS) -> dict[str, Stacker]:
+                 encoder_bands: Sequence[str] = ENCODER_BANDS,
+                 post_extra: Sequence[int] = ()) -> dict[str, Stacker]:
     """Per band (the last on every row): with author (rows with a profile) and without (every row,
     author columns left out), each text-only and, when ``encoder`` and the band is one of
-    ``encoder_bands``, with the encoder logits too (other bands serve text-only)."""
+    ``encoder_bands``, with the encoder logits too (other bands serve text-only). The post-only
+    band also reads the ``post_extra`` columns (v4: word view, author record)."""
     out: dict[str, Stacker] = {}
     band_of = [band_for(list(bands), h).name for h in horizons]
     for i, band in enumerate(bands):
@@ -337,7 +424,7 @@ def fit_stackers(z: np.ndarray, y: np.ndarray, with_author: np.ndarray, horizons
         for use_enc in ((False, True) if encoder and band.name in encoder_bands else (False,)):
             cols = ENCODER_COLS if use_enc else TEXT_COLS
             if band.max_hours == 0:  # the post alone: no comment has arrived, their logits say nothing
-                cols = np.asarray([c for c in cols if ALL_NAMES[c] not in POST_ALONE_UNSEEN])
+                cols = np.asarray([c for c in cols if ALL_NAMES[c] not in POST_ALONE_UNSEEN] + list(post_extra))
             m = in_band & with_author
             if m.sum() < 2:  # no profile in this band's rows: the author stacker is the band's own
                 m = in_band
@@ -372,12 +459,22 @@ def fit_stack(ds: Dataset, idx: np.ndarray, horizons: Sequence[Horizon] = TRAIN_
     z = np.column_stack([post_oof[rows.event], comm_oof, _dense(ds, rows), enc_oof])
     yr = ds.y[rows.event]
     with_author = np.fromiter((ds.events[e].author is not None for e in rows.event), bool, count=len(yr))
+    z = np.column_stack([z, np.zeros((len(yr), len(POST_EXTRA_NAMES)))])
     stackers = fit_stackers(z, yr, with_author, rows.horizon, bands, encoder)
+    words = history = None
+    if bands[0].max_hours == 0 and 0.0 in list(horizons):
+        # the post-only band is v4's (grouped inner folds, word view, author record): its own fit
+        band = fit_post_band(ds, idx, seed, inner_folds, use_encoder=encoder)
+        stackers.update(band.stackers)
+        words, history = band.words, band.history
+        at0 = np.fromiter((h == 0 for h in rows.horizon), bool, count=len(yr))
+        where = {int(e): i for i, e in enumerate(idx)}
+        z[at0] = band.train_z[[where[int(e)] for e in rows.event[at0]]]
     post = fit_view(ds.post[idx], ds.y[idx], POST_PARAMS, seed)
     cx, cy = _comment_training(ds, idx, horizons)
     comments = fit_view(cx, cy, COMMENT_PARAMS, seed)
     heads = fit_encoder_heads(ds, idx, horizons) if encoder else None
-    return Stack(post, comments, stackers, tuple(bands), heads, z, rows)
+    return Stack(post, comments, stackers, tuple(bands), heads, z, rows, words, history)
 
 
 def baseline_predict(ds: Dataset, tr: np.ndarray, te: np.ndarray, h: Horizon, seed: int = 0) -> np.ndarray:
@@ -548,12 +645,14 @@ def build_post_only(events: list[RumourEvent], y: np.ndarray) -> Dataset:
 def _post_only_split(ds: Dataset, tr: np.ndarray, te: np.ndarray, seed: int,
                      inner_folds: int = 5) -> dict[Horizon | str, dict[str, np.ndarray]]:
     """The 0 h band of ``fit_stack`` on its own (``fit_post_band``) scored on ``te``, and the baseline."""
-    stackers, head = fit_post_band(ds, tr, seed, inner_folds)
+    band = fit_post_band(ds, tr, seed, inner_folds)
+    stackers, head = band.stackers, band.head
     enc = np.zeros((len(te), len(ENCODER_NAMES)))
     if head is not None:
         enc[:, 0] = head.logit(ds.embeddings.post[te])
     post = fit_view(ds.post[tr], ds.y[tr], POST_PARAMS, seed).logits(ds.post[te])
-    z = np.column_stack([post, np.zeros(len(te)), ds.dense[0.0][te], enc])
+    z = np.column_stack([post, np.zeros(len(te)), ds.dense[0.0][te], enc,
+                         _post_extra(ds, te, band.words, band.history)])
     has = np.fromiter((ds.events[e].author is not None for e in te), bool, count=len(te))
     name = BANDS[0].name
 
@@ -605,22 +704,47 @@ def evaluate_post_only(ds: Dataset, folds: int = 5, seed: int = 0, dup_threshold
                                "post_only": True}, time.monotonic() - start)
 
 
-def fit_post_band(ds: Dataset, idx: np.ndarray, seed: int = 0,
-                  inner_folds: int = 5) -> tuple[dict[str, Stacker], EmbeddingHead | None]:
-    """The 0 h band's stackers (and the encoder's post head) on events ``idx`` from the posts alone:
-    the same inner out-of-fold logits as ``fit_stack`` (see ``_post_only_split``)."""
-    encoder = ds.embeddings is not None
-    post_oof = np.zeros(len(ds.events))
-    enc_oof = np.zeros((len(ds.events), len(ENCODER_NAMES)))
-    for itr, ite in StratifiedKFold(inner_folds, shuffle=True, random_state=seed).split(idx, ds.y[idx]):
+@dataclass(slots=True)
+class PostBand:
+    """The post-only band as fitted on events ``idx``: its stackers, the encoder's post head, the
+    word view and the author record (all on ``idx``), and the stackers' out-of-fold inputs."""
+
+    stackers: dict[str, Stacker]
+    head: EmbeddingHead | None
+    words: FittedWordView
+    history: AuthorHistory
+    train_z: np.ndarray  # one row per event of idx, in idx order
+
+
+def fit_post_band(ds: Dataset, idx: np.ndarray, seed: int = 0, inner_folds: int = 5,
+                  use_encoder: bool = True) -> PostBand:
+    """The 0 h band's stackers (with the encoder's post head, the word view and the author record)
+    on events ``idx`` from the posts alone, learning from inner out-of-fold inputs. The inner folds
+    keep near-duplicate posts together (v4): the outer folds and serving never see a test post's
+    near-duplicate in training, so neither may the stackers' inner fits."""
+    encoder = use_encoder and ds.embeddings is not None
+    words = ds.word_counts()
+    events = [ds.events[e] for e in idx]
+    groups = near_duplicate_groups(events)
+    n_extra = len(POST_EXTRA_NAMES)
+    post_oof = np.zeros(len(idx))
+    enc_oof = np.zeros((len(idx), len(ENCODER_NAMES)))
+    extra_oof = np.zeros((len(idx), n_extra))
+    inner = StratifiedGroupKFold(inner_folds, shuffle=True, random_state=seed)
+    for itr, ite in inner.split(idx, ds.y[idx], groups):
         a, b = idx[itr], idx[ite]
-        post_oof[b] = fit_view(ds.post[a], ds.y[a], POST_PARAMS, seed).logits(ds.post[b])
+        post_oof[ite] = fit_view(ds.post[a], ds.y[a], POST_PARAMS, seed).logits(ds.post[b])
         if encoder:
-            enc_oof[b, 0] = _fit_head(ds.embeddings.post[a], ds.y[a]).logit(ds.embeddings.post[b])
-    z = np.column_stack([post_oof, np.zeros(len(ds.events)), ds.dense[0.0], enc_oof])[idx]
-    with_author = np.fromiter((ds.events[e].author is not None for e in idx), bool, count=len(idx))
-    stackers = fit_stackers(z, ds.y[idx], with_author, [0.0] * len(idx), BANDS[:1], encoder)
-    return stackers, (_fit_head(ds.embeddings.post[idx], ds.y[idx]) if encoder else None)
+            enc_oof[ite, 0] = _fit_head(ds.embeddings.post[a], ds.y[a]).logit(ds.embeddings.post[b])
+        extra_oof[ite] = _post_extra(ds, b, fit_word_view(words[a], ds.y[a], seed=seed),
+                                     AuthorHistory.fit([ds.events[e] for e in a], ds.y[a]))
+    z = np.column_stack([post_oof, np.zeros(len(idx)), ds.dense[0.0][idx], enc_oof, extra_oof])
+    with_author = np.fromiter((e.author is not None for e in events), bool, count=len(idx))
+    stackers = fit_stackers(z, ds.y[idx], with_author, [0.0] * len(idx), BANDS[:1], encoder,
+                            post_extra=EXTRA_COLS)
+    head = _fit_head(ds.embeddings.post[idx], ds.y[idx]) if encoder else None
+    return PostBand(stackers, head, fit_word_view(words[idx], ds.y[idx], seed=seed),
+                    AuthorHistory.fit(events, ds.y[idx]), z)
 
 
 def with_encoder_view(model: RumourModel, ds: Dataset, seed: int = 0, inner_folds: int = 5) -> RumourModel:
@@ -637,15 +761,18 @@ def with_encoder_view(model: RumourModel, ds: Dataset, seed: int = 0, inner_fold
                          "retrain it with `trustscope rumour train`")
     bands = [BANDS[0], *(b for b in model.bands if b.name != BANDS[0].name)]
     idx = np.arange(len(ds.events))
-    stackers, head = fit_post_band(ds, idx, seed, inner_folds)
+    band = fit_post_band(ds, idx, seed, inner_folds)
+    stackers, head = band.stackers, band.head
     kept = {k: v for k, v in model.stackers.items() if not k.startswith(f"{BANDS[0].name}.")}
     enc = None
     if head is not None:
         d = ds.embeddings.post.shape[1]
         empty = EmbeddingHead(np.zeros(d), np.ones(d), np.zeros(d), 0.0)
         enc = EncoderView(ds.encoder_id, ds.encoder_name, d, head, empty)
-    meta = {**model.meta, "engine": "rumour-stack-v2", "post_band_refit": True, "encoder_C": ENCODER_C}
-    return RumourModel(model.post, model.comments, bands, {**kept, **stackers}, enc, model.threshold, meta)
+    meta = {**model.meta, "engine": "rumour-stack-v2", "post_band_refit": True, "encoder_C": ENCODER_C,
+            **POST_BAND_META}
+    return RumourModel(model.post, model.comments, bands, {**kept, **stackers}, enc, model.threshold, meta,
+                       band.words.export(ds.word_terms), band.history)
 
 
 def train(ds: Dataset, seed: int = 0, train_horizons: Sequence[Horizon] = TRAIN_HORIZONS,
@@ -655,5 +782,5 @@ def train(ds: Dataset, seed: int = 0, train_horizons: Sequence[Horizon] = TRAIN_
     info = {"engine": "rumour-stack-v2", "trained_events": len(ds.events),
             "train_horizons_h": list(train_horizons), "ngram": list(NGRAM),
             "post_params": asdict(POST_PARAMS), "comment_params": asdict(COMMENT_PARAMS),
-            "stack_C": STACK_C, "encoder_C": ENCODER_C, "seed": seed, **(meta or {})}
+            "stack_C": STACK_C, "encoder_C": ENCODER_C, "seed": seed, **POST_BAND_META, **(meta or {})}
     return stack.export(ds, info)
