@@ -76,14 +76,34 @@ ENCODER_C = 0.05  # the embedding heads' LR (standardized inputs, a few hundred 
 BANDS: tuple[Band, ...] = (Band("h0", 0.0), Band("early", 2.0), Band("all", None))
 # bands whose stackers also get the encoder view (where it was measured to gain)
 ENCODER_BANDS: tuple[str, ...] = ("h0",)
-# v4, the post-only band: a word view (jieba words + pairs, NB-weighted LR; min_df 2, C 1, ratio
-# smoothing 1, set before measuring) and the author's track record, both beside the v3 columns;
-# its inner folds keep near-duplicate posts together, as the outer folds do, so the stackers learn
-# from view logits as reliable as the ones they get on unseen posts (docs/rumour.md, v4)
+# v4, the post-only band: the author's track record beside the v3 columns, and, optional (off in
+# the shipped recipe, see POST_PARTS), a word view (jieba words + pairs, NB-weighted LR; min_df 2,
+# C 1, ratio smoothing 1, set before measuring); its inner folds keep near-duplicate posts together,
+# as the outer folds do, so the stackers learn from view logits as reliable as the ones they get on
+# unseen posts (docs/rumour.md, v4)
 WORD_PARAMS = ViewParams(min_df=2, max_features=None, C=1.0)
 WORD_ALPHA = 1.0
-POST_BAND_META = {"version": 4, "word_params": asdict(WORD_PARAMS), "word_alpha": WORD_ALPHA,
-                  "post_band_inner_folds": "grouped by near-duplicate posts"}
+
+
+@dataclass(frozen=True, slots=True)
+class PostBandParts:
+    """Which of v4's optional inputs the post-only band reads (beside v3's columns)."""
+
+    word_view: bool = False
+    author_record: bool = True
+
+
+# shipped (v4.1): the author record only. The word view gained in CV but lost 0.7 pt on the time
+# split, and cut text-only throughput ~3.6x (jieba), so it is off; kept as an option to re-measure.
+POST_PARTS = PostBandParts()
+
+
+def post_band_meta(parts: PostBandParts = POST_PARTS) -> dict:
+    meta: dict = {"version": 4, "post_band_inner_folds": "grouped by near-duplicate posts",
+                  "post_band_parts": asdict(parts)}
+    if parts.word_view:
+        meta.update(word_params=asdict(WORD_PARAMS), word_alpha=WORD_ALPHA)
+    return meta
 
 
 def horizon_label(h: Horizon | str) -> str:
@@ -435,7 +455,7 @@ def fit_stackers(z: np.ndarray, y: np.ndarray, with_author: np.ndarray, horizons
 
 def fit_stack(ds: Dataset, idx: np.ndarray, horizons: Sequence[Horizon] = TRAIN_HORIZONS,
               inner_folds: int = 5, seed: int = 0, bands: Sequence[Band] = BANDS,
-              use_encoder: bool = True) -> Stack:
+              use_encoder: bool = True, parts: PostBandParts = POST_PARTS) -> Stack:
     """Views + stackers on events ``idx``; the stackers learn from inner out-of-fold view logits.
     The encoder view is fitted when ``ds.embeddings`` is there and ``use_encoder``."""
     encoder = use_encoder and ds.embeddings is not None
@@ -463,8 +483,8 @@ def fit_stack(ds: Dataset, idx: np.ndarray, horizons: Sequence[Horizon] = TRAIN_
     stackers = fit_stackers(z, yr, with_author, rows.horizon, bands, encoder)
     words = history = None
     if bands[0].max_hours == 0 and 0.0 in list(horizons):
-        # the post-only band is v4's (grouped inner folds, word view, author record): its own fit
-        band = fit_post_band(ds, idx, seed, inner_folds, use_encoder=encoder)
+        # the post-only band is v4's (grouped inner folds, author record, per ``parts``): its own fit
+        band = fit_post_band(ds, idx, seed, inner_folds, use_encoder=encoder, parts=parts)
         stackers.update(band.stackers)
         words, history = band.words, band.history
         at0 = np.fromiter((h == 0 for h in rows.horizon), bool, count=len(yr))
@@ -642,10 +662,10 @@ def build_post_only(events: list[RumourEvent], y: np.ndarray) -> Dataset:
                    {0.0: np.zeros(len(events), bool)})
 
 
-def _post_only_split(ds: Dataset, tr: np.ndarray, te: np.ndarray, seed: int,
-                     inner_folds: int = 5) -> dict[Horizon | str, dict[str, np.ndarray]]:
+def _post_only_split(ds: Dataset, tr: np.ndarray, te: np.ndarray, seed: int, inner_folds: int = 5,
+                     parts: PostBandParts = POST_PARTS) -> dict[Horizon | str, dict[str, np.ndarray]]:
     """The 0 h band of ``fit_stack`` on its own (``fit_post_band``) scored on ``te``, and the baseline."""
-    band = fit_post_band(ds, tr, seed, inner_folds)
+    band = fit_post_band(ds, tr, seed, inner_folds, parts=parts)
     stackers, head = band.stackers, band.head
     enc = np.zeros((len(te), len(ENCODER_NAMES)))
     if head is not None:
@@ -681,7 +701,7 @@ def time_split_indices(events: list[RumourEvent], groups: np.ndarray) -> tuple[n
 
 
 def evaluate_post_only(ds: Dataset, folds: int = 5, seed: int = 0, dup_threshold: float = 0.8,
-                       log=print) -> EvalReport:
+                       log=print, parts: PostBandParts = POST_PARTS) -> EvalReport:
     """The post-only (0 h) rows of ``evaluate`` without building or fitting any comment view: the
     0 h band's stackers read only the post, its author and the encoder's post head, so this gives
     the same figures in a fraction of the time. Same grouped folds and time split."""
@@ -691,14 +711,14 @@ def evaluate_post_only(ds: Dataset, folds: int = 5, seed: int = 0, dup_threshold
     probs: dict = {h: {} for h in keys}
     sgkf = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
     for k, (tr, te) in enumerate(sgkf.split(np.zeros(len(ds.y)), ds.y, groups)):
-        res = _post_only_split(ds, tr, te, seed)
+        res = _post_only_split(ds, tr, te, seed, parts=parts)
         for h in keys:
             for name, p in res[h].items():
                 probs[h].setdefault(name, np.zeros(len(ds.y)))[te] = p
         log(f"fold {k + 1}/{folds} done ({time.monotonic() - start:.0f} s)")
     cv = {horizon_label(h): {n: metrics(ds.y, p) for n, p in probs[h].items()} for h in keys}
     tr, te = time_split_indices(ds.events, groups)
-    res = _post_only_split(ds, tr, te, seed)
+    res = _post_only_split(ds, tr, te, seed, parts=parts)
     ts = {horizon_label(h): {n: metrics(ds.y[te], p) for n, p in res[h].items()} for h in keys}
     return EvalReport(cv, ts, {"threshold_jaccard_char3": dup_threshold, "folds_group_near_duplicates": True,
                                "post_only": True}, time.monotonic() - start)
@@ -707,23 +727,23 @@ def evaluate_post_only(ds: Dataset, folds: int = 5, seed: int = 0, dup_threshold
 @dataclass(slots=True)
 class PostBand:
     """The post-only band as fitted on events ``idx``: its stackers, the encoder's post head, the
-    word view and the author record (all on ``idx``), and the stackers' out-of-fold inputs."""
+    author record and the word view when asked for (all on ``idx``), and the stackers' out-of-fold inputs."""
 
     stackers: dict[str, Stacker]
     head: EmbeddingHead | None
-    words: FittedWordView
-    history: AuthorHistory
+    words: FittedWordView | None  # None unless parts.word_view
+    history: AuthorHistory | None  # None unless parts.author_record
     train_z: np.ndarray  # one row per event of idx, in idx order
 
 
 def fit_post_band(ds: Dataset, idx: np.ndarray, seed: int = 0, inner_folds: int = 5,
-                  use_encoder: bool = True) -> PostBand:
-    """The 0 h band's stackers (with the encoder's post head, the word view and the author record)
-    on events ``idx`` from the posts alone, learning from inner out-of-fold inputs. The inner folds
+                  use_encoder: bool = True, parts: PostBandParts = POST_PARTS) -> PostBand:
+    """The 0 h band's stackers (with the encoder's post head and, per ``parts``, the author record
+    and the word view) on events ``idx`` from the posts alone, learning from inner out-of-fold inputs. The inner folds
     keep near-duplicate posts together (v4): the outer folds and serving never see a test post's
     near-duplicate in training, so neither may the stackers' inner fits."""
     encoder = use_encoder and ds.embeddings is not None
-    words = ds.word_counts()
+    words = ds.word_counts() if parts.word_view else None
     events = [ds.events[e] for e in idx]
     groups = near_duplicate_groups(events)
     n_extra = len(POST_EXTRA_NAMES)
@@ -736,18 +756,22 @@ def fit_post_band(ds: Dataset, idx: np.ndarray, seed: int = 0, inner_folds: int 
         post_oof[ite] = fit_view(ds.post[a], ds.y[a], POST_PARAMS, seed).logits(ds.post[b])
         if encoder:
             enc_oof[ite, 0] = _fit_head(ds.embeddings.post[a], ds.y[a]).logit(ds.embeddings.post[b])
-        extra_oof[ite] = _post_extra(ds, b, fit_word_view(words[a], ds.y[a], seed=seed),
-                                     AuthorHistory.fit([ds.events[e] for e in a], ds.y[a]))
+        extra_oof[ite] = _post_extra(
+            ds, b, fit_word_view(words[a], ds.y[a], seed=seed) if parts.word_view else None,
+            AuthorHistory.fit([ds.events[e] for e in a], ds.y[a]) if parts.author_record else None)
     z = np.column_stack([post_oof, np.zeros(len(idx)), ds.dense[0.0][idx], enc_oof, extra_oof])
     with_author = np.fromiter((e.author is not None for e in events), bool, count=len(idx))
+    extra_cols = [c for c in EXTRA_COLS if (parts.word_view if ALL_NAMES[c] == "words_logit" else parts.author_record)]
     stackers = fit_stackers(z, ds.y[idx], with_author, [0.0] * len(idx), BANDS[:1], encoder,
-                            post_extra=EXTRA_COLS)
+                            post_extra=extra_cols)
     head = _fit_head(ds.embeddings.post[idx], ds.y[idx]) if encoder else None
-    return PostBand(stackers, head, fit_word_view(words[idx], ds.y[idx], seed=seed),
-                    AuthorHistory.fit(events, ds.y[idx]), z)
+    return PostBand(stackers, head,
+                    fit_word_view(words[idx], ds.y[idx], seed=seed) if parts.word_view else None,
+                    AuthorHistory.fit(events, ds.y[idx]) if parts.author_record else None, z)
 
 
-def with_encoder_view(model: RumourModel, ds: Dataset, seed: int = 0, inner_folds: int = 5) -> RumourModel:
+def with_encoder_view(model: RumourModel, ds: Dataset, seed: int = 0, inner_folds: int = 5,
+                      parts: PostBandParts = POST_PARTS) -> RumourModel:
     """``model`` with its post-only band and encoder view refitted on ``ds`` (no encoder view when
     ``ds.embeddings`` is None), leaving the text views and the other bands as they are. The encoder
     view lives in the 0 h band only, which reads the posts alone, so this takes a minute where a
@@ -761,7 +785,7 @@ def with_encoder_view(model: RumourModel, ds: Dataset, seed: int = 0, inner_fold
                          "retrain it with `trustscope rumour train`")
     bands = [BANDS[0], *(b for b in model.bands if b.name != BANDS[0].name)]
     idx = np.arange(len(ds.events))
-    band = fit_post_band(ds, idx, seed, inner_folds)
+    band = fit_post_band(ds, idx, seed, inner_folds, parts=parts)
     stackers, head = band.stackers, band.head
     kept = {k: v for k, v in model.stackers.items() if not k.startswith(f"{BANDS[0].name}.")}
     enc = None
@@ -770,17 +794,19 @@ def with_encoder_view(model: RumourModel, ds: Dataset, seed: int = 0, inner_fold
         empty = EmbeddingHead(np.zeros(d), np.ones(d), np.zeros(d), 0.0)
         enc = EncoderView(ds.encoder_id, ds.encoder_name, d, head, empty)
     meta = {**model.meta, "engine": "rumour-stack-v2", "post_band_refit": True, "encoder_C": ENCODER_C,
-            **POST_BAND_META}
+            **post_band_meta(parts)}
+    words = None if band.words is None else band.words.export(ds.word_terms)
     return RumourModel(model.post, model.comments, bands, {**kept, **stackers}, enc, model.threshold, meta,
-                       band.words.export(ds.word_terms), band.history)
+                       words, band.history)
 
 
 def train(ds: Dataset, seed: int = 0, train_horizons: Sequence[Horizon] = TRAIN_HORIZONS,
-          meta: dict | None = None, inner_folds: int = 5) -> RumourModel:
+          meta: dict | None = None, inner_folds: int = 5, parts: PostBandParts = POST_PARTS) -> RumourModel:
     """The shipped model: the same recipe as a CV fold, on all events."""
-    stack = fit_stack(ds, np.arange(len(ds.events)), train_horizons, inner_folds=inner_folds, seed=seed)
+    stack = fit_stack(ds, np.arange(len(ds.events)), train_horizons, inner_folds=inner_folds, seed=seed,
+                      parts=parts)
     info = {"engine": "rumour-stack-v2", "trained_events": len(ds.events),
             "train_horizons_h": list(train_horizons), "ngram": list(NGRAM),
             "post_params": asdict(POST_PARAMS), "comment_params": asdict(COMMENT_PARAMS),
-            "stack_C": STACK_C, "encoder_C": ENCODER_C, "seed": seed, **POST_BAND_META, **(meta or {})}
+            "stack_C": STACK_C, "encoder_C": ENCODER_C, "seed": seed, **post_band_meta(parts), **(meta or {})}
     return stack.export(ds, info)
