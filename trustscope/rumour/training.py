@@ -99,7 +99,7 @@ POST_PARTS = PostBandParts()
 
 
 def post_band_meta(parts: PostBandParts = POST_PARTS) -> dict:
-    meta: dict = {"version": 4, "post_band_inner_folds": "grouped by near-duplicate posts",
+    meta: dict = {"version": "4.1", "post_band_inner_folds": "grouped by near-duplicate posts",
                   "post_band_parts": asdict(parts)}
     if parts.word_view:
         meta.update(word_params=asdict(WORD_PARAMS), word_alpha=WORD_ALPHA)
@@ -793,7 +793,9 @@ def with_encoder_view(model: RumourModel, ds: Dataset, seed: int = 0, inner_fold
         d = ds.embeddings.post.shape[1]
         empty = EmbeddingHead(np.zeros(d), np.ones(d), np.zeros(d), 0.0)
         enc = EncoderView(ds.encoder_id, ds.encoder_name, d, head, empty)
-    meta = {**model.meta, "engine": "rumour-stack-v2", "post_band_refit": True, "encoder_C": ENCODER_C,
+    # the refit band's own settings replace the old ones (a v4 model's word-view settings go with its view)
+    kept_meta = {k: v for k, v in model.meta.items() if k not in ("word_params", "word_alpha", "post_band_parts")}
+    meta = {**kept_meta, "engine": "rumour-stack-v2", "post_band_refit": True, "encoder_C": ENCODER_C,
             **post_band_meta(parts)}
     words = None if band.words is None else band.words.export(ds.word_terms)
     return RumourModel(model.post, model.comments, bands, {**kept, **stackers}, enc, model.threshold, meta,
