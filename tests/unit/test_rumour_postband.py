@@ -165,3 +165,16 @@ def test_a_stacker_reading_a_missing_part_is_refused(model_dir, tmp_path):
     broken.save(tmp_path)
     with pytest.raises(ValueError, match="words_logit" if parts.word_view else "log_author"):
         RumourModel.load(tmp_path)
+
+
+def test_refitting_the_post_band_with_the_shipped_recipe_drops_the_word_view(model_dir):
+    """`train --encoder-view-only` (how v4.1 was made from v4): the refit band follows POST_PARTS,
+    and a v4 model's word view and its settings do not survive it."""
+    ds, model, _, parts = model_dir
+    old = RumourModel(model.post, model.comments, model.bands, model.stackers, None, 0.5,
+                      {**model.meta, **T.post_band_meta(parts)}, model.words, model.history)
+    refit = T.with_encoder_view(old, ds, inner_folds=3)
+    assert refit.words is None and refit.history is not None
+    assert "word_params" not in refit.meta and refit.meta["post_band_parts"]["word_view"] is False
+    h0 = {k: v for k, v in refit.stackers.items() if k.startswith("h0.")}
+    assert h0 and all("words_logit" not in st.names for st in h0.values())
