@@ -7,12 +7,13 @@ exactly the features it was trained on.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 
 import numpy as np
 
-from trustscope.rumour.events import MAX_COMMENT_TEXTS, RumourEvent
+from trustscope.rumour.events import MAX_COMMENT_TEXTS, Author, RumourEvent
 
 _SPACE = re.compile(r"\s+")
 # phrases in comments that question or deny a claim (CED reposts: "求证", "真的假的", "已辟谣" ...)
@@ -41,6 +42,43 @@ def char_ngrams(text: str, nmin: int, nmax: int) -> list[str]:
     for k in range(nmin, nmax + 1):
         out.extend(t[i:i + k] for i in range(n - k + 1))
     return out
+
+
+_JIEBA = None
+
+
+def _tokenizer():
+    """jieba's tokenizer, built once per process (its prefix dictionary loads in about a second)."""
+    global _JIEBA
+    if _JIEBA is None:
+        import logging
+
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        tok = jieba.Tokenizer()
+        tok.initialize()
+        _JIEBA = tok
+    return _JIEBA
+
+
+def word_tokens(text: str) -> list[str]:
+    """jieba words of the normalized text and their adjacent pairs ("a b"): what the word view
+    reads (model v4; words carry claim phrases that straddle the char n-grams' reach)."""
+    words = [w for w in _tokenizer().lcut(normalize(text)) if w.strip()]
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+
+
+def author_key(author: Author | None) -> int | None:
+    """An account's identity from its profile: a hash of its creation time (s) and gender. The CED profile has no
+    user id, but the creation second nearly singles an account out (CED: 1,962 keys for 1,984
+    accounts; 16 keys are shared by 2-3 accounts made in Weibo's launch week of August 2009); None
+    when the profile or its creation time is missing."""
+    if author is None or not author.created_at:
+        return None
+    # hashed, so a model's record table lists no creation times (64 bits: no collisions to speak of)
+    digest = hashlib.blake2b(f"{int(author.created_at)}:{int(author.gender_male)}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 def comments_text(event: RumourEvent) -> str:

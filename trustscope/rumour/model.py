@@ -22,7 +22,9 @@ import numpy as np
 
 from trustscope.rumour.events import RumourEvent
 from trustscope.rumour.features import AUTHOR_NAMES, DENSE_NAMES, comments_text, dense_features
+from trustscope.rumour.history import HISTORY_NAMES, AuthorHistory
 from trustscope.rumour.textview import TextView
+from trustscope.rumour.wordview import WordView
 
 FORMAT = "trustscope-rumour-stack-v2"
 FORMAT_V1 = "trustscope-rumour-stack-v1"  # one band, no encoder view: still served as it was
@@ -109,7 +111,11 @@ class EncoderView:
 
 STACK_NAMES: tuple[str, ...] = ("post_logit", "comments_logit", *DENSE_NAMES)
 ENCODER_NAMES: tuple[str, ...] = ("enc_post_logit", "enc_comments_logit")
-ALL_NAMES: tuple[str, ...] = (*STACK_NAMES, *ENCODER_NAMES)
+# model v4, read by the post-only band only: the word view's logit and the author's track record
+POST_EXTRA_NAMES: tuple[str, ...] = ("words_logit", *HISTORY_NAMES)
+ALL_NAMES: tuple[str, ...] = (*STACK_NAMES, *ENCODER_NAMES, *POST_EXTRA_NAMES)
+# what a stacker for posts without a known profile leaves out
+AUTHOR_COLUMNS: frozenset[str] = frozenset((*AUTHOR_NAMES, *HISTORY_NAMES))
 NO_AUTHOR_COLS = np.asarray([i for i, n in enumerate(STACK_NAMES) if n not in AUTHOR_NAMES])
 
 
@@ -149,6 +155,8 @@ class RumourModel:
     encoder: EncoderView | None = None
     threshold: float = 0.5
     meta: dict[str, Any] = field(default_factory=dict)
+    words: WordView | None = None  # v4: the word view (post-only band)
+    history: AuthorHistory | None = None  # v4: the authors' track record (post-only band)
 
     @property
     def engine(self) -> str:
@@ -173,7 +181,9 @@ class RumourModel:
         return band_for(self.bands, event.horizon_hours).name in self.encoder_bands
 
     def stack_inputs(self, events: list[RumourEvent], encoding: EventEncoding | None = None) -> np.ndarray:
-        """[post logit, comments logit, dense, encoder logits (0 without an encoding)] per event."""
+        """[post logit, comments logit, dense, encoder logits (0 without an encoding), word logit,
+        author record] per event (a model without the word view or the record: zeros there, read by
+        none of its stackers). Only the bands that read them compute the v4 columns."""
         if not events:
             return np.zeros((0, len(ALL_NAMES)))
         post = self.post.logits([e.text for e in events])
@@ -182,7 +192,23 @@ class RumourModel:
         dense = np.vstack([dense_features(e) for e in events])
         enc = (self.encoder.logits(encoding) if self.uses(encoding) and self.encoder is not None
                else np.zeros((len(events), len(ENCODER_NAMES))))
-        return np.column_stack([post, comm, dense, enc])
+        extra = np.zeros((len(events), len(POST_EXTRA_NAMES)))
+        reads = self.extra_bands
+        if reads and (self.words is not None or self.history is not None):
+            rows = [i for i, e in enumerate(events) if band_for(self.bands, e.horizon_hours).name in reads]
+            if rows:
+                picked = [events[i] for i in rows]
+                if self.words is not None:
+                    extra[rows, 0] = self.words.logits([e.text for e in picked])
+                if self.history is not None:
+                    extra[rows, 1:] = self.history.features(picked)
+        return np.column_stack([post, comm, dense, enc, extra])
+
+    @property
+    def extra_bands(self) -> set[str]:
+        """Bands whose stackers read a v4 column (the word view or the author record)."""
+        extra = set(POST_EXTRA_NAMES)
+        return {k.split(".")[0] for k, st in self.stackers.items() if extra & set(st.names)}
 
     def uses(self, encoding: EventEncoding | None) -> bool:
         """True when ``encoding`` comes from this model's encoder (else the view is dropped)."""
@@ -208,13 +234,17 @@ class RumourModel:
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         arrays = {**self.post.arrays(), **self.comments.arrays()}
+        if self.words is not None:
+            arrays.update(self.words.arrays())
+        if self.history is not None:
+            arrays.update(self.history.arrays())
         for key, st in self.stackers.items():
             arrays.update(st.arrays(f"stack.{key}"))
         if self.encoder is not None:
             arrays.update(self.encoder.post.arrays("enc.post"))
             arrays.update(self.encoder.comments.arrays("enc.comments"))
         np.savez_compressed(directory / "model.npz", **arrays)
-        for view in (self.post, self.comments):
+        for view in (self.post, self.comments, *([self.words] if self.words is not None else [])):
             (directory / f"{view.name}.vocab.json").write_text(
                 json.dumps(view.terms(), ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
         enc = (None if self.encoder is None else
@@ -222,7 +252,9 @@ class RumourModel:
         meta = {**self.meta, "format": FORMAT, "threshold": self.threshold, "stack_names": list(ALL_NAMES),
                 "bands": [{"name": b.name, "max_hours": b.max_hours} for b in self.bands],
                 "stackers": sorted(self.stackers), "encoder": enc,
-                "views": {v.name: {"nmin": v.nmin, "nmax": v.nmax} for v in (self.post, self.comments)}}
+                "views": {v.name: {"nmin": v.nmin, "nmax": v.nmax} for v in (self.post, self.comments)},
+                "word_view": None if self.words is None else self.words.name,
+                "author_history": self.history is not None}
         (directory / "model.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n",
                                               encoding="utf-8")
 
@@ -273,6 +305,19 @@ class RumourModel:
             encoder = EncoderView(str(e["id"]), str(e.get("name", "")), int(e["hidden"]),
                                   EmbeddingHead.from_arrays("enc.post", arrays),
                                   EmbeddingHead.from_arrays("enc.comments", arrays))
-        return cls(views["post"], views["comments"], bands, stackers, encoder,
-                   float(meta.get("threshold", 0.5)), meta)
+        words = None
+        if meta.get("word_view"):
+            name = str(meta["word_view"])
+            terms = json.loads((d / f"{name}.vocab.json").read_text(encoding="utf-8"))
+            words = WordView.from_arrays(name, terms, arrays)
+        history = AuthorHistory.from_arrays(arrays) if meta.get("author_history") else None
+        model = cls(views["post"], views["comments"], bands, stackers, encoder,
+                    float(meta.get("threshold", 0.5)), meta, words, history)
+        extra = set(POST_EXTRA_NAMES)
+        for k, st in stackers.items():
+            missing = extra & set(st.names) - ({"words_logit"} if words is not None else set()) - (
+                set(HISTORY_NAMES) if history is not None else set())
+            if missing:
+                raise ValueError(f"{meta_path}: stacker {k} reads {sorted(missing)} but the model has no such part")
+        return model
 

@@ -44,7 +44,12 @@ class RumourScorer:
         except (FileNotFoundError, ValueError) as exc:
             log.warning("rumour_model_unavailable", error=str(exc), fallback=LEXICON_ENGINE)
             return cls(None)
-        log.info("rumour_model_loaded", engine=model.engine, directory=str(directory))
+        if model.words is not None:  # load jieba's dictionary now, not inside the first batch
+            from trustscope.rumour.features import word_tokens
+
+            word_tokens("预热")
+        log.info("rumour_model_loaded", engine=model.engine, directory=str(directory),
+                 version=model.meta.get("version"))
         return cls(model)
 
     @classmethod

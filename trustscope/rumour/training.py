@@ -27,10 +27,13 @@ from sklearn.preprocessing import normalize
 
 from trustscope.rumour.encoder import EventEmbeddings
 from trustscope.rumour.events import RumourEvent, parse_event
-from trustscope.rumour.features import AUTHOR_NAMES, DENSE_NAMES, char_ngrams, comments_text, dense_features
+from trustscope.rumour.features import DENSE_NAMES, char_ngrams, comments_text, dense_features, word_tokens
+from trustscope.rumour.history import AuthorHistory
 from trustscope.rumour.model import (
     ALL_NAMES,
+    AUTHOR_COLUMNS,
     ENCODER_NAMES,
+    POST_EXTRA_NAMES,
     STACK_NAMES,
     Band,
     EmbeddingHead,
@@ -41,6 +44,7 @@ from trustscope.rumour.model import (
     stacker_key,
 )
 from trustscope.rumour.textview import TextView
+from trustscope.rumour.wordview import WordView
 
 Horizon = float | None
 EVAL_HORIZONS: tuple[Horizon, ...] = (0.0, 1.0, 3.0, 12.0, None)
@@ -72,6 +76,34 @@ ENCODER_C = 0.05  # the embedding heads' LR (standardized inputs, a few hundred 
 BANDS: tuple[Band, ...] = (Band("h0", 0.0), Band("early", 2.0), Band("all", None))
 # bands whose stackers also get the encoder view (where it was measured to gain)
 ENCODER_BANDS: tuple[str, ...] = ("h0",)
+# v4, the post-only band: the author's track record beside the v3 columns, and, optional (off in
+# the shipped recipe, see POST_PARTS), a word view (jieba words + pairs, NB-weighted LR; min_df 2,
+# C 1, ratio smoothing 1, set before measuring); its inner folds keep near-duplicate posts together,
+# as the outer folds do, so the stackers learn from view logits as reliable as the ones they get on
+# unseen posts (docs/rumour.md, v4)
+WORD_PARAMS = ViewParams(min_df=2, max_features=None, C=1.0)
+WORD_ALPHA = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class PostBandParts:
+    """Which of v4's optional inputs the post-only band reads (beside v3's columns)."""
+
+    word_view: bool = False
+    author_record: bool = True
+
+
+# shipped (v4.1): the author record only. The word view gained in CV but lost 0.7 pt on the time
+# split, and cut text-only throughput ~3.6x (jieba), so it is off; kept as an option to re-measure.
+POST_PARTS = PostBandParts()
+
+
+def post_band_meta(parts: PostBandParts = POST_PARTS) -> dict:
+    meta: dict = {"version": "4.1", "post_band_inner_folds": "grouped by near-duplicate posts",
+                  "post_band_parts": asdict(parts)}
+    if parts.word_view:
+        meta.update(word_params=asdict(WORD_PARAMS), word_alpha=WORD_ALPHA)
+    return meta
 
 
 def horizon_label(h: Horizon | str) -> str:
@@ -113,6 +145,17 @@ class Dataset:
     embeddings: EventEmbeddings | None = None
     encoder_id: str = ""
     encoder_name: str = ""
+    words: sp.csr_matrix | None = None  # word-token counts of the posts (built on first use)
+    word_terms: np.ndarray | None = None
+
+    def word_counts(self) -> sp.csr_matrix:
+        """Counts of ``word_tokens`` per post over one global index (an index only: the word view
+        keeps the columns its own training rows support)."""
+        if self.words is None:
+            vec = CountVectorizer(analyzer=word_tokens, dtype=np.float64)
+            self.words = vec.fit_transform([e.text for e in self.events]).tocsr()
+            self.word_terms = vec.get_feature_names_out()
+        return self.words
 
     @classmethod
     def build(cls, events: list[RumourEvent], y: np.ndarray, horizons: Iterable[Horizon]) -> Dataset:
@@ -152,6 +195,44 @@ class FittedView:
         vocab = {str(t): j for j, t in enumerate(terms[self.cols])}
         return TextView(name, NGRAM[0], NGRAM[1], vocab, self.idf.copy(), self.lr.coef_[0].copy(),
                         float(self.lr.intercept_[0]))
+
+
+@dataclass(slots=True)
+class FittedWordView:
+    """NB-LR (Wang & Manning 2012): binary token features scaled by their log-count ratio."""
+
+    cols: np.ndarray
+    ratio: np.ndarray
+    lr: LogisticRegression
+
+    def features(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        x = counts[:, self.cols].tocsr()
+        x.data = np.ones_like(x.data)
+        return x.multiply(self.ratio[None, :]).tocsr()
+
+    def logits(self, counts: sp.csr_matrix) -> np.ndarray:
+        return self.lr.decision_function(self.features(counts))
+
+    def export(self, terms: np.ndarray) -> WordView:
+        vocab = {str(t): j for j, t in enumerate(terms[self.cols])}
+        return WordView("words", vocab, self.ratio * self.lr.coef_[0], float(self.lr.intercept_[0]))
+
+
+def fit_word_view(counts: sp.csr_matrix, y: np.ndarray, params: ViewParams = WORD_PARAMS,
+                  alpha: float = WORD_ALPHA, seed: int = 0) -> FittedWordView:
+    """Vocabulary cut (min_df), log-count ratios and LR from these training rows only."""
+    binary = counts.copy()
+    binary.data = np.ones_like(binary.data)
+    df = np.bincount(binary.indices, minlength=binary.shape[1])
+    keep = np.flatnonzero(df >= params.min_df)
+    x = binary[:, keep].tocsr()
+    pos = alpha + np.asarray(x[y == 1].sum(axis=0)).ravel()
+    neg = alpha + np.asarray(x[y == 0].sum(axis=0)).ravel()
+    ratio = np.log((pos / pos.sum()) / (neg / neg.sum()))
+    view = FittedWordView(keep, ratio, LogisticRegression(C=params.C, solver="liblinear", max_iter=1000,
+                                                          random_state=seed))
+    view.lr.fit(view.features(counts), y)
+    return view
 
 
 def fit_view(counts: sp.csr_matrix, y: np.ndarray, params: ViewParams, seed: int = 0) -> FittedView:
@@ -223,11 +304,12 @@ POST_ALONE_UNSEEN = ("comments_logit", "enc_comments_logit")
 
 
 def _no_author(cols: Sequence[int]) -> np.ndarray:
-    return np.asarray([c for c in cols if ALL_NAMES[c] not in AUTHOR_NAMES])
+    return np.asarray([c for c in cols if ALL_NAMES[c] not in AUTHOR_COLUMNS])
 
 
 TEXT_COLS = np.arange(len(STACK_NAMES))
-ENCODER_COLS = np.arange(len(ALL_NAMES))
+ENCODER_COLS = np.arange(len(STACK_NAMES) + len(ENCODER_NAMES))
+EXTRA_COLS = np.arange(len(STACK_NAMES) + len(ENCODER_NAMES), len(ALL_NAMES))
 
 
 def _fit_head(x: np.ndarray, y: np.ndarray, C: float = ENCODER_C) -> EmbeddingHead:
@@ -286,12 +368,24 @@ class Stack:
     # what the stackers learnt from (out-of-fold inputs per training row), kept for ``evaluate(dump=...)``
     train_z: np.ndarray | None = None
     train_rows: AugRows | None = None
+    words: FittedWordView | None = None  # v4, post-only band
+    history: AuthorHistory | None = None  # v4, post-only band
 
     def inputs(self, ds: Dataset, rows: AugRows) -> np.ndarray:
         enc = (self.encoder.logits(ds, rows) if self.encoder is not None
                else np.zeros((len(rows.horizon), len(ENCODER_NAMES))))
         return np.column_stack([self.post.logits(ds.post[rows.event]), _comment_logits(ds, self.comments, rows),
-                                _dense(ds, rows), enc])
+                                _dense(ds, rows), enc, self._extra(ds, rows)])
+
+    def _extra(self, ds: Dataset, rows: AugRows) -> np.ndarray:
+        """The v4 columns (word logit, author record) on the post-only band's rows; zeros elsewhere."""
+        out = np.zeros((len(rows.horizon), len(POST_EXTRA_NAMES)))
+        at0 = np.fromiter((band_for(list(self.bands), h).max_hours == 0 for h in rows.horizon), bool,
+                          count=len(rows.horizon))
+        if at0.any():
+            ev = rows.event[at0]
+            out[at0] = _post_extra(ds, ev, self.words, self.history)
+        return out
 
     def predict(self, ds: Dataset, rows: AugRows, drop_author: bool = False, use_encoder: bool = True) -> np.ndarray:
         """P(rumour) per row; ``drop_author`` scores as if no profile were known (the stage's case);
@@ -309,8 +403,19 @@ class Stack:
         if self.encoder is not None and ds.embeddings is not None:
             enc = EncoderView(ds.encoder_id, ds.encoder_name, int(ds.embeddings.post.shape[1]),
                               self.encoder.post, self.encoder.comments)
+        words = None if self.words is None else self.words.export(ds.word_terms)
         return RumourModel(self.post.export("post", ds.terms), self.comments.export("comments", ds.terms),
-                           list(self.bands), dict(self.stackers), enc, 0.5, meta)
+                           list(self.bands), dict(self.stackers), enc, 0.5, meta, words, self.history)
+
+
+def _post_extra(ds: Dataset, ev: np.ndarray, words: FittedWordView | None,
+                history: AuthorHistory | None) -> np.ndarray:
+    out = np.zeros((len(ev), len(POST_EXTRA_NAMES)))
+    if words is not None:
+        out[:, 0] = words.logits(ds.word_counts()[ev])
+    if history is not None:
+        out[:, 1:] = history.features([ds.events[e] for e in ev])
+    return out
 
 
 def _fit_stacker(z: np.ndarray, y: np.ndarray, cols: np.ndarray) -> Stacker:
@@ -323,10 +428,12 @@ def _fit_stacker(z: np.ndarray, y: np.ndarray, cols: np.ndarray) -> Stacker:
 
 def fit_stackers(z: np.ndarray, y: np.ndarray, with_author: np.ndarray, horizons: Sequence[Horizon],
                  bands: Sequence[Band], encoder: bool,
-                 encoder_bands: Sequence[str] = ENCODER_BANDS) -> dict[str, Stacker]:
+                 encoder_bands: Sequence[str] = ENCODER_BANDS,
+                 post_extra: Sequence[int] = ()) -> dict[str, Stacker]:
     """Per band (the last on every row): with author (rows with a profile) and without (every row,
     author columns left out), each text-only and, when ``encoder`` and the band is one of
-    ``encoder_bands``, with the encoder logits too (other bands serve text-only)."""
+    ``encoder_bands``, with the encoder logits too (other bands serve text-only). The post-only
+    band also reads the ``post_extra`` columns (v4: word view, author record)."""
     out: dict[str, Stacker] = {}
     band_of = [band_for(list(bands), h).name for h in horizons]
     for i, band in enumerate(bands):
@@ -337,7 +444,7 @@ def fit_stackers(z: np.ndarray, y: np.ndarray, with_author: np.ndarray, horizons
         for use_enc in ((False, True) if encoder and band.name in encoder_bands else (False,)):
             cols = ENCODER_COLS if use_enc else TEXT_COLS
             if band.max_hours == 0:  # the post alone: no comment has arrived, their logits say nothing
-                cols = np.asarray([c for c in cols if ALL_NAMES[c] not in POST_ALONE_UNSEEN])
+                cols = np.asarray([c for c in cols if ALL_NAMES[c] not in POST_ALONE_UNSEEN] + list(post_extra))
             m = in_band & with_author
             if m.sum() < 2:  # no profile in this band's rows: the author stacker is the band's own
                 m = in_band
@@ -348,7 +455,7 @@ def fit_stackers(z: np.ndarray, y: np.ndarray, with_author: np.ndarray, horizons
 
 def fit_stack(ds: Dataset, idx: np.ndarray, horizons: Sequence[Horizon] = TRAIN_HORIZONS,
               inner_folds: int = 5, seed: int = 0, bands: Sequence[Band] = BANDS,
-              use_encoder: bool = True) -> Stack:
+              use_encoder: bool = True, parts: PostBandParts = POST_PARTS) -> Stack:
     """Views + stackers on events ``idx``; the stackers learn from inner out-of-fold view logits.
     The encoder view is fitted when ``ds.embeddings`` is there and ``use_encoder``."""
     encoder = use_encoder and ds.embeddings is not None
@@ -372,12 +479,22 @@ def fit_stack(ds: Dataset, idx: np.ndarray, horizons: Sequence[Horizon] = TRAIN_
     z = np.column_stack([post_oof[rows.event], comm_oof, _dense(ds, rows), enc_oof])
     yr = ds.y[rows.event]
     with_author = np.fromiter((ds.events[e].author is not None for e in rows.event), bool, count=len(yr))
+    z = np.column_stack([z, np.zeros((len(yr), len(POST_EXTRA_NAMES)))])
     stackers = fit_stackers(z, yr, with_author, rows.horizon, bands, encoder)
+    words = history = None
+    if bands[0].max_hours == 0 and 0.0 in list(horizons):
+        # the post-only band is v4's (grouped inner folds, author record, per ``parts``): its own fit
+        band = fit_post_band(ds, idx, seed, inner_folds, use_encoder=encoder, parts=parts)
+        stackers.update(band.stackers)
+        words, history = band.words, band.history
+        at0 = np.fromiter((h == 0 for h in rows.horizon), bool, count=len(yr))
+        where = {int(e): i for i, e in enumerate(idx)}
+        z[at0] = band.train_z[[where[int(e)] for e in rows.event[at0]]]
     post = fit_view(ds.post[idx], ds.y[idx], POST_PARAMS, seed)
     cx, cy = _comment_training(ds, idx, horizons)
     comments = fit_view(cx, cy, COMMENT_PARAMS, seed)
     heads = fit_encoder_heads(ds, idx, horizons) if encoder else None
-    return Stack(post, comments, stackers, tuple(bands), heads, z, rows)
+    return Stack(post, comments, stackers, tuple(bands), heads, z, rows, words, history)
 
 
 def baseline_predict(ds: Dataset, tr: np.ndarray, te: np.ndarray, h: Horizon, seed: int = 0) -> np.ndarray:
@@ -545,15 +662,17 @@ def build_post_only(events: list[RumourEvent], y: np.ndarray) -> Dataset:
                    {0.0: np.zeros(len(events), bool)})
 
 
-def _post_only_split(ds: Dataset, tr: np.ndarray, te: np.ndarray, seed: int,
-                     inner_folds: int = 5) -> dict[Horizon | str, dict[str, np.ndarray]]:
+def _post_only_split(ds: Dataset, tr: np.ndarray, te: np.ndarray, seed: int, inner_folds: int = 5,
+                     parts: PostBandParts = POST_PARTS) -> dict[Horizon | str, dict[str, np.ndarray]]:
     """The 0 h band of ``fit_stack`` on its own (``fit_post_band``) scored on ``te``, and the baseline."""
-    stackers, head = fit_post_band(ds, tr, seed, inner_folds)
+    band = fit_post_band(ds, tr, seed, inner_folds, parts=parts)
+    stackers, head = band.stackers, band.head
     enc = np.zeros((len(te), len(ENCODER_NAMES)))
     if head is not None:
         enc[:, 0] = head.logit(ds.embeddings.post[te])
     post = fit_view(ds.post[tr], ds.y[tr], POST_PARAMS, seed).logits(ds.post[te])
-    z = np.column_stack([post, np.zeros(len(te)), ds.dense[0.0][te], enc])
+    z = np.column_stack([post, np.zeros(len(te)), ds.dense[0.0][te], enc,
+                         _post_extra(ds, te, band.words, band.history)])
     has = np.fromiter((ds.events[e].author is not None for e in te), bool, count=len(te))
     name = BANDS[0].name
 
@@ -582,7 +701,7 @@ def time_split_indices(events: list[RumourEvent], groups: np.ndarray) -> tuple[n
 
 
 def evaluate_post_only(ds: Dataset, folds: int = 5, seed: int = 0, dup_threshold: float = 0.8,
-                       log=print) -> EvalReport:
+                       log=print, parts: PostBandParts = POST_PARTS) -> EvalReport:
     """The post-only (0 h) rows of ``evaluate`` without building or fitting any comment view: the
     0 h band's stackers read only the post, its author and the encoder's post head, so this gives
     the same figures in a fraction of the time. Same grouped folds and time split."""
@@ -592,38 +711,67 @@ def evaluate_post_only(ds: Dataset, folds: int = 5, seed: int = 0, dup_threshold
     probs: dict = {h: {} for h in keys}
     sgkf = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
     for k, (tr, te) in enumerate(sgkf.split(np.zeros(len(ds.y)), ds.y, groups)):
-        res = _post_only_split(ds, tr, te, seed)
+        res = _post_only_split(ds, tr, te, seed, parts=parts)
         for h in keys:
             for name, p in res[h].items():
                 probs[h].setdefault(name, np.zeros(len(ds.y)))[te] = p
         log(f"fold {k + 1}/{folds} done ({time.monotonic() - start:.0f} s)")
     cv = {horizon_label(h): {n: metrics(ds.y, p) for n, p in probs[h].items()} for h in keys}
     tr, te = time_split_indices(ds.events, groups)
-    res = _post_only_split(ds, tr, te, seed)
+    res = _post_only_split(ds, tr, te, seed, parts=parts)
     ts = {horizon_label(h): {n: metrics(ds.y[te], p) for n, p in res[h].items()} for h in keys}
     return EvalReport(cv, ts, {"threshold_jaccard_char3": dup_threshold, "folds_group_near_duplicates": True,
                                "post_only": True}, time.monotonic() - start)
 
 
-def fit_post_band(ds: Dataset, idx: np.ndarray, seed: int = 0,
-                  inner_folds: int = 5) -> tuple[dict[str, Stacker], EmbeddingHead | None]:
-    """The 0 h band's stackers (and the encoder's post head) on events ``idx`` from the posts alone:
-    the same inner out-of-fold logits as ``fit_stack`` (see ``_post_only_split``)."""
-    encoder = ds.embeddings is not None
-    post_oof = np.zeros(len(ds.events))
-    enc_oof = np.zeros((len(ds.events), len(ENCODER_NAMES)))
-    for itr, ite in StratifiedKFold(inner_folds, shuffle=True, random_state=seed).split(idx, ds.y[idx]):
+@dataclass(slots=True)
+class PostBand:
+    """The post-only band as fitted on events ``idx``: its stackers, the encoder's post head, the
+    author record and the word view when asked for (all on ``idx``), and the stackers' out-of-fold inputs."""
+
+    stackers: dict[str, Stacker]
+    head: EmbeddingHead | None
+    words: FittedWordView | None  # None unless parts.word_view
+    history: AuthorHistory | None  # None unless parts.author_record
+    train_z: np.ndarray  # one row per event of idx, in idx order
+
+
+def fit_post_band(ds: Dataset, idx: np.ndarray, seed: int = 0, inner_folds: int = 5,
+                  use_encoder: bool = True, parts: PostBandParts = POST_PARTS) -> PostBand:
+    """The 0 h band's stackers (with the encoder's post head and, per ``parts``, the author record
+    and the word view) on events ``idx`` from the posts alone, learning from inner out-of-fold inputs. The inner folds
+    keep near-duplicate posts together (v4): the outer folds and serving never see a test post's
+    near-duplicate in training, so neither may the stackers' inner fits."""
+    encoder = use_encoder and ds.embeddings is not None
+    words = ds.word_counts() if parts.word_view else None
+    events = [ds.events[e] for e in idx]
+    groups = near_duplicate_groups(events)
+    n_extra = len(POST_EXTRA_NAMES)
+    post_oof = np.zeros(len(idx))
+    enc_oof = np.zeros((len(idx), len(ENCODER_NAMES)))
+    extra_oof = np.zeros((len(idx), n_extra))
+    inner = StratifiedGroupKFold(inner_folds, shuffle=True, random_state=seed)
+    for itr, ite in inner.split(idx, ds.y[idx], groups):
         a, b = idx[itr], idx[ite]
-        post_oof[b] = fit_view(ds.post[a], ds.y[a], POST_PARAMS, seed).logits(ds.post[b])
+        post_oof[ite] = fit_view(ds.post[a], ds.y[a], POST_PARAMS, seed).logits(ds.post[b])
         if encoder:
-            enc_oof[b, 0] = _fit_head(ds.embeddings.post[a], ds.y[a]).logit(ds.embeddings.post[b])
-    z = np.column_stack([post_oof, np.zeros(len(ds.events)), ds.dense[0.0], enc_oof])[idx]
-    with_author = np.fromiter((ds.events[e].author is not None for e in idx), bool, count=len(idx))
-    stackers = fit_stackers(z, ds.y[idx], with_author, [0.0] * len(idx), BANDS[:1], encoder)
-    return stackers, (_fit_head(ds.embeddings.post[idx], ds.y[idx]) if encoder else None)
+            enc_oof[ite, 0] = _fit_head(ds.embeddings.post[a], ds.y[a]).logit(ds.embeddings.post[b])
+        extra_oof[ite] = _post_extra(
+            ds, b, fit_word_view(words[a], ds.y[a], seed=seed) if parts.word_view else None,
+            AuthorHistory.fit([ds.events[e] for e in a], ds.y[a]) if parts.author_record else None)
+    z = np.column_stack([post_oof, np.zeros(len(idx)), ds.dense[0.0][idx], enc_oof, extra_oof])
+    with_author = np.fromiter((e.author is not None for e in events), bool, count=len(idx))
+    extra_cols = [c for c in EXTRA_COLS if (parts.word_view if ALL_NAMES[c] == "words_logit" else parts.author_record)]
+    stackers = fit_stackers(z, ds.y[idx], with_author, [0.0] * len(idx), BANDS[:1], encoder,
+                            post_extra=extra_cols)
+    head = _fit_head(ds.embeddings.post[idx], ds.y[idx]) if encoder else None
+    return PostBand(stackers, head,
+                    fit_word_view(words[idx], ds.y[idx], seed=seed) if parts.word_view else None,
+                    AuthorHistory.fit(events, ds.y[idx]) if parts.author_record else None, z)
 
 
-def with_encoder_view(model: RumourModel, ds: Dataset, seed: int = 0, inner_folds: int = 5) -> RumourModel:
+def with_encoder_view(model: RumourModel, ds: Dataset, seed: int = 0, inner_folds: int = 5,
+                      parts: PostBandParts = POST_PARTS) -> RumourModel:
     """``model`` with its post-only band and encoder view refitted on ``ds`` (no encoder view when
     ``ds.embeddings`` is None), leaving the text views and the other bands as they are. The encoder
     view lives in the 0 h band only, which reads the posts alone, so this takes a minute where a
@@ -637,23 +785,30 @@ def with_encoder_view(model: RumourModel, ds: Dataset, seed: int = 0, inner_fold
                          "retrain it with `trustscope rumour train`")
     bands = [BANDS[0], *(b for b in model.bands if b.name != BANDS[0].name)]
     idx = np.arange(len(ds.events))
-    stackers, head = fit_post_band(ds, idx, seed, inner_folds)
+    band = fit_post_band(ds, idx, seed, inner_folds, parts=parts)
+    stackers, head = band.stackers, band.head
     kept = {k: v for k, v in model.stackers.items() if not k.startswith(f"{BANDS[0].name}.")}
     enc = None
     if head is not None:
         d = ds.embeddings.post.shape[1]
         empty = EmbeddingHead(np.zeros(d), np.ones(d), np.zeros(d), 0.0)
         enc = EncoderView(ds.encoder_id, ds.encoder_name, d, head, empty)
-    meta = {**model.meta, "engine": "rumour-stack-v2", "post_band_refit": True, "encoder_C": ENCODER_C}
-    return RumourModel(model.post, model.comments, bands, {**kept, **stackers}, enc, model.threshold, meta)
+    # the refit band's own settings replace the old ones (a v4 model's word-view settings go with its view)
+    kept_meta = {k: v for k, v in model.meta.items() if k not in ("word_params", "word_alpha", "post_band_parts")}
+    meta = {**kept_meta, "engine": "rumour-stack-v2", "post_band_refit": True, "encoder_C": ENCODER_C,
+            **post_band_meta(parts)}
+    words = None if band.words is None else band.words.export(ds.word_terms)
+    return RumourModel(model.post, model.comments, bands, {**kept, **stackers}, enc, model.threshold, meta,
+                       words, band.history)
 
 
 def train(ds: Dataset, seed: int = 0, train_horizons: Sequence[Horizon] = TRAIN_HORIZONS,
-          meta: dict | None = None, inner_folds: int = 5) -> RumourModel:
+          meta: dict | None = None, inner_folds: int = 5, parts: PostBandParts = POST_PARTS) -> RumourModel:
     """The shipped model: the same recipe as a CV fold, on all events."""
-    stack = fit_stack(ds, np.arange(len(ds.events)), train_horizons, inner_folds=inner_folds, seed=seed)
+    stack = fit_stack(ds, np.arange(len(ds.events)), train_horizons, inner_folds=inner_folds, seed=seed,
+                      parts=parts)
     info = {"engine": "rumour-stack-v2", "trained_events": len(ds.events),
             "train_horizons_h": list(train_horizons), "ngram": list(NGRAM),
             "post_params": asdict(POST_PARAMS), "comment_params": asdict(COMMENT_PARAMS),
-            "stack_C": STACK_C, "encoder_C": ENCODER_C, "seed": seed, **(meta or {})}
+            "stack_C": STACK_C, "encoder_C": ENCODER_C, "seed": seed, **post_band_meta(parts), **(meta or {})}
     return stack.export(ds, info)
