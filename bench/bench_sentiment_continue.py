@@ -1,4 +1,4 @@
-"""Continue fine-tuning the held-out teacher (A1) on the other-domain reviews it has not seen.
+"""Continue fine-tuning a teacher on the training reviews it has not seen (held-out A1, or random R1).
 
 Why: A1 saw 12,000 of the ~42,000 reviews of the eight training domains (CPU budget). This run
 trains it one pass over the rest (never its 1,000 validation reviews, never a held-out-domain
@@ -9,6 +9,16 @@ the latest weights, and the best by mean prior-adjusted probe accuracy, to disk.
 
     nice -n 10 python bench/bench_sentiment_continue.py --init ~/.cache/trustscope/train/A1/model \
         --work-dir ~/.cache/trustscope/train/C1 --max-minutes 80 --threads 1
+
+``--split random``: the random-split teacher R1 (``train-base --held-out '' --train-size 32000``,
+best at step 600, so it saw 19,200 of the 55,046 training reviews). Its batch order is replayed to
+find those; the run trains once over the ~35,800 it never saw, then further passes over all, and
+chooses checkpoints by the split's 3,238 validation reviews (never its test part). Every
+evaluation writes ``last``, ``best`` and the validation probabilities (val_probs.npz) to disk.
+
+    nice -n 5 python bench/bench_sentiment_continue.py --split random \
+        --init ~/.cache/trustscope/train/R1/model --work-dir ~/.cache/trustscope/train/R2 \
+        --lr 3e-5 --max-minutes 80 --threads 2 --eval-every 250
 """
 
 from __future__ import annotations
@@ -40,6 +50,57 @@ def held_out_split(reviews, seed: int = 13, test_size: int = 3000, probe_size: i
     return rest[:12000], rest[12000:13000], rest[13000:], tests, probes
 
 
+def r1_seen(train, tok, sample: int = 32000, seed: int = 13, batch_size: int = 32, steps: int = 600):
+    """The random-split training reviews R1 trained on: its first ``steps`` batches, replayed."""
+    from trustscope.sentiment.finetune import _bucketed_batches
+    from trustscope.sentiment.textprep import encode_batch
+
+    drawn = random.Random(seed).sample(train, sample)
+    lengths = [len(x) for x in encode_batch(tok, [r.text for r in drawn], 64)]
+    batches = _bucketed_batches(lengths, batch_size, random.Random(seed))[:steps]
+    return {drawn[i].id for b in batches for i in b}
+
+
+def random_run(args, tok, log) -> None:
+    """Continue R1: a pass over the random split's unseen training reviews, then passes over all."""
+    import numpy as np
+
+    from trustscope.sentiment.data import random_split
+
+    sp = random_split(load_reviews(), seed=13)
+    seen_ids = r1_seen(sp.train, tok)
+    unseen = [r for r in sp.train if r.id not in seen_ids]
+    seen = [r for r in sp.train if r.id in seen_ids]
+    prior = sum(r.label for r in sp.train) / len(sp.train)
+    work = Path(args.work_dir)
+    yv = np.array([r.label for r in sp.val])
+    best = {"score": -1.0}
+    evals = {"n": 0}
+
+    def score_fn(model):
+        p = predict_probs(model, tok, [r.text for r in sp.val], 64, 128)[:, 1]
+        s = score_probs(yv.tolist(), p.tolist(), prior)
+        details = {k: round(s[k], 4) for k in ("accuracy", "accuracy_prior_adjusted", "roc_auc")}
+        evals["n"] += 1
+        np.savez(work / f"val_probs_{evals['n']:02d}.npz", p=p)
+        for name in ["last"] + (["best"] if s["accuracy"] > best["score"] else []):
+            model.save_pretrained(str(work / name))
+            tok.save_pretrained(str(work / name))
+            (work / name / PRIOR_FILE).write_text(json.dumps({"train_prior": round(prior, 6)}) + "\n")
+            np.savez(work / name / "val_probs.npz", p=p)
+        best["score"] = max(best["score"], s["accuracy"])
+        return s["accuracy"], details
+
+    cfg = FinetuneConfig(epochs=args.epochs, lr=args.lr, max_length=64, eval_every=args.eval_every,
+                         patience=100, warmup_frac=0.05, max_minutes=args.max_minutes)
+    log(f"init {args.init} random split: train {len(sp.train)} (R1 saw {len(seen)}, unseen {len(unseen)}) "
+        f"val {len(sp.val)} prior {prior:.4f} lr {args.lr} budget {args.max_minutes} min")
+    _, info = finetune(args.init, tok, unseen + seen, [], None, cfg, "cpu", log, score_fn=score_fn,
+                       first_pass=len(unseen))
+    (work / "finetune.json").write_text(json.dumps(info, indent=1, ensure_ascii=False))
+    log(f"done best step {info['best_step']} val acc {info['best_val_accuracy']:.4f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--init", required=True)
@@ -49,6 +110,8 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--replay", type=int, default=0, help="also re-use this many of A1's 12k")
+    ap.add_argument("--split", choices=["held-out", "random"], default="held-out")
+    ap.add_argument("--epochs", type=float, default=2.0, help="random: passes over all after the unseen pass")
     args = ap.parse_args()
     import torch
     from transformers import AutoTokenizer
@@ -64,6 +127,9 @@ def main() -> None:
         logf.write(line + "\n")
         logf.flush()
 
+    if args.split == "random":
+        random_run(args, AutoTokenizer.from_pretrained(args.init, local_files_only=True), log)
+        return
     seen, val, unseen, tests, probes = held_out_split(load_reviews())
     train = unseen + seen[:args.replay]
     prior = json.loads((Path(args.init) / PRIOR_FILE).read_text())["train_prior"]

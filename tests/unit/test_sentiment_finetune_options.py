@@ -43,3 +43,21 @@ def test_linear_probe_trains_only_the_head():
     changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
     assert changed and all(n.startswith(("bert.pooler", "classifier")) for n in changed)
     assert all(p.requires_grad for p in model.parameters())  # everything trains afterwards
+
+
+def test_first_pass_trains_on_the_unseen_part_alone_before_epochs_over_all():
+    """A continued run (bench_sentiment_continue --split random) sees its new reviews first."""
+    from trustscope.sentiment.finetune import _steps, _training_batches
+
+    seqs = [[2] + [5 + i % 7] * (1 + i % 5) + [3] for i in range(50)]
+    labels = [1] * 20 + [0] * 30  # the first 20 are "unseen": label 1 marks them
+    first = _steps(20, 8, 1.0)
+    steps = first + _steps(50, 8, 1.0)
+    batches = list(_training_batches(seqs, labels, 8, random.Random(0), steps, 0, first_pass=20))
+    assert len(batches) == steps == 3 + 7
+    assert sum(len(b[2]) for b in batches[:first]) == 20
+    assert all(b[2].tolist() == [1] * len(b[2]) for b in batches[:first])
+    rest = torch.cat([b[2] for b in batches[first:]])
+    assert len(rest) == 50 and int(rest.sum()) == 20  # then one epoch over all 50
+    plain = list(_training_batches(seqs, labels, 8, random.Random(0), 7, 0))
+    assert sum(len(b[2]) for b in plain) == 50

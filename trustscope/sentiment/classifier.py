@@ -23,6 +23,7 @@ import numpy as np
 from trustscope.sentiment.calibration import NeutralBand, load_band
 from trustscope.sentiment.heads import Head, head_probs, load_heads
 from trustscope.sentiment.inference import run_bucketed
+from trustscope.sentiment.ngram_member import Ensemble, load_ensemble
 from trustscope.sentiment.result import SentimentResult
 from trustscope.sentiment.textprep import unscored_reason
 
@@ -63,7 +64,8 @@ class SentimentClassifier:
     """A backend runner plus tokenizer, neutral band, heads and settings; thread-safe ``classify``."""
 
     def __init__(self, runner, tokenizer, band: NeutralBand, max_length: int, model_name: str,
-                 id2label: dict, heads: list[Head] | None = None, hidden_size: int = 0):
+                 id2label: dict, heads: list[Head] | None = None, hidden_size: int = 0,
+                 ensemble: Ensemble | None = None):
         self.runner = runner
         self.backend = getattr(runner, "backend", "unknown")
         self.model = getattr(runner, "model", None)  # the torch model on the torch backend
@@ -75,6 +77,10 @@ class SentimentClassifier:
         self.hidden_size = hidden_size
         self.labels = {int(i): str(n) for i, n in id2label.items()}
         self._pos, self._neg, self._neu = _label_roles(id2label)
+        if ensemble is not None and len(self.labels) != 2:
+            raise ValueError("an n-gram ensemble (ensemble.json) needs a binary model")
+        # a stacked char n-gram member (ngram_member.py): combined into P(positive) of every text
+        self.ensemble = ensemble
         self._lock = threading.Lock()  # one forward at a time: the backend already uses every thread
 
     @staticmethod
@@ -83,9 +89,13 @@ class SentimentClassifier:
             if not isinstance(t, str):
                 raise TypeError(f"text {i} is {type(t).__name__}, expected str")
 
-    def _forward(self, texts: Sequence[str], batch_size: int):
+    def _forward(self, texts: Sequence[str], batch_size: int, combine: bool = True):
         with self._lock:
-            return run_bucketed(self.runner, self.tokenizer, texts, self.max_length, batch_size)
+            probs, pooled = run_bucketed(self.runner, self.tokenizer, texts, self.max_length, batch_size)
+        if combine and self.ensemble is not None and len(texts):
+            p = self.ensemble.combine(texts, probs[:, self._pos]).astype(np.float32)
+            probs[:, self._pos], probs[:, self._neg] = p, 1.0 - p
+        return probs, pooled
 
     def classify(self, texts: Sequence[str], batch_size: int = 64) -> list[SentimentResult]:
         """One result per text, in input order. Non-strings raise TypeError."""
@@ -125,7 +135,7 @@ class SentimentClassifier:
         self._check(texts)
         if not texts:
             return np.zeros((0, self.hidden_size), dtype=np.float32)
-        return self._forward(list(texts), batch_size)[1]
+        return self._forward(list(texts), batch_size, combine=False)[1]
 
     def _result(self, row: list[float], heads: dict[str, float]) -> SentimentResult:
         p_pos, p_neg = row[self._pos], row[self._neg]
@@ -211,4 +221,4 @@ def load_classifier(model_dir: str | None = None, threads: int | None = None,
     hidden = int(config.get("hidden_size", 0))
     name = config.get("_name_or_path") or path.name
     return SentimentClassifier(runner, tok, load_band(path), max_length, Path(name).name or str(path),
-                               config["id2label"], load_heads(path, hidden), hidden)
+                               config["id2label"], load_heads(path, hidden), hidden, load_ensemble(path))

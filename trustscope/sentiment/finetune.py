@@ -75,22 +75,31 @@ def _steps(n_examples: int, batch_size: int, epochs: float) -> int:
 
 
 def _training_batches(seqs: list[list[int]], labels: list[int], batch_size: int, rng: random.Random,
-                      steps: int, pad_id: int):
+                      steps: int, pad_id: int, first_pass: int = 0):
     """Yield ``steps`` padded batches (ids, mask, labels), epoch after epoch of bucketed batches.
 
     One epoch's order is drawn from ``rng`` only when a batch of it is needed, so the linear probe
-    and the fine-tuning after it share one reproducible stream of shuffles.
+    and the fine-tuning after it share one reproducible stream of shuffles. ``first_pass`` > 0:
+    one pass over the first ``first_pass`` examples alone comes before the epochs over all (a
+    continued run sees what its checkpoint never saw before it revisits the rest).
     """
     import torch
 
+    def epoch_batches():
+        if first_pass:
+            yield from _bucketed_batches([len(s) for s in seqs[:first_pass]], batch_size, rng)
+        while True:
+            yield from _bucketed_batches([len(s) for s in seqs], batch_size, rng)
+
+    if steps <= 0:
+        return
     done = 0
-    while done < steps:
-        for b in _bucketed_batches([len(s) for s in seqs], batch_size, rng):
-            ids, mask = pad_batch([seqs[i] for i in b], pad_id)
-            yield ids, mask, torch.tensor([labels[i] for i in b], dtype=torch.long)
-            done += 1
-            if done >= steps:
-                return
+    for b in epoch_batches():
+        ids, mask = pad_batch([seqs[i] for i in b], pad_id)
+        yield ids, mask, torch.tensor([labels[i] for i in b], dtype=torch.long)
+        done += 1
+        if done >= steps:
+            return
 
 
 def mask_tokens(ids, mask, prob: float, mask_id: int, generator):
@@ -160,11 +169,12 @@ def accuracy(model, tokenizer, reviews: list[Review], max_length: int, device: s
 
 def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Review],
              out_dir: str | Path | None, cfg: FinetuneConfig, device: str = "cpu", log=print,
-             score_fn=None):
+             score_fn=None, first_pass: int = 0):
     """Train from ``init_dir`` (an MLM or base checkpoint); returns (best model, info dict).
 
     ``score_fn(model) -> (score, details)`` replaces validation accuracy as the checkpoint
     choice, e.g. accuracy on other held-out domains (chosen on what the model did not train on).
+    ``first_pass``: train once over ``train[:first_pass]`` before ``cfg.epochs`` over all of it.
     """
     import torch
     from transformers import BertForSequenceClassification
@@ -184,6 +194,8 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
         _linear_probe(model, seqs, labels, cfg, rng, tokenizer.pad_token_id, device, log)
     gen = torch.Generator().manual_seed(cfg.seed)
     total = _steps(len(seqs), cfg.batch_size, cfg.epochs)
+    if first_pass:
+        total += _steps(first_pass, cfg.batch_size, 1.0)
     opt = torch.optim.AdamW(param_groups(model, cfg.lr, cfg.layer_decay, cfg.weight_decay), lr=cfg.lr)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     clock = TrainClock(total, cfg.max_minutes)
@@ -199,7 +211,8 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
         threads.update(log)
     model.train()
     with progress_bar("fine-tuning", total=total) as bar:
-        for ids, mask, y in _training_batches(seqs, labels, cfg.batch_size, rng, total, tokenizer.pad_token_id):
+        for ids, mask, y in _training_batches(seqs, labels, cfg.batch_size, rng, total, tokenizer.pad_token_id,
+                                             first_pass):
             ids = mask_tokens(ids, mask, cfg.token_mask_prob, tokenizer.mask_token_id, gen)
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
             loss = loss_fn(logits, y.to(device))
