@@ -16,6 +16,14 @@ import numpy as np
 from trustscope.rumour.features import char_ngrams
 
 
+def terms_by_column(vocab: dict[str, int]) -> list[str]:
+    """The vocabulary as a list indexed by column, the order the weight arrays are stored in."""
+    out = [""] * len(vocab)
+    for term, j in vocab.items():
+        out[j] = term
+    return out
+
+
 @dataclass(slots=True, repr=False)
 class TextView:
     name: str
@@ -58,10 +66,7 @@ class TextView:
                 p + "intercept": np.asarray([self.intercept], dtype=np.float64)}
 
     def terms(self) -> list[str]:
-        out = [""] * len(self.vocab)
-        for term, j in self.vocab.items():
-            out[j] = term
-        return out
+        return terms_by_column(self.vocab)
 
     @classmethod
     def from_arrays(cls, name: str, nmin: int, nmax: int, terms: list[str],

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from trustscope.rumour.features import word_tokens
+from trustscope.rumour.textview import terms_by_column
 
 
 @dataclass(slots=True, repr=False)
@@ -44,10 +45,7 @@ class WordView:
                 p + "intercept": np.asarray([self.intercept], dtype=np.float64)}
 
     def terms(self) -> list[str]:
-        out = [""] * len(self.vocab)
-        for term, j in self.vocab.items():
-            out[j] = term
-        return out
+        return terms_by_column(self.vocab)
 
     @classmethod
     def from_arrays(cls, name: str, terms: list[str], arrays: dict[str, np.ndarray]) -> WordView:
