@@ -7,13 +7,13 @@ recomputed here per text so the exported view gives the same logit as the fitted
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from trustscope.rumour.features import char_ngrams
+from trustscope.tfidf_linear import TfidfLinear
 
 
 def terms_by_column(vocab: dict[str, int]) -> list[str]:
@@ -33,29 +33,16 @@ class TextView:
     idf: np.ndarray
     coef: np.ndarray
     intercept: float
-    _idf: list[float] = field(init=False, repr=False)
-    _w: list[float] = field(init=False, repr=False)
+    _linear: TfidfLinear = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        # idf * coef folded once: a text's logit is sum(tf*idf*coef) / ||tf*idf||
-        self._idf = self.idf.astype(np.float64).tolist()
-        self._w = (self.coef.astype(np.float64) * self.idf.astype(np.float64)).tolist()
+        self._linear = TfidfLinear(self.idf, self.coef, self.intercept)
 
     def logit(self, text: str) -> float:
         """The view's log-odds for one text (the intercept alone when no n-gram is known)."""
         vocab = self.vocab
         counts = Counter(j for j in map(vocab.get, char_ngrams(text, self.nmin, self.nmax)) if j is not None)
-        if not counts:
-            return self.intercept
-        idf, w = self._idf, self._w
-        num = 0.0
-        sq = 0.0
-        for j, c in counts.items():
-            tf = 1.0 + math.log(c)
-            num += tf * w[j]
-            x = tf * idf[j]
-            sq += x * x
-        return self.intercept + num / math.sqrt(sq)
+        return self._linear.logit(counts)
 
     def logits(self, texts: list[str]) -> np.ndarray:
         return np.fromiter((self.logit(t) for t in texts), dtype=np.float64, count=len(texts))

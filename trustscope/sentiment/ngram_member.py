@@ -18,7 +18,6 @@ Files in the model dir:
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -26,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from trustscope.tfidf_linear import TfidfLinear
 
 ENSEMBLE_FILE = "ensemble.json"
 _WHITE = re.compile(r"\s\s+")  # scikit-learn's char analyzer collapses runs of white space
@@ -42,6 +43,9 @@ class NgramMember:
     ngram: tuple[int, int]
     lowercase: bool = True
 
+    def __post_init__(self) -> None:
+        self._linear = TfidfLinear(self.idf, self.coef, self.intercept)
+
     def _grams(self, text: str) -> Counter:
         t = _WHITE.sub(" ", text.lower() if self.lowercase else text)
         lo, hi = self.ngram
@@ -49,21 +53,10 @@ class NgramMember:
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """The LR decision value of each text (its logit), float64."""
-        out = np.empty(len(texts), dtype=np.float64)
-        for k, text in enumerate(texts):
-            cols, tf = [], []
-            for g, c in self._grams(text).items():
-                j = self.vocab.get(g)
-                if j is not None:
-                    cols.append(j)
-                    tf.append(1.0 + math.log(c))
-            if not cols:
-                out[k] = self.intercept
-                continue
-            idx = np.asarray(cols)
-            w = np.asarray(tf) * self.idf[idx]
-            out[k] = float(w @ self.coef[idx]) / float(np.sqrt(w @ w)) + self.intercept
-        return out
+        vocab = self.vocab
+        return np.fromiter(
+            (self._linear.logit(Counter({vocab[g]: c for g, c in self._grams(t).items() if g in vocab}))
+             for t in texts), dtype=np.float64, count=len(texts))
 
 
 @dataclass(frozen=True)
