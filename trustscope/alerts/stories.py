@@ -349,10 +349,10 @@ class StoryStore:
         thread = self._thread_of(roots)
         platforms = post.platforms or sorted(thread)  # a reply that names no platform joins its thread's
         placements = []
+        sig = self._post_sig(post) if platforms else None  # one MinHash per post, whatever its platforms
         for platform in platforms:
             via = "thread"
             story_id = thread.get(platform)
-            sig = self._post_sig(post)
             keys = self._band_keys.get((post.id, platform)) if self._band_keys is not None else None
             if keys is None:
                 keys = self._lsh_keys(platform, sig) + self._claim_keys(platform, post)

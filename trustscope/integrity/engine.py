@@ -343,9 +343,9 @@ class IntegrityEngine:
                     break
                 if r[2] and (r[1], w_r) not in seen_items:  # pairs of polar (1-2, 4-5 star) reviews only
                     seen_items.add((r[1], w_r))
-                    js.append((f"{r[1]}@{g}:{w_r}", r[2]))  # lockstep.item_of(r[1], r[0], g)
+                    js.append((lockstep.item_name(r[1], g, w_r), r[2]))
             if not already:
-                grid_pairs.append((g, w_now, lockstep.item_of(ev.platform, t, g),
+                grid_pairs.append((g, w_now, lockstep.item_name(ev.platform, g, w_now),
                                    js[: lockstep.RECENT_ITEMS] if polar else []))
 
         p.hset("rec", ev.id, pack_record(record))

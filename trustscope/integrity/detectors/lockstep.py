@@ -31,8 +31,13 @@ def window_of(created_at: float, grid: int = 0) -> int:
     return int((created_at + grid * WINDOW / 2) // WINDOW)
 
 
+def item_name(platform: str, grid: int, window: int) -> str:
+    """The lockstep item of a platform's window on one grid (``window_of_item`` reads it back)."""
+    return f"{platform}@{grid}:{window}"
+
+
 def item_of(platform: str, created_at: float, grid: int = 0) -> str:
-    return f"{platform}@{grid}:{window_of(created_at, grid)}"
+    return item_name(platform, grid, window_of(created_at, grid))
 
 
 def window_of_item(item: str) -> int:
