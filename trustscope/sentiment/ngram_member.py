@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from trustscope.sentiment.ensemble import logit, sigmoid
 from trustscope.tfidf_linear import TfidfLinear
 
 ENSEMBLE_FILE = "ensemble.json"
@@ -70,9 +71,8 @@ class Ensemble:
     info: dict
 
     def combine(self, texts: Sequence[str], p_pos: np.ndarray) -> np.ndarray:
-        p = np.clip(np.asarray(p_pos, dtype=np.float64), 1e-6, 1 - 1e-6)
-        z = self.w_bert * np.log(p / (1 - p)) + self.w_member * self.member.logits(texts) + self.intercept
-        return 1.0 / (1.0 + np.exp(-z))
+        z = self.w_bert * logit(p_pos) + self.w_member * self.member.logits(texts) + self.intercept
+        return sigmoid(z)
 
 
 def export_member(pipe, path: str | Path) -> None:
