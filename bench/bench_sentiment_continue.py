@@ -19,6 +19,9 @@ evaluation writes ``last``, ``best`` and the validation probabilities (val_probs
     nice -n 5 python bench/bench_sentiment_continue.py --split random \
         --init ~/.cache/trustscope/train/R1/model --work-dir ~/.cache/trustscope/train/R2 \
         --lr 3e-5 --max-minutes 80 --threads 2 --eval-every 250
+
+R3 continues R2 (``--init .../R2/best --after-steps 891``): the ~7,300 reviews neither R1 nor R2
+saw first, then passes over all, at 128 tokens (the served ``TS_SENTIMENT_MAX_LENGTH``).
 """
 
 from __future__ import annotations
@@ -61,6 +64,20 @@ def r1_seen(train, tok, sample: int = 32000, seed: int = 13, batch_size: int = 3
     return {drawn[i].id for b in batches for i in b}
 
 
+def continued_seen(unseen, tok, steps: int, seed: int = 13, batch_size: int = 32):
+    """The reviews an earlier continuation (R2) trained on: its first ``steps`` batches of the unseen pass.
+
+    ``finetune(first_pass=...)`` draws that pass's batch order first from ``Random(seed)`` (no linear
+    probe), over the lengths encoded at 64 tokens, so it replays exactly.
+    """
+    from trustscope.sentiment.finetune import _bucketed_batches
+    from trustscope.sentiment.textprep import encode_batch
+
+    lengths = [len(x) for x in encode_batch(tok, [r.text for r in unseen], 64)]
+    batches = _bucketed_batches(lengths, batch_size, random.Random(seed))[:steps]
+    return {unseen[i].id for b in batches for i in b}
+
+
 def random_run(args, tok, log) -> None:
     """Continue R1: a pass over the random split's unseen training reviews, then passes over all."""
     import numpy as np
@@ -70,6 +87,9 @@ def random_run(args, tok, log) -> None:
     sp = random_split(load_reviews(), seed=13)
     seen_ids = r1_seen(sp.train, tok)
     unseen = [r for r in sp.train if r.id not in seen_ids]
+    if args.after_steps:  # the init is R1 continued for that many steps of this same order (R2)
+        seen_ids |= continued_seen(unseen, tok, args.after_steps)
+        unseen = [r for r in sp.train if r.id not in seen_ids]
     seen = [r for r in sp.train if r.id in seen_ids]
     prior = sum(r.label for r in sp.train) / len(sp.train)
     work = Path(args.work_dir)
@@ -78,7 +98,7 @@ def random_run(args, tok, log) -> None:
     evals = {"n": 0}
 
     def score_fn(model):
-        p = predict_probs(model, tok, [r.text for r in sp.val], 64, 128)[:, 1]
+        p = predict_probs(model, tok, [r.text for r in sp.val], args.max_length, 128)[:, 1]
         s = score_probs(yv.tolist(), p.tolist(), prior)
         details = {k: round(s[k], 4) for k in ("accuracy", "accuracy_prior_adjusted", "roc_auc")}
         evals["n"] += 1
@@ -91,9 +111,10 @@ def random_run(args, tok, log) -> None:
         best["score"] = max(best["score"], s["accuracy"])
         return s["accuracy"], details
 
-    cfg = FinetuneConfig(epochs=args.epochs, lr=args.lr, max_length=64, eval_every=args.eval_every,
+    cfg = FinetuneConfig(epochs=args.epochs, lr=args.lr, max_length=args.max_length, eval_every=args.eval_every,
                          patience=100, warmup_frac=0.05, max_minutes=args.max_minutes)
-    log(f"init {args.init} random split: train {len(sp.train)} (R1 saw {len(seen)}, unseen {len(unseen)}) "
+    log(f"init {args.init} random split: train {len(sp.train)} (seen {len(seen)}, unseen {len(unseen)}) "
+        f"max length {args.max_length} after {args.after_steps} continued steps "
         f"val {len(sp.val)} prior {prior:.4f} lr {args.lr} budget {args.max_minutes} min")
     _, info = finetune(args.init, tok, unseen + seen, [], None, cfg, "cpu", log, score_fn=score_fn,
                        first_pass=len(unseen))
@@ -112,6 +133,9 @@ def main() -> None:
     ap.add_argument("--replay", type=int, default=0, help="also re-use this many of A1's 12k")
     ap.add_argument("--split", choices=["held-out", "random"], default="held-out")
     ap.add_argument("--epochs", type=float, default=2.0, help="random: passes over all after the unseen pass")
+    ap.add_argument("--after-steps", type=int, default=0,
+                    help="random: --init already continued R1 this many steps of this order (R2: 891)")
+    ap.add_argument("--max-length", type=int, default=64, help="random: tokens per text, training and validation")
     args = ap.parse_args()
     import torch
     from transformers import AutoTokenizer

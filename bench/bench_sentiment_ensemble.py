@@ -42,7 +42,8 @@ def _cache_name(model_dir: Path) -> str:
 def teacher_outputs(model_dir: Path, name: str, texts: list[str], max_length: int, threads: int):
     """(P(positive), pooled) from the teacher's ONNX fp32 export, cached by ``name``."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    f = CACHE / f"{_cache_name(model_dir)}_{name}.npz"
+    suffix = "" if max_length == 64 else f"_L{max_length}"  # 64: the earlier sessions' caches
+    f = CACHE / f"{_cache_name(model_dir)}_{name}{suffix}.npz"
     if f.exists():
         z = np.load(f)
         if len(z["p"]) == len(texts):
@@ -245,7 +246,7 @@ def random_split_run(args) -> dict:
     yt = np.array([r.label for r in sp.test])
     members: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for i, m in enumerate([args.teacher] + args.member):
-        length = 128 if (m / "heads").exists() else 64  # the distilled default reads 128 tokens
+        length = 128 if (m / "heads").exists() else (args.bert_length or 64)  # the distilled default reads 128
         pv, _ = teacher_outputs(m, "rs_val", [r.text for r in sp.val], length, args.threads)
         pt, _ = teacher_outputs(m, "rs_test", [r.text for r in sp.test], length, args.threads)
         members["teacher" if i == 0 else _cache_name(m)] = (logit(pv), logit(pt))
@@ -317,7 +318,11 @@ def export_run(args) -> dict:
         sp = random_split(reviews, seed=13)
         train, val, cache = sp.train, sp.val, "rs_val"
     yv = np.array([r.label for r in val])
-    pb_val, _ = teacher_outputs(args.teacher, cache, [r.text for r in val], 64, args.threads)
+    from trustscope.settings import get_settings
+
+    # the stack is fitted on the teacher's logits at the length the service reads (TS_SENTIMENT_MAX_LENGTH)
+    length = args.bert_length or get_settings().sentiment_max_length
+    pb_val, _ = teacher_outputs(args.teacher, cache, [r.text for r in val], length, args.threads)
     t0 = time.time()
     pipe = tfidf_lr([r.text for r in train], [r.label for r in train])
     print(f"  tfidf fitted on {len(train)} in {time.time() - t0:.0f}s", file=sys.stderr)
@@ -376,6 +381,9 @@ def main() -> None:
     ap.add_argument("--pool-size", type=int, default=0,
                     help="unlabelled pool per domain: the test sample + this many others (0 = all)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--bert-length", type=int, default=None,
+                    help="tokens per text for the BERT members (random: default 64 as the earlier sessions; "
+                         "export: default TS_SENTIMENT_MAX_LENGTH, what the service reads)")
     args = ap.parse_args()
     args.teacher = args.teacher.expanduser()
     if args.mode == "held-out":
