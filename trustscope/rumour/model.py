@@ -1,7 +1,7 @@
 """The rumour model: two text views (the original post; the comments that arrived), the dense
 propagation/author/doubt features and, optionally, an encoder view (logistic-regression heads on
-pooled embeddings of the post and of the first comments, see ``encoder.py``), stacked by logistic
-regressions.
+pooled embeddings of the post and of the first comments, see ``encoder.py``; since v5 the post
+head of the post-only band is an RBF-kernel SVM, ``KernelHead``), stacked by logistic regressions.
 
 Serving reads a model directory of plain files (``model.json`` metadata, ``model.npz`` arrays,
 ``<view>.vocab.json`` n-gram lists) and needs only numpy; training lives in ``training.py``.
@@ -81,6 +81,60 @@ class EmbeddingHead:
                    float(arrays[f"{prefix}.intercept"][0]))
 
 
+@dataclass(slots=True)
+class KernelHead:
+    """RBF-kernel SVM on a standardized pooled embedding: the post-only band's post head (model v5).
+
+    Why: on the same embedding (one forward pass, no new serving input) it gained over the linear
+    head on the grouped folds and on the time split alike (docs/rumour.md, fifth session). The
+    decision value sum_i dual_i * exp(-gamma * |(x - s_i) / scale|^2) + intercept is the logit the
+    stackers read. The support rows are stored as the raw float32 embeddings of the training posts
+    that became support vectors (the centring cancels in the distance, so only the scale is kept)."""
+
+    scale: np.ndarray  # (d,)
+    support: np.ndarray  # (m, d) raw embeddings of the support vectors
+    dual: np.ndarray  # (m,) signed dual coefficients (positive: rumour)
+    gamma: float
+    intercept: float
+    _scaled: np.ndarray | None = field(default=None, repr=False)
+    _norms: np.ndarray | None = field(default=None, repr=False)
+
+    def logit(self, x: np.ndarray, batch: int = 512) -> np.ndarray:
+        if self._scaled is None:
+            self._scaled = self.support.astype(np.float64) / self.scale
+            self._norms = np.einsum("ij,ij->i", self._scaled, self._scaled)
+        xs = np.asarray(x, np.float64) / self.scale
+        out = np.empty(len(xs))
+        for a in range(0, len(xs), batch):  # bounded memory: one (batch, m) kernel block at a time
+            part = xs[a:a + batch]
+            d2 = np.einsum("ij,ij->i", part, part)[:, None] + self._norms[None, :] - 2.0 * part @ self._scaled.T
+            out[a:a + batch] = np.exp(-self.gamma * np.maximum(d2, 0.0)) @ self.dual + self.intercept
+        return out
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}.scale": self.scale, f"{prefix}.support": self.support.astype(np.float32),
+                f"{prefix}.dual": self.dual, f"{prefix}.gamma": np.asarray([self.gamma]),
+                f"{prefix}.intercept": np.asarray([self.intercept])}
+
+    @classmethod
+    def from_arrays(cls, prefix: str, arrays: dict[str, np.ndarray]) -> KernelHead:
+        support, dual, scale = arrays[f"{prefix}.support"], arrays[f"{prefix}.dual"], arrays[f"{prefix}.scale"]
+        if support.ndim != 2 or support.shape != (dual.shape[0], scale.shape[0]):
+            raise ValueError(f"{prefix}: support {support.shape}, dual {dual.shape} and scale {scale.shape} disagree")
+        return cls(scale, support, dual, float(arrays[f"{prefix}.gamma"][0]), float(arrays[f"{prefix}.intercept"][0]))
+
+
+PostHead = EmbeddingHead | KernelHead
+
+
+def load_head(prefix: str, arrays: dict[str, np.ndarray]) -> PostHead:
+    """The head saved under ``prefix``: a kernel head when its support rows are there, else the
+    linear head every model before v5 has."""
+    if f"{prefix}.support" in arrays:
+        return KernelHead.from_arrays(prefix, arrays)
+    return EmbeddingHead.from_arrays(prefix, arrays)
+
+
 @dataclass(frozen=True, slots=True)
 class EventEncoding:
     """What the encoder view reads for a batch of events: pooled post embeddings (n, d), the mean
@@ -99,7 +153,7 @@ class EncoderView:
     encoder_id: str
     encoder_name: str
     hidden: int
-    post: EmbeddingHead
+    post: PostHead
     comments: EmbeddingHead
 
     def logits(self, enc: EventEncoding) -> np.ndarray:
@@ -303,7 +357,7 @@ class RumourModel:
         if meta.get("encoder"):
             e = meta["encoder"]
             encoder = EncoderView(str(e["id"]), str(e.get("name", "")), int(e["hidden"]),
-                                  EmbeddingHead.from_arrays("enc.post", arrays),
+                                  load_head("enc.post", arrays),
                                   EmbeddingHead.from_arrays("enc.comments", arrays))
         words = None
         if meta.get("word_view"):

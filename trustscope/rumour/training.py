@@ -38,6 +38,8 @@ from trustscope.rumour.model import (
     Band,
     EmbeddingHead,
     EncoderView,
+    KernelHead,
+    PostHead,
     RumourModel,
     Stacker,
     band_for,
@@ -85,22 +87,39 @@ WORD_PARAMS = ViewParams(min_df=2, max_features=None, C=1.0)
 WORD_ALPHA = 1.0
 
 
+# v5, the post-only band's head on the post embedding: an RBF-kernel SVM (sklearn's defaults, C 1,
+# gamma "scale", set before measuring) instead of the linear head (ENCODER_C): same embedding, same
+# forward pass; it gained on the grouped folds and the time split (docs/rumour.md, fifth session)
+POST_HEADS: tuple[str, ...] = ("lr", "rbf-svm")
+SVM_C = 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class PostBandParts:
-    """Which of v4's optional inputs the post-only band reads (beside v3's columns)."""
+    """Which of v4's optional inputs the post-only band reads (beside v3's columns), and which head
+    (``POST_HEADS``) turns the post embedding into its encoder column."""
 
     word_view: bool = False
     author_record: bool = True
+    post_head: str = "rbf-svm"
+
+    def __post_init__(self) -> None:
+        if self.post_head not in POST_HEADS:
+            raise ValueError(f"post_head: {self.post_head!r} is not one of {POST_HEADS}")
 
 
-# shipped (v4.1): the author record only. The word view gained in CV but lost 0.7 pt on the time
-# split, and cut text-only throughput ~3.6x (jieba), so it is off; kept as an option to re-measure.
+# shipped (v5): the author record and the kernel post head. The word view gained in CV but lost
+# 0.7 pt on the time split, and cut text-only throughput ~3.6x (jieba), so it is off; kept as an
+# option to re-measure, as is the linear post head (v4.1: ``PostBandParts(post_head="lr")``).
 POST_PARTS = PostBandParts()
 
 
 def post_band_meta(parts: PostBandParts = POST_PARTS) -> dict:
-    meta: dict = {"version": "4.1", "post_band_inner_folds": "grouped by near-duplicate posts",
+    meta: dict = {"version": "5" if parts.post_head == "rbf-svm" else "4.1",
+                  "post_band_inner_folds": "grouped by near-duplicate posts",
                   "post_band_parts": asdict(parts)}
+    if parts.post_head == "rbf-svm":
+        meta.update(post_head_svm={"C": SVM_C, "kernel": "rbf", "gamma": "scale (1 / (d * var))"})
     if parts.word_view:
         meta.update(word_params=asdict(WORD_PARAMS), word_alpha=WORD_ALPHA)
     return meta
@@ -320,13 +339,30 @@ def _fit_head(x: np.ndarray, y: np.ndarray, C: float = ENCODER_C) -> EmbeddingHe
                          float(lr.intercept_[0]))
 
 
+def _fit_kernel_head(x: np.ndarray, y: np.ndarray, C: float = SVM_C) -> KernelHead:
+    """RBF SVM on the standardized embedding; its decision value is the head's logit."""
+    from sklearn.svm import SVC
+
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    svc = SVC(C=C, kernel="rbf", gamma="scale").fit((x - mean) / scale, y)
+    # sklearn's public dual_coef_/intercept_ are signed for classes_[1] (rumour) in the binary case
+    return KernelHead(scale.astype(np.float64), np.asarray(x[svc.support_], np.float32),
+                      svc.dual_coef_[0].astype(np.float64), float(svc._gamma), float(svc.intercept_[0]))
+
+
+def fit_post_head(x: np.ndarray, y: np.ndarray, kind: str = POST_PARTS.post_head) -> PostHead:
+    """The post-only band's head on the post embeddings (``PostBandParts.post_head``)."""
+    return _fit_kernel_head(x, y) if kind == "rbf-svm" else _fit_head(x, y)
+
+
 def _horizon_s(rows: AugRows) -> np.ndarray:
     return np.asarray([np.inf if h is None else h * 3600.0 for h in rows.horizon])
 
 
 @dataclass(slots=True)
 class EncoderHeads:
-    post: EmbeddingHead
+    post: PostHead  # the post-only band's head (v5: a kernel head)
     comments: EmbeddingHead
 
     def logits(self, ds: Dataset, rows: AugRows) -> np.ndarray:
@@ -481,12 +517,12 @@ def fit_stack(ds: Dataset, idx: np.ndarray, horizons: Sequence[Horizon] = TRAIN_
     with_author = np.fromiter((ds.events[e].author is not None for e in rows.event), bool, count=len(yr))
     z = np.column_stack([z, np.zeros((len(yr), len(POST_EXTRA_NAMES)))])
     stackers = fit_stackers(z, yr, with_author, rows.horizon, bands, encoder)
-    words = history = None
+    words = history = band_head = None
     if bands[0].max_hours == 0 and 0.0 in list(horizons):
         # the post-only band is v4's (grouped inner folds, author record, per ``parts``): its own fit
         band = fit_post_band(ds, idx, seed, inner_folds, use_encoder=encoder, parts=parts)
         stackers.update(band.stackers)
-        words, history = band.words, band.history
+        words, history, band_head = band.words, band.history, band.head
         at0 = np.fromiter((h == 0 for h in rows.horizon), bool, count=len(yr))
         where = {int(e): i for i, e in enumerate(idx)}
         z[at0] = band.train_z[[where[int(e)] for e in rows.event[at0]]]
@@ -494,6 +530,8 @@ def fit_stack(ds: Dataset, idx: np.ndarray, horizons: Sequence[Horizon] = TRAIN_
     cx, cy = _comment_training(ds, idx, horizons)
     comments = fit_view(cx, cy, COMMENT_PARAMS, seed)
     heads = fit_encoder_heads(ds, idx, horizons) if encoder else None
+    if heads is not None and band_head is not None:  # only the post-only band reads the post head
+        heads.post = band_head
     return Stack(post, comments, stackers, tuple(bands), heads, z, rows, words, history)
 
 
@@ -730,7 +768,7 @@ class PostBand:
     author record and the word view when asked for (all on ``idx``), and the stackers' out-of-fold inputs."""
 
     stackers: dict[str, Stacker]
-    head: EmbeddingHead | None
+    head: PostHead | None
     words: FittedWordView | None  # None unless parts.word_view
     history: AuthorHistory | None  # None unless parts.author_record
     train_z: np.ndarray  # one row per event of idx, in idx order
@@ -755,7 +793,8 @@ def fit_post_band(ds: Dataset, idx: np.ndarray, seed: int = 0, inner_folds: int 
         a, b = idx[itr], idx[ite]
         post_oof[ite] = fit_view(ds.post[a], ds.y[a], POST_PARAMS, seed).logits(ds.post[b])
         if encoder:
-            enc_oof[ite, 0] = _fit_head(ds.embeddings.post[a], ds.y[a]).logit(ds.embeddings.post[b])
+            enc_oof[ite, 0] = fit_post_head(ds.embeddings.post[a], ds.y[a], parts.post_head).logit(
+                ds.embeddings.post[b])
         extra_oof[ite] = _post_extra(
             ds, b, fit_word_view(words[a], ds.y[a], seed=seed) if parts.word_view else None,
             AuthorHistory.fit([ds.events[e] for e in a], ds.y[a]) if parts.author_record else None)
@@ -764,7 +803,7 @@ def fit_post_band(ds: Dataset, idx: np.ndarray, seed: int = 0, inner_folds: int 
     extra_cols = [c for c in EXTRA_COLS if (parts.word_view if ALL_NAMES[c] == "words_logit" else parts.author_record)]
     stackers = fit_stackers(z, ds.y[idx], with_author, [0.0] * len(idx), BANDS[:1], encoder,
                             post_extra=extra_cols)
-    head = _fit_head(ds.embeddings.post[idx], ds.y[idx]) if encoder else None
+    head = fit_post_head(ds.embeddings.post[idx], ds.y[idx], parts.post_head) if encoder else None
     return PostBand(stackers, head,
                     fit_word_view(words[idx], ds.y[idx], seed=seed) if parts.word_view else None,
                     AuthorHistory.fit(events, ds.y[idx]) if parts.author_record else None, z)
