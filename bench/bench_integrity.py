@@ -213,7 +213,7 @@ def stream(n: int, seed: int = 0, per_day: int = 3000, platforms: int = 2000,
 
 
 def reference_cost(engine: IntegrityEngine, texts_mode: str, history: int = 10_000, window: int = 5000,
-                   batch: int = 256) -> float:
+                   batch: int = 256, split: dict | None = None) -> float:
     """Engine CPU µs per review of the window after ``history`` reviews, on a fresh engine, now.
 
     Why: on a shared machine the CPU time of the same work moves with the load (cache and core
@@ -235,10 +235,16 @@ def reference_cost(engine: IntegrityEngine, texts_mode: str, history: int = 10_0
             buf = []
             if done >= history and not c0:
                 c0, gen = time.process_time(), 0.0
+                ru0 = resource.getrusage(resource.RUSAGE_SELF)
                 start = done
         if ev is None:
             break
-    return round((time.process_time() - c0 - gen) / max(1, done - start) * 1e6, 1)
+    n = max(1, done - start)
+    if split is not None:  # user (less the stream's generation) and kernel µs per review
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        split["user"] = round((ru.ru_utime - ru0.ru_utime - gen) / n * 1e6, 1)
+        split["sys"] = round((ru.ru_stime - ru0.ru_stime) / n * 1e6, 1)
+    return round((time.process_time() - c0 - gen) / n * 1e6, 1)
 
 
 def false_match() -> None:
@@ -525,6 +531,12 @@ def main() -> None:
             **{f"new_with_{k}": round((flagged[k] - timing["f"][k]) / n, 4) for k in flagged},
         }
         row["reviews_per_engine_cpu_s"] = round(1e6 / max(1.0, row["engine_cpu_us_per_review"]))
+        ru = resource.getrusage(resource.RUSAGE_SELF)  # user (Python, less the stream's generation) vs kernel
+        row["engine_user_us_per_review"] = round((ru.ru_utime - timing["ru"].ru_utime - (gen_cpu[0] - timing["g"]))
+                                                 / n * 1e6, 1)
+        row["engine_sys_us_per_review"] = round((ru.ru_stime - timing["ru"].ru_stime) / n * 1e6, 1)
+        row["engine_ctx_switches_per_review"] = round((ru.ru_nvcsw + ru.ru_nivcsw - timing["ru"].ru_nvcsw
+                                                       - timing["ru"].ru_nivcsw) / n, 2)
         if client is not None:  # which commands get dearer with history: calls per review, µs per call
             now_stats = command_stats()
             per = {}
@@ -552,8 +564,10 @@ def main() -> None:
             ref_prefix = f"{args.prefix}-ref"
             ref = IntegrityEngine.from_redis(client, prefix=ref_prefix) if client is not None \
                 else IntegrityEngine.in_memory()
+            split: dict = {}
             row["ref_engine_cpu_us_per_review"] = reference_cost(ref, texts_mode, window=args.window,
-                                                                 batch=args.batch)
+                                                                 batch=args.batch, split=split)
+            row["ref_engine_user_us_per_review"], row["ref_engine_sys_us_per_review"] = split["user"], split["sys"]
             row["ratio_to_ref"] = round(row["engine_cpu_us_per_review"] / row["ref_engine_cpu_us_per_review"], 3)
             if client is not None:
                 for key in client.scan_iter(match=f"{ref_prefix}:*", count=10_000):
@@ -599,7 +613,7 @@ def main() -> None:
                 profiler.enable()
             timing = {"history": done, "t": time.perf_counter(), "c": time.process_time(), "r": redis_cpu(),
                       "j": judged[0], "g": gen_cpu[0], "f": dict(flagged), "rc": redis_calls(),
-                      "cs": command_stats()}
+                      "cs": command_stats(), "ru": resource.getrusage(resource.RUSAGE_SELF)}
             checkpoints.pop(0)
         elif timing is not None and done - timing["history"] >= args.window:
             if profiler is not None:
