@@ -15,8 +15,10 @@ Flow of ``process(batch)``:
 3. *Judge* the batch's reviews and the marked ones from the current shared state (detectors ->
    combiner) and store the verdicts with a compare-and-set that bumps the revision only on change.
 
-Nothing that influences a verdict is cached in the process except previous days' burst baselines
-(immutable once the day is over), so several replicas on one Redis reach the same verdicts.
+Nothing that influences a verdict is cached in the process except values of finished days (burst
+baselines, weak-account day counts and the weak-share histories built from them: immutable once the
+day is over, kept only for the days in use, ``daycache``), so several replicas on one Redis reach the
+same verdicts.
 """
 
 from __future__ import annotations
