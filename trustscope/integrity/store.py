@@ -3,10 +3,11 @@
 Why a hand-written store instead of raw redis-py calls in the detectors: the engine must behave the
 same in tests, the batch CLI (in memory, no server) and the streaming service (Redis shared by
 replicas). Both back ends implement the same few *high-level* operations, queued on a ``Pipe`` and
-run in one round trip. On Redis the compound ones are Lua scripts, for two reasons: replicas can
-run them concurrently without read-modify-write races, and one script call replaces dozens of
-commands (redis-py spends more CPU packing a command than Redis spends running it, so the number
-of commands is what bounds throughput). Memory-frugal layout (target: < 1 GB for 1M reviews):
+run in one round trip. On Redis every operation runs inside one Lua script (``_BATCH``, a chunk of
+up to ``BATCH_OPS`` operations per call), for two reasons: replicas can run them concurrently
+without read-modify-write races, and one script call replaces hundreds of commands (redis-py spends
+more CPU packing a command than Redis spends running it, so the number of commands is what bounds
+throughput). Memory-frugal layout (target: < 1 GB for 1M reviews):
 
 * small per-item values live as fields of *sharded* hashes (``{prefix}:{name}:{shard}``, shard
   counts sized so a shard holds < 128 fields at 1M reviews) so Redis keeps them in its compact
