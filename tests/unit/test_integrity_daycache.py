@@ -61,7 +61,8 @@ def weak_stream(days: int, per_day: int = 40, platforms: int = 4, seed: int = 0)
             n = len(out)
             out.append(ReviewEvent(
                 id=f"r{n}", platform=pf, author_id=f"w{n}" if weak else f"a{rng.randrange(300)}",
-                rating=5 if rng.random() < 0.7 else 1, text=f"第{n}条评价，体验{rng.choice('好坏快慢')}，编号{n * 7919}",
+                rating=5 if rng.random() < 0.7 else 1,
+                text=f"第{n}条评价，体验{rng.choice('好坏快慢')}，编号{n * 7919}",
                 created_at=t, author_created_at=t - (DAY if weak else 400 * DAY),
                 author_review_count=1 if weak else 6, prob_positive=0.9))
     return out

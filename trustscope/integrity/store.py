@@ -152,7 +152,8 @@ while ai <= n do
     local now = tonumber(redis.call('TIME')[1])
     local cur = redis.call('HGET', KEYS[ki], ARGV[ai])
     r = 1
-    if cur and cur ~= '0' and (string.sub(cur, 1, 1) ~= '~' or now - tonumber(string.sub(cur, 2)) < tonumber(ARGV[ai + 1])) then
+    if cur and cur ~= '0'
+        and (string.sub(cur, 1, 1) ~= '~' or now - tonumber(string.sub(cur, 2)) < tonumber(ARGV[ai + 1])) then
       r = 0
     end
     if r == 1 then redis.call('HSET', KEYS[ki], ARGV[ai], '~' .. now) end
