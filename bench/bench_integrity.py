@@ -213,7 +213,7 @@ def stream(n: int, seed: int = 0, per_day: int = 3000, platforms: int = 2000,
 
 
 def reference_cost(engine: IntegrityEngine, texts_mode: str, history: int = 10_000, window: int = 5000,
-                   batch: int = 256) -> float:
+                   batch: int = 256, split: dict | None = None) -> float:
     """Engine CPU µs per review of the window after ``history`` reviews, on a fresh engine, now.
 
     Why: on a shared machine the CPU time of the same work moves with the load (cache and core
@@ -235,10 +235,16 @@ def reference_cost(engine: IntegrityEngine, texts_mode: str, history: int = 10_0
             buf = []
             if done >= history and not c0:
                 c0, gen = time.process_time(), 0.0
+                ru0 = resource.getrusage(resource.RUSAGE_SELF)
                 start = done
         if ev is None:
             break
-    return round((time.process_time() - c0 - gen) / max(1, done - start) * 1e6, 1)
+    n = max(1, done - start)
+    if split is not None:  # user (less the stream's generation) and kernel µs per review
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        split["user"] = round((ru.ru_utime - ru0.ru_utime - gen) / n * 1e6, 1)
+        split["sys"] = round((ru.ru_stime - ru0.ru_stime) / n * 1e6, 1)
+    return round((time.process_time() - c0 - gen) / n * 1e6, 1)
 
 
 def false_match() -> None:
@@ -407,6 +413,13 @@ def main() -> None:
                     help="diagnostic: cProfile each timed window into PREFIX-<history>.prof (slows the engine)")
     ap.add_argument("--copies-keep", type=int, default=0,
                     help="diagnostic only: override engine.COPIES_KEEP (e.g. 1000000: the uncapped copy list)")
+    ap.add_argument("--save-rdb", default="",
+                    help="--start-redis: at the end, SAVE the private server's dataset into this file (for --resume-rdb)")
+    ap.add_argument("--resume-rdb", default="",
+                    help="--start-redis: start the private server from this file (written by --save-rdb after "
+                         "--skip reviews) and generate, without processing, the stream's first --skip reviews: "
+                         "a late state in minutes instead of a replay (the engine's in-process caches start cold)")
+    ap.add_argument("--skip", type=int, default=0, help="with --resume-rdb: reviews the saved state already holds")
     ap.add_argument("--gc", default="settings",
                     help="the collector: 'settings' (TS_GC_THRESHOLDS / TS_GC_FREEZE, what the stage runs), "
                          "'python' (Python's defaults), 'off' (gc.disable(), diagnostic) or thresholds 'A,B,C'")
@@ -435,20 +448,24 @@ def main() -> None:
             extra = ["--hash-max-listpack-value", str(args.listpack_value)] if args.listpack_value else []
             if args.reencode:
                 extra += ["--enable-debug-command", "local"]
+            if args.resume_rdb:
+                shutil.copyfile(args.resume_rdb, os.path.join(tmp, "dump.rdb"))
             proc = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port),
                                      "--save", "", "--appendonly", "no", "--dir", tmp, *extra],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             url = f"redis://127.0.0.1:{port}/0"
-            for _ in range(50):
+            for _ in range(3000 if args.resume_rdb else 50):
                 try:
                     redis.Redis.from_url(url).ping()
                     break
-                except redis.ConnectionError:
-                    time.sleep(0.1)
+                except (redis.ConnectionError, redis.BusyLoadingError):
+                    time.sleep(0.2 if args.resume_rdb else 0.1)
         else:
             url = args.redis_url or os.environ.get("TS_REDIS_URL", "redis://127.0.0.1:6379/0")
         client = redis.Redis.from_url(url)
         base_mem = int(client.info("memory")["used_memory"])
+        if args.resume_rdb:  # the saved state's memory is history, not the empty server's
+            base_mem = int(client.info("memory").get("used_memory_startup", base_mem))
         engine = IntegrityEngine.from_redis(client, prefix=args.prefix)
     else:
         engine = IntegrityEngine.in_memory()
@@ -476,6 +493,13 @@ def main() -> None:
         if client is None:
             return 0
         return sum(int(v["calls"]) for k, v in client.info("commandstats").items() if k != "cmdstat_info")
+
+    def command_stats() -> dict[str, tuple[int, float]]:
+        """Per command: (calls, microseconds) the server has spent so far (scripts' inner calls too)."""
+        if client is None:
+            return {}
+        return {k[len("cmdstat_"):]: (int(v["calls"]), float(v["usec"]))
+                for k, v in client.info("commandstats").items() if k != "cmdstat_info"}
 
     results: list[dict] = []
     texts_mode = "unique" if args.unique_texts and args.texts == "pool" else args.texts
@@ -507,6 +531,22 @@ def main() -> None:
             **{f"new_with_{k}": round((flagged[k] - timing["f"][k]) / n, 4) for k in flagged},
         }
         row["reviews_per_engine_cpu_s"] = round(1e6 / max(1.0, row["engine_cpu_us_per_review"]))
+        ru = resource.getrusage(resource.RUSAGE_SELF)  # user (Python, less the stream's generation) vs kernel
+        row["engine_user_us_per_review"] = round((ru.ru_utime - timing["ru"].ru_utime - (gen_cpu[0] - timing["g"]))
+                                                 / n * 1e6, 1)
+        row["engine_sys_us_per_review"] = round((ru.ru_stime - timing["ru"].ru_stime) / n * 1e6, 1)
+        row["engine_ctx_switches_per_review"] = round((ru.ru_nvcsw + ru.ru_nivcsw - timing["ru"].ru_nvcsw
+                                                       - timing["ru"].ru_nivcsw) / n, 2)
+        if client is not None:  # which commands get dearer with history: calls per review, µs per call
+            now_stats = command_stats()
+            per = {}
+            for cmd, (calls, usec) in now_stats.items():
+                c0, u0 = timing["cs"].get(cmd, (0, 0.0))
+                if calls > c0:
+                    per[cmd] = {"calls_per_review": round((calls - c0) / n, 2),
+                                "usec_per_call": round((usec - u0) / (calls - c0), 3),
+                                "usec_per_review": round((usec - u0) / n, 1)}
+            row["commands"] = dict(sorted(per.items(), key=lambda kv: -kv[1]["usec_per_review"]))
         row["engine_rss_mb"] = _rss_mb()  # the engine process's resident memory (the collector's cost)
         row["gc_collections"] = [g["collections"] for g in gc.get_stats()]
         if client is not None:
@@ -524,8 +564,10 @@ def main() -> None:
             ref_prefix = f"{args.prefix}-ref"
             ref = IntegrityEngine.from_redis(client, prefix=ref_prefix) if client is not None \
                 else IntegrityEngine.in_memory()
+            split: dict = {}
             row["ref_engine_cpu_us_per_review"] = reference_cost(ref, texts_mode, window=args.window,
-                                                                 batch=args.batch)
+                                                                 batch=args.batch, split=split)
+            row["ref_engine_user_us_per_review"], row["ref_engine_sys_us_per_review"] = split["user"], split["sys"]
             row["ratio_to_ref"] = round(row["engine_cpu_us_per_review"] / row["ref_engine_cpu_us_per_review"], 3)
             if client is not None:
                 for key in client.scan_iter(match=f"{ref_prefix}:*", count=10_000):
@@ -550,8 +592,16 @@ def main() -> None:
                     flagged[k] += u.signals.get(k, 0.0) > 0
         return len(got)
 
+    skipped = 0
     for ev in timed_stream():
         last_t[0] = ev.created_at
+        if skipped < args.skip:  # --resume-rdb: the saved state already holds these reviews
+            skipped += 1
+            if skipped == args.skip:
+                t_all, c_all, r_all, gen_cpu[0] = time.perf_counter(), time.process_time(), redis_cpu(), 0.0
+                done = args.skip
+                checkpoints = [c for c in checkpoints if c >= done]
+            continue
         batch.append(ev)
         if len(batch) < args.batch:
             continue
@@ -562,7 +612,8 @@ def main() -> None:
             if profiler is not None:
                 profiler.enable()
             timing = {"history": done, "t": time.perf_counter(), "c": time.process_time(), "r": redis_cpu(),
-                      "j": judged[0], "g": gen_cpu[0], "f": dict(flagged), "rc": redis_calls()}
+                      "j": judged[0], "g": gen_cpu[0], "f": dict(flagged), "rc": redis_calls(),
+                      "cs": command_stats(), "ru": resource.getrusage(resource.RUSAGE_SELF)}
             checkpoints.pop(0)
         elif timing is not None and done - timing["history"] >= args.window:
             if profiler is not None:
@@ -583,10 +634,11 @@ def main() -> None:
     wall = time.perf_counter() - t_all
     cpu = time.process_time() - c_all - gen_cpu[0]
     rcpu = redis_cpu() - r_all
+    done_here = done - args.skip
     summary = {
-        "backend": args.backend, "reviews": done, "wall_s": round(wall, 1),
-        "reviews_per_s_wall": round(done / wall), "reviews_per_engine_cpu_s": round(done / cpu),
-        "reviews_per_total_cpu_s": round(done / (cpu + rcpu)), "updates": updates,
+        "backend": args.backend, "reviews": done, "processed": done_here, "wall_s": round(wall, 1),
+        "reviews_per_s_wall": round(done_here / wall), "reviews_per_engine_cpu_s": round(done_here / cpu),
+        "reviews_per_total_cpu_s": round(done_here / (cpu + rcpu)), "updates": updates,
         "text_source": textpool.HonestTexts(random.Random(0)).source, "texts": texts_mode,
         "stream_gen_cpu_s": round(gen_cpu[0], 1),
         "engine_rss_mb": _rss_mb(), "engine_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -600,6 +652,11 @@ def main() -> None:
         if args.breakdown:
             summary["by_family"] = memory_by_family(client, args.prefix, stream_now=last_t[0])
     print(json.dumps(summary), flush=True)
+    if args.save_rdb and client is not None and proc is not None:
+        with redis.Redis.from_url(url, socket_timeout=1800) as slow:
+            slow.save()
+        shutil.copyfile(os.path.join(tmp, "dump.rdb"), args.save_rdb)
+        print(json.dumps({"saved_rdb": args.save_rdb, "reviews": done}), flush=True)
     summary["reencoded"] = []
     for value in (int(v) for v in args.reencode.split(",") if v) if client is not None and proc is not None else ():
         client.config_set("hash-max-listpack-value", value)

@@ -15,14 +15,16 @@ Flow of ``process(batch)``:
 3. *Judge* the batch's reviews and the marked ones from the current shared state (detectors ->
    combiner) and store the verdicts with a compare-and-set that bumps the revision only on change.
 
-Nothing that influences a verdict is cached in the process except previous days' burst baselines
-(immutable once the day is over), so several replicas on one Redis reach the same verdicts.
+Nothing that influences a verdict is cached in the process except values of finished days (burst
+baselines, weak-account day counts and the weak-share histories built from them: immutable once the
+day is over, kept only for the days in use, ``daycache``), so several replicas on one Redis reach the
+same verdicts.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +32,7 @@ from typing import Any
 import orjson
 
 from trustscope.integrity import combiner
+from trustscope.integrity.daycache import DayCache
 from trustscope.integrity.detectors import (
     Signal,
     burst,
@@ -57,7 +60,14 @@ GROUP_TTL = 60 * DAY  # time-bucketed groups expire after this long (bounded mem
 MAX_CANDIDATES = 3  # cluster representatives compared per review
 RECENT_KEEP = 8  # recent reviews kept per author
 FOUNDER_GAP = 7 * DAY  # a cluster founder this much older than its first copy is the original
-WEAK_CACHE = 400_000  # (platform, class, day) weak/all counts of finished days kept in process
+WEAK_CACHE = 400_000  # at most this many (platform, class, day) weak/all counts of finished days in process
+# ... and only those of the days a batch of the latest days can ask for: the history (days c-56..c-15)
+# of a window centred up to 6 days before them, with two days' margin; older ones are read again if needed
+WEAK_KEEP_DAYS = 2 * weak_rate.HALF_WINDOW + weak_rate.GAP_DAYS + weak_rate.HISTORY_DAYS + 2
+HIST_CACHE = 100_000  # (platform, class, centre day) trimmed weak-share histories kept in process
+HIST_KEEP_DAYS = 2 * weak_rate.HALF_WINDOW + 2  # centres a batch asks for: its days - 6 .. its latest day
+BASELINE_CACHE = 100_000  # (platform, day, class) burst baselines kept in process ...
+BASELINE_KEEP_DAYS = 2  # ... of the latest days (a review judged again later reads its day's from the store)
 # An author's attributed copies listed for re-judging when its serial-copier level changes: only the
 # latest ones (older copies keep the verdict they had), so the cost of one level change - and the
 # list's memory - is bounded however many copies the author has written (docs/integrity.md)
@@ -140,8 +150,11 @@ class IntegrityEngine:
         self.paid = paid  # text -> paid-review head probability, for reviews that arrive without one
         self.paid_threshold = paid_threshold
         self.claim_stale_s = claim_stale_s  # a claim older than this was left by a crashed consumer
-        self._baselines: OrderedDict[tuple[str, int, str], float | None] = OrderedDict()
-        self._weak: OrderedDict[tuple[str, str, int], tuple[int, int]] = OrderedDict()  # finished days
+        # in-process caches of values that no longer change, bucketed by day so that their size
+        # stays that of the days in use, however long the stream (trustscope.integrity.daycache)
+        self._baselines: DayCache[tuple[str, str], float | None] = DayCache(BASELINE_KEEP_DAYS, BASELINE_CACHE)
+        self._weak: DayCache[tuple[str, str], tuple[int, int]] = DayCache(WEAK_KEEP_DAYS, WEAK_CACHE)
+        self._hist: DayCache[tuple[str, str], tuple[int, int, int]] = DayCache(HIST_KEEP_DAYS, HIST_CACHE)
         self._latest_day = 0  # the latest review day this engine has ingested
 
     @classmethod
@@ -440,10 +453,9 @@ class IntegrityEngine:
                 triggers.append((f"t/co/{lockstep.window_of(ev.created_at, 0)}", f"{ev.platform}|{q.week}"))
 
     def _baseline(self, platform: str, day: int, rc: str) -> float | None:
-        key = (platform, day, rc)
-        if key in self._baselines:
-            self._baselines.move_to_end(key)
-            return self._baselines[key]
+        bucket = self._baselines.bucket(day)
+        if bucket is not None and (platform, rc) in bucket:
+            return bucket[(platform, rc)]
         days = range(day - burst.HISTORY_DAYS, day)
         p = self.store.pipe()
         p.hmget_multi([("pf", platform)] + [(f"t/bu/{d}:n", f"{platform}|{rc}") for d in days])
@@ -451,9 +463,7 @@ class IntegrityEngine:
         first = int(res[0]) if res[0] is not None else day
         counts = [int(c or 0) for d, c in zip(days, res[1:]) if d >= first]
         lam = burst.baseline(counts)
-        self._baselines[key] = lam
-        if len(self._baselines) > 100_000:
-            self._baselines.popitem(last=False)
+        self._baselines.put(day, (platform, rc), lam)
         return lam
 
     def _expand(self, triggers: list[tuple[str, str]], pairs: list[tuple[str, str, float]]) -> set[str]:
@@ -615,9 +625,11 @@ class IntegrityEngine:
         """(weak, all) polar reviews per (platform, class, day); finished days come from the cache."""
         out: dict[tuple[str, str, int], tuple[int, int]] = {}
         need = []
+        cache = self._weak
         for key in keys:
-            if key in self._weak:
-                out[key] = self._weak[key]
+            c = cache.get(key[2], key[:2])
+            if c is not None:
+                out[key] = c
             else:
                 need.append(key)
         if need:
@@ -625,28 +637,54 @@ class IntegrityEngine:
             p.hmget_multi([f for pf, rc, d in need for f in ((f"t/wr/{d}", f"{pf}|{rc}|w"),
                                                                 (f"t/wr/{d}", f"{pf}|{rc}|n"))])
             res = p.execute()[0]
+            finished = self._latest_day - 1
             for n, key in enumerate(need):
                 c = (int(res[2 * n] or 0), int(res[2 * n + 1] or 0))
                 out[key] = c
-                if key[2] < self._latest_day - 1:  # finished (with a day's margin for late reviews)
-                    self._weak[key] = c
-            while len(self._weak) > WEAK_CACHE:
-                self._weak.popitem(last=False)
+                if key[2] < finished:  # finished (with a day's margin for late reviews)
+                    cache.put(key[2], key[:2], c)
         return out
 
-    def _window(self, counts: dict[tuple[str, str, int], tuple[int, int]], pf: str, rc: str,
+    def _histories(self, cells: set[tuple[str, str, int]]) -> tuple[dict[tuple[str, str, int], tuple[int, int, int]],
+                                                                     set[tuple[str, str, int]]]:
+        """The trimmed weak-share history (``weak_rate.history``) of each (platform, class, centre)
+        that the cache holds, and the day counts the others need (``_finish_histories`` computes them).
+
+        Why cached: a centre's history days (d-56..d-15) are finished, so its trimmed history - a sort
+        of 42 days - is the same every time a batch asks for it, and a platform's cells are asked
+        for by every batch of the day (docs/benchmarks.md, "Integrity, fifth session")."""
+        got: dict[tuple[str, str, int], tuple[int, int, int]] = {}
+        need: set[tuple[str, str, int]] = set()
+        for pf, rc, c in cells:
+            h = self._hist.get(c, (pf, rc))
+            if h is not None:
+                got[(pf, rc, c)] = h
+            else:
+                need.update((pf, rc, d) for d in weak_rate.history_days(c))
+        return got, need
+
+    def _finish_histories(self, cells: set[tuple[str, str, int]], got: dict[tuple[str, str, int], tuple[int, int, int]],
+                          counts: dict[tuple[str, str, int], tuple[int, int]]) -> None:
+        """Compute the histories ``_histories`` did not have from ``counts`` and cache the finished ones."""
+        finished = self._latest_day - 1
+        for cell in cells:
+            if cell in got:
+                continue
+            pf, rc, c = cell
+            days = weak_rate.history_days(c)
+            h = got[cell] = weak_rate.history([counts[(pf, rc, d)] for d in days])
+            if days.stop - 1 < finished:  # every day of it is finished: the same whenever asked
+                self._hist.put(c, (pf, rc), h)
+
+    @staticmethod
+    def _window(counts: dict[tuple[str, str, int], tuple[int, int]], hist: tuple[int, int, int], pf: str, rc: str,
                 day: int) -> tuple[int, int, int, int, int, int, int]:
         w_win = sum(counts[(pf, rc, d)][0] for d in weak_rate.window_days(day))
         n_win = sum(counts[(pf, rc, d)][1] for d in weak_rate.window_days(day))
-        w_hist, n_hist, h_days = weak_rate.history([counts[(pf, rc, d)] for d in weak_rate.history_days(day)])
+        w_hist, n_hist, h_days = hist
         w_loc = sum(counts[(pf, rc, d)][0] for d in weak_rate.local_days(day))
         n_loc = sum(counts[(pf, rc, d)][1] for d in weak_rate.local_days(day))
         return w_win, n_win, w_hist, n_hist, h_days, w_loc, n_loc
-
-    @staticmethod
-    def _span(day: int) -> list[int]:
-        h = weak_rate.history_days(day)
-        return list(range(h.start, weak_rate.window_days(day).stop))
 
     def _weak_window_counts(self, recs: list[list[Any]]
                             ) -> dict[tuple[str, str, int], tuple[int, int, int, int, int, int, int]]:
@@ -654,8 +692,10 @@ class IntegrityEngine:
                  if burst.rating_class(rec[2]) and weak_rate.is_weak(rec[5], rec[6])}
         if not cells:
             return {}
-        counts = self._day_counts({(pf, rc, d) for pf, rc, day in cells for d in self._span(day)})
-        return {(pf, rc, day): self._window(counts, pf, rc, day) for pf, rc, day in cells}
+        hist, need = self._histories(cells)  # one store round trip for the windows and missing histories
+        counts = self._day_counts(need | {(pf, rc, d) for pf, rc, day in cells for d in weak_rate.window_days(day)})
+        self._finish_histories(cells, hist, counts)
+        return {(pf, rc, day): self._window(counts, hist[(pf, rc, day)], pf, rc, day) for pf, rc, day in cells}
 
     def _weak_triggers(self, queued: list[_Queued], triggers: list[tuple[str, str]]) -> None:
         """Weak-share windows whose level this batch changed: their weak members are judged again.
@@ -673,7 +713,10 @@ class IntegrityEngine:
                 inc[(q.ev.platform, q.rc, d, "n")] += 1
                 if q.weak:
                     inc[(q.ev.platform, q.rc, d, "w")] += 1
-        self._latest_day = max(self._latest_day, last)
+        if last > self._latest_day:
+            self._latest_day = last
+            for cache in (self._weak, self._hist, self._baselines):
+                cache.advance(last)
         weak_days = [(pf, rc, d) for pf, rc, d, kind in inc if kind == "w"]
         if not weak_days:
             return
@@ -689,9 +732,12 @@ class IntegrityEngine:
                 hist_need.append((pf, rc, c))
         if not hist_need:
             return
-        hist = self._day_counts({(pf, rc, d) for pf, rc, c in hist_need for d in weak_rate.history_days(c)})
+        cells = set(hist_need)
+        hists, need = self._histories(cells)
+        if need:
+            self._finish_histories(cells, hists, self._day_counts(need))
         for pf, rc, c in hist_need:
-            h = weak_rate.history([hist[(pf, rc, d)] for d in weak_rate.history_days(c)])
+            h = hists[(pf, rc, c)]
             now_w = [counts.get((pf, rc, d), zero) for d in weak_rate.window_days(c)]
             was_w = [before.get((pf, rc, d), zero) for d in weak_rate.window_days(c)]
             now_l = [counts.get((pf, rc, d), zero) for d in weak_rate.local_days(c)]

@@ -3,10 +3,11 @@
 Why a hand-written store instead of raw redis-py calls in the detectors: the engine must behave the
 same in tests, the batch CLI (in memory, no server) and the streaming service (Redis shared by
 replicas). Both back ends implement the same few *high-level* operations, queued on a ``Pipe`` and
-run in one round trip. On Redis the compound ones are Lua scripts, for two reasons: replicas can
-run them concurrently without read-modify-write races, and one script call replaces dozens of
-commands (redis-py spends more CPU packing a command than Redis spends running it, so the number
-of commands is what bounds throughput). Memory-frugal layout (target: < 1 GB for 1M reviews):
+run in one round trip. On Redis every operation runs inside one Lua script (``_BATCH``, a chunk of
+up to ``BATCH_OPS`` operations per call), for two reasons: replicas can run them concurrently
+without read-modify-write races, and one script call replaces hundreds of commands (redis-py spends
+more CPU packing a command than Redis spends running it, so the number of commands is what bounds
+throughput). Memory-frugal layout (target: < 1 GB for 1M reviews):
 
 * small per-item values live as fields of *sharded* hashes (``{prefix}:{name}:{shard}``, shard
   counts sized so a shard holds < 128 fields at 1M reviews) so Redis keeps them in its compact
@@ -34,122 +35,143 @@ SHARDS = 1 << 16
 SHARDS_BY_NAME = {"lsh": 1 << 18}  # 12 band entries per review
 TIME_SHARDS = 512  # lockstep pair counters per window
 
-# KEYS: counts-hash, first-member-hash, member-list
-# ARGV: field, review id, ttl (0 = none), mode ('keep' | 'drop' | 'founder': cluster joins, the
-# founder's id is in the first-member hash, here ``clf``), keep_last (0 = all; else the member list
-# keeps only its latest keep_last entries: a bounded list for per-author groups that grow with history)
-_GROUP_ADD = """
-local c = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-local mode = ARGV[4]
-if mode == 'keep' then
-  if c == 1 then
-    redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-  elseif c == 2 then
-    local f = redis.call('HGET', KEYS[2], ARGV[1])
-    redis.call('HDEL', KEYS[2], ARGV[1])
-    if f then redis.call('RPUSH', KEYS[3], f, ARGV[2]) else redis.call('RPUSH', KEYS[3], ARGV[2]) end
-  else
-    redis.call('RPUSH', KEYS[3], ARGV[2])
-  end
-elseif mode == 'drop' then
-  if c >= 2 then redis.call('RPUSH', KEYS[3], ARGV[2]) end
-else
-  -- mode 'founder': a cluster join; the first joiner also pushes the founder (kept in KEYS[2])
-  if c == 1 then
-    local f = redis.call('HGET', KEYS[2], ARGV[1])
-    if f then redis.call('RPUSH', KEYS[3], f, ARGV[2]) else redis.call('RPUSH', KEYS[3], ARGV[2]) end
-  else
-    redis.call('RPUSH', KEYS[3], ARGV[2])
-  end
-end
-local keep = tonumber(ARGV[5] or '0')
-if keep > 0 and c > keep then redis.call('LTRIM', KEYS[3], -keep, -1) end
-local ttl = tonumber(ARGV[3])
-if ttl > 0 then
-  redis.call('EXPIRE', KEYS[1], ttl)
-  if mode == 'keep' then redis.call('EXPIRE', KEYS[2], ttl) end
-  if c >= 2 then redis.call('EXPIRE', KEYS[3], ttl) end
-end
-return c
-"""
-
-# KEYS: record hashes ; ARGV: (review id, verdict char, fake_prob permille) per key
-# The verdict state is the record's last tab-separated column: "-" before the first verdict, then
-# <v><revision>|<permille> (kept in the record to save a hash field per review).
-# -> per review: revision * 2 + (1 if new or changed), or -1 for an unknown review.
-_SET_VERDICTS = """
-local out = {}
-for i = 1, #KEYS do
-  local id, v, p = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
-  local cur = redis.call('HGET', KEYS[i], id)
-  local cut = cur and string.find(cur, '\t[^\t]*$')
-  if not cut then
-    out[i] = -1
-  else
-    local base, state = string.sub(cur, 1, cut), string.sub(cur, cut + 1)
-    if state == '-' then
-      redis.call('HSET', KEYS[i], id, base .. v .. '0|' .. p)
-      out[i] = 1
+# One script runs a whole chunk of queued operations (``RedisPipe``): a command costs the client
+# (redis-py packing, the Script call) and the server (dispatch, a Lua call) several microseconds
+# whatever it does, and a review queues ~20 small operations, so one call per chunk instead of one
+# per operation removes most of both (docs/benchmarks.md, "Integrity, fifth session"). Each
+# operation does exactly what its own script or command did, in queue order.
+# KEYS: every operation's keys in order. ARGV: per operation its code, key count, argument count and
+# arguments. Returns one result per operation.
+#   g   group add   KEYS counts-hash, first-member-hash, member-list; ARGV field, review id, ttl (0 =
+#                   none), mode ('keep' | 'drop' | 'founder': cluster joins, the founder's id is in the
+#                   first-member hash, here ``clf``), keep_last (0 = all; else the member list keeps only
+#                   its latest keep_last entries: a bounded list for per-author groups) -> the count
+#   gm  members     KEYS first-member-hash, member-list; ARGV field, start -> {first member, list}
+#   hg  HGET; hm: HGET per key (ARGV one field per key) -> values (false for missing)
+#   hs  HSET; hn: HSETNX; hnm: HSETNX per key (ARGV field, value per key) -> fields set
+#   hi  HINCRBY     ARGV field, amount, ttl (0 = none)
+#   hx  keep the maximum: ARGV field, value -> the maximum
+#   c   claim       KEYS the review's record hash; ARGV review id, seconds after which a claim is stale.
+#                   A claim is "~<server time>" until the review's record replaces it; a claim left by a
+#                   consumer that crashed between claiming and writing is taken over once stale
+#                   (pre-timestamp claims are "0") -> 1 if claimed
+#   v   verdicts    KEYS record hashes; ARGV (review id, verdict char, fake_prob permille) per key. The
+#                   verdict state is the record's last tab-separated column: "-" before the first
+#                   verdict, then <v><revision>|<permille> (kept in the record to save a hash field per
+#                   review) -> per review revision * 2 + (1 if new or changed), or -1 for an unknown review
+_BATCH = """
+local function group_add(kn, kf, km, field, rid, ttl, mode, keep)
+  local c = redis.call('HINCRBY', kn, field, 1)
+  if mode == 'keep' then
+    if c == 1 then
+      redis.call('HSET', kf, field, rid)
+    elseif c == 2 then
+      local f = redis.call('HGET', kf, field)
+      redis.call('HDEL', kf, field)
+      if f then redis.call('RPUSH', km, f, rid) else redis.call('RPUSH', km, rid) end
     else
-      local sep = string.find(state, '|', 1, true)
-      local rev = tonumber(string.sub(state, 2, sep - 1))
-      if string.sub(state, 1, 1) == v then
-        redis.call('HSET', KEYS[i], id, base .. v .. rev .. '|' .. p)
-        out[i] = rev * 2
+      redis.call('RPUSH', km, rid)
+    end
+  elseif mode == 'drop' then
+    if c >= 2 then redis.call('RPUSH', km, rid) end
+  else
+    if c == 1 then
+      local f = redis.call('HGET', kf, field)
+      if f then redis.call('RPUSH', km, f, rid) else redis.call('RPUSH', km, rid) end
+    else
+      redis.call('RPUSH', km, rid)
+    end
+  end
+  if keep > 0 and c > keep then redis.call('LTRIM', km, -keep, -1) end
+  if ttl > 0 then
+    redis.call('EXPIRE', kn, ttl)
+    if mode == 'keep' then redis.call('EXPIRE', kf, ttl) end
+    if c >= 2 then redis.call('EXPIRE', km, ttl) end
+  end
+  return c
+end
+
+local function verdicts(k0, nk, a0)
+  local out = {}
+  for i = 0, nk - 1 do
+    local key, id, v, p = KEYS[k0 + i], ARGV[a0 + 3 * i], ARGV[a0 + 3 * i + 1], ARGV[a0 + 3 * i + 2]
+    local cur = redis.call('HGET', key, id)
+    local cut = cur and string.find(cur, '\\t[^\\t]*$')
+    if not cut then
+      out[i + 1] = -1
+    else
+      local base, state = string.sub(cur, 1, cut), string.sub(cur, cut + 1)
+      if state == '-' then
+        redis.call('HSET', key, id, base .. v .. '0|' .. p)
+        out[i + 1] = 1
       else
-        rev = rev + 1
-        redis.call('HSET', KEYS[i], id, base .. v .. rev .. '|' .. p)
-        out[i] = rev * 2 + 1
+        local sep = string.find(state, '|', 1, true)
+        local rev = tonumber(string.sub(state, 2, sep - 1))
+        if string.sub(state, 1, 1) == v then
+          redis.call('HSET', key, id, base .. v .. rev .. '|' .. p)
+          out[i + 1] = rev * 2
+        else
+          rev = rev + 1
+          redis.call('HSET', key, id, base .. v .. rev .. '|' .. p)
+          out[i + 1] = rev * 2 + 1
+        end
       end
     end
   end
+  return out
 end
-return out
-"""
 
-# KEYS: hashes ; ARGV: one field per key -> values (false for missing)
-_HMGET_MULTI = """
-local out = {}
-for i = 1, #KEYS do out[i] = redis.call('HGET', KEYS[i], ARGV[i]) end
-return out
-"""
-
-# KEYS: hashes ; ARGV: (field, value) per key -> number of fields set
-_HSETNX_MULTI = """
-local n = 0
-for i = 1, #KEYS do n = n + redis.call('HSETNX', KEYS[i], ARGV[2 * i - 1], ARGV[2 * i]) end
-return n
-"""
-
-# KEYS: hash ; ARGV: field, amount, ttl
-_HINCRBY_TTL = """
-local c = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-return c
-"""
-
-# KEYS: hash ; ARGV: field, value -> keeps the maximum
-_HMAX = """
-local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
-local v = tonumber(ARGV[2])
-if v > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return v end
-return cur
-"""
-
-# KEYS: the review's record hash; ARGV: review id, seconds after which a claim is stale.
-# A claim is "~<server time>" until the review's record replaces it; a claim left by a consumer that
-# crashed between claiming and writing is taken over once stale (pre-timestamp claims are "0").
-_CLAIM = """
-local now = tonumber(redis.call('TIME')[1])
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if cur then
-  if cur ~= '0' and (string.sub(cur, 1, 1) ~= '~' or now - tonumber(string.sub(cur, 2)) < tonumber(ARGV[2])) then
-    return 0
+local out, o, ki, ai, n = {}, 0, 1, 1, #ARGV
+while ai <= n do
+  local code, nk, na = ARGV[ai], tonumber(ARGV[ai + 1]), tonumber(ARGV[ai + 2])
+  ai = ai + 3
+  local r
+  if code == 'g' then
+    r = group_add(KEYS[ki], KEYS[ki + 1], KEYS[ki + 2], ARGV[ai], ARGV[ai + 1], tonumber(ARGV[ai + 2]),
+                  ARGV[ai + 3], tonumber(ARGV[ai + 4]))
+  elseif code == 'hm' then
+    r = {}
+    for i = 0, nk - 1 do r[i + 1] = redis.call('HGET', KEYS[ki + i], ARGV[ai + i]) end
+  elseif code == 'hs' then
+    r = redis.call('HSET', KEYS[ki], ARGV[ai], ARGV[ai + 1])
+  elseif code == 'hn' then
+    r = redis.call('HSETNX', KEYS[ki], ARGV[ai], ARGV[ai + 1])
+  elseif code == 'hnm' then
+    r = 0
+    for i = 0, nk - 1 do r = r + redis.call('HSETNX', KEYS[ki + i], ARGV[ai + 2 * i], ARGV[ai + 2 * i + 1]) end
+  elseif code == 'hi' then
+    r = redis.call('HINCRBY', KEYS[ki], ARGV[ai], ARGV[ai + 1])
+    if tonumber(ARGV[ai + 2]) > 0 then redis.call('EXPIRE', KEYS[ki], ARGV[ai + 2]) end
+  elseif code == 'hg' then
+    r = redis.call('HGET', KEYS[ki], ARGV[ai])
+  elseif code == 'hx' then
+    local cur = tonumber(redis.call('HGET', KEYS[ki], ARGV[ai]) or '-1')
+    local v = tonumber(ARGV[ai + 1])
+    if v > cur then redis.call('HSET', KEYS[ki], ARGV[ai], ARGV[ai + 1]) r = v else r = cur end
+  elseif code == 'c' then
+    local now = tonumber(redis.call('TIME')[1])
+    local cur = redis.call('HGET', KEYS[ki], ARGV[ai])
+    r = 1
+    if cur and cur ~= '0'
+        and (string.sub(cur, 1, 1) ~= '~' or now - tonumber(string.sub(cur, 2)) < tonumber(ARGV[ai + 1])) then
+      r = 0
+    end
+    if r == 1 then redis.call('HSET', KEYS[ki], ARGV[ai], '~' .. now) end
+  elseif code == 'v' then
+    r = verdicts(ki, nk, ai)
+  elseif code == 'gm' then
+    r = {redis.call('HGET', KEYS[ki], ARGV[ai]), redis.call('LRANGE', KEYS[ki + 1], tonumber(ARGV[ai + 1]), -1)}
+  else
+    return redis.error_reply('unknown operation ' .. tostring(code))
   end
+  o = o + 1
+  out[o] = r
+  ki = ki + nk
+  ai = ai + na
 end
-redis.call('HSET', KEYS[1], ARGV[1], '~' .. now)
-return 1
+return out
 """
+BATCH_OPS = 1024  # operations per script call: a chunk keeps the server busy for about a millisecond
 
 CLAIM_STALE_S = 10  # a batch writes its records within a second of claiming them
 # Redis keeps a hash in compact listpack form only while every value is at most
@@ -224,68 +246,85 @@ class Store(Protocol):
     def pipe(self) -> Pipe: ...
 
 
+def _members(value: Any) -> list[str]:
+    """A group's listed members; a group with one member lists only its first-member field."""
+    first, listed = value
+    members = [_dec(v) for v in listed]
+    return members if members or first is None else [_dec(first)]
+
+
+def _dec_all(values: list[Any]) -> list[Any]:
+    return [_dec(v) for v in values]
+
+
+def _ints(values: list[Any]) -> list[int]:
+    return [int(v) for v in values]
+
+
 class RedisPipe:
-    """Operations queued on a redis-py pipeline (no MULTI: each op is atomic on its own)."""
+    """Operations queued in order and run as chunks of ``BATCH_OPS`` by one script (``_BATCH``) in one
+    round trip; each operation is atomic on its own, as the individual scripts were (no MULTI)."""
+
+    _CONST = object()  # an operation with nothing to send (an empty multi-op): its result is known
 
     def __init__(self, store: RedisStore) -> None:
         self._s = store
-        self._p = store.new_pipeline()
-        self._post: list[Any] = []
-        self._skips = 0  # group_members queues two commands ("skip" + "members") for one result
+        self._keys: list[list[str]] = []  # per operation
+        self._args: list[list[Any]] = []  # per operation: code, key count, argument count, arguments
+        self._post: list[Any] = []  # per operation: how to read its result (None: as it is)
+        self._const: dict[int, Any] = {}  # operation index -> known result
 
     def _k(self, name: str, field: Field) -> str:
         return key_of(self._s.prefix, name, field)
 
+    def _op(self, code: str, keys: list[str], args: list[Any], post: Any = None) -> None:
+        self._keys.append(keys)
+        self._args.append([code, len(keys), len(args), *args])
+        self._post.append(post)
+
+    def _known(self, value: Any) -> None:
+        self._const[len(self._post)] = value
+        self._keys.append([])
+        self._args.append([])
+        self._post.append(self._CONST)
+
     def hget(self, name: str, field: Field) -> None:
-        self._p.hget(self._k(name, field), field)
-        self._post.append(_dec)
+        self._op("hg", [self._k(name, field)], [field], _dec)
 
     def hget_raw(self, name: str, field: Field) -> None:
-        self._p.hget(self._k(name, field), field)
-        self._post.append(None)
+        self._op("hg", [self._k(name, field)], [field])
 
     def hmget_multi(self, pairs: list[tuple[str, Field]]) -> None:
         if not pairs:
-            self._post.append(("const", []))
+            self._known([])
             return
         p = self._s.prefix
-        self._s.call(self._p, "hmget", len(pairs), *[key_of(p, n, f) for n, f in pairs],
-                     *[f for _, f in pairs])
-        self._post.append(lambda vs: [_dec(v) for v in vs])
+        self._op("hm", [key_of(p, n, f) for n, f in pairs], [f for _, f in pairs], _dec_all)
 
     def hsetnx(self, name: str, field: Field, value: str | bytes) -> None:
-        self._p.hsetnx(self._k(name, field), field, value)
-        self._post.append(bool)
+        self._op("hn", [self._k(name, field)], [field, value], bool)
 
     def claim(self, review_id: str, stale_s: int = CLAIM_STALE_S) -> None:
-        self._s.call(self._p, "claim", 1, self._k("rec", review_id), review_id, stale_s)
-        self._post.append(bool)
+        self._op("c", [self._k("rec", review_id)], [review_id, stale_s], bool)
 
     def hsetnx_multi(self, triples: list[tuple[str, Field, str | bytes]]) -> None:
         if not triples:
-            self._post.append(("const", 0))
+            self._known(0)
             return
         p = self._s.prefix
         args: list[Any] = []
         for _, f, v in triples:
             args += [f, v]
-        self._s.call(self._p, "hsetnx", len(triples), *[key_of(p, n, f) for n, f, _ in triples], *args)
-        self._post.append(int)
+        self._op("hnm", [key_of(p, n, f) for n, f, _ in triples], args, int)
 
     def hset(self, name: str, field: Field, value: str | bytes) -> None:
-        self._p.hset(self._k(name, field), field, value)
-        self._post.append(None)
+        self._op("hs", [self._k(name, field)], [field, value])
 
     def hincrby(self, name: str, field: Field, amount: int = 1, ttl: int = 0) -> None:
-        if ttl:
-            self._s.call(self._p, "hincrby", 1, self._k(name, field), field, amount, ttl)
-        else:
-            self._p.hincrby(self._k(name, field), field, amount)
-        self._post.append(int)
+        self._op("hi", [self._k(name, field)], [field, amount, ttl], int)
 
     def hmax(self, name: str, field: Field, value: int) -> None:
-        self._s.call(self._p, "hmax", 1, self._k(name, field), field, value)
-        self._post.append(int)
+        self._op("hx", [self._k(name, field)], [field, value], int)
 
     def _group_keys(self, name: str, field: str) -> list[str]:
         p = self._s.prefix
@@ -295,55 +334,43 @@ class RedisPipe:
     def group_add(self, name: str, field: str, review_id: str, ttl: int = 0, mode: str = "keep",
                   keep_last: int = 0) -> None:
         """Count a member; ``keep_last`` > 0 keeps only the latest ``keep_last`` members listed."""
-        self._s.call(self._p, "group", 3, *self._group_keys(name, field), field, review_id, ttl, mode, keep_last)
-        self._post.append(int)
+        self._op("g", self._group_keys(name, field), [field, review_id, ttl, mode, keep_last], int)
 
     def group_members(self, name: str, field: str, last: int = 0) -> None:
         """The group's listed members (``last`` > 0: only the latest ``last``)."""
         _, f_key, m_key = self._group_keys(name, field)
-        self._p.hget(f_key, field)
-        self._post.append("skip")
-        self._skips += 1
-        self._p.lrange(m_key, -last if last > 0 else 0, -1)
-        self._post.append("members")
+        self._op("gm", [f_key, m_key], [field, -last if last > 0 else 0], _members)
 
     def set_verdicts(self, items: list[tuple[str, str, float]]) -> None:
         if not items:
-            self._post.append(("const", []))
+            self._known([])
             return
         args: list[Any] = []
         for rid, verdict, prob in items:
             args += [rid, VERDICT_CHAR[verdict], round(prob * 1000)]
-        self._s.call(self._p, "verdicts", len(items), *[self._k("rec", rid) for rid, _, _ in items], *args)
-        self._post.append(lambda vs: [int(v) for v in vs])
+        self._op("v", [self._k("rec", rid) for rid, _, _ in items], args, _ints)
 
     def queued(self) -> int:
         """Results ``execute()`` will return for what is queued so far (its index of the next op)."""
-        return len(self._post) - self._skips
+        return len(self._post)
 
     def execute(self) -> list[Any]:
-        raw = self._p.execute() if len(self._p) else []
+        sent = [i for i, post in enumerate(self._post) if post is not self._CONST]
+        pipe = self._s.new_pipeline() if sent else None
+        for c in range(0, len(sent), BATCH_OPS):
+            chunk = sent[c:c + BATCH_OPS]
+            keys = [k for i in chunk for k in self._keys[i]]
+            args = [a for i in chunk for a in self._args[i]]
+            self._s.scripts["batch"](keys=keys, args=args, client=pipe)
+        raw = iter(r for got in pipe.execute() for r in got) if pipe is not None else iter(())
         out: list[Any] = []
-        first: Any = None
-        it = iter(raw)
-        for post in self._post:
-            if isinstance(post, tuple):  # an empty multi-op: nothing was sent
-                out.append(post[1])
+        for i, post in enumerate(self._post):
+            if post is self._CONST:
+                out.append(self._const[i])
                 continue
-            value = next(it)
-            if post == "skip":
-                first = value
-                continue
-            if post == "members":
-                members = [_dec(v) for v in value]
-                if not members and first is not None:
-                    members = [_dec(first)]
-                out.append(members)
-                first = None
-            elif post is None:
-                out.append(value)
-            else:
-                out.append(None if value is None else post(value))
+            value = next(raw)
+            out.append(value if post is None or value is None else post(value))
+        self._keys, self._args, self._post, self._const = [], [], [], {}
         return out
 
 
@@ -355,9 +382,7 @@ class RedisStore:
         self.prefix = prefix
         # Script objects: a pipeline checks SCRIPT EXISTS and reloads before it runs, so the scripts
         # survive a Redis restart or SCRIPT FLUSH (a sha loaded once at start does not).
-        self.scripts = {name: client.register_script(src) for name, src in (
-            ("group", _GROUP_ADD), ("verdicts", _SET_VERDICTS), ("hmget", _HMGET_MULTI),
-            ("hsetnx", _HSETNX_MULTI), ("hincrby", _HINCRBY_TTL), ("hmax", _HMAX), ("claim", _CLAIM))}
+        self.scripts = {"batch": client.register_script(_BATCH)}
 
         # On a Redis Cluster all keys share the prefix's hash tag (one slot): pipelines run on the
         # master of that slot, following MOVED/ASK (redis-py's cluster pipeline refuses scripts).
@@ -371,9 +396,6 @@ class RedisStore:
 
     def new_pipeline(self) -> Any:
         return self.client.pipeline(transaction=False) if self._router is None else self._router.pipeline()
-
-    def call(self, pipe: Any, name: str, numkeys: int, *keys_and_args: Any) -> None:
-        self.scripts[name](keys=keys_and_args[:numkeys], args=keys_and_args[numkeys:], client=pipe)
 
     def pipe(self) -> RedisPipe:
         return RedisPipe(self)
