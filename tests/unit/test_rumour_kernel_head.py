@@ -12,11 +12,10 @@ import pytest
 pytest.importorskip("sklearn")
 
 from trustscope.rumour import training as T  # noqa: E402
-from trustscope.rumour.encoder import embed_events, encode_events  # noqa: E402
-from trustscope.rumour.events import parse_event  # noqa: E402
+from trustscope.rumour.encoder import encode_events  # noqa: E402
 from trustscope.rumour.model import EmbeddingHead, KernelHead, RumourModel, load_head  # noqa: E402
 
-from tests.unit.test_rumour_model import HORIZONS, FakeEmbedder, synthetic  # noqa: E402
+from tests.unit.test_rumour_model import HORIZONS, FakeEmbedder, embedded_dataset  # noqa: E402
 
 
 def ring(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -69,13 +68,7 @@ def test_post_head_option_is_checked():
 
 @pytest.fixture(scope="module")
 def data():
-    rows = synthetic(seed=2)
-    events = [parse_event(r) for r in rows]
-    y = np.asarray([1 if r["label"] == "rumour" else 0 for r in rows])
-    ds = T.Dataset.build(events, y, HORIZONS)
-    ds.embeddings = embed_events(FakeEmbedder(), events, comments=0)
-    ds.encoder_id, ds.encoder_name = FakeEmbedder.encoder_id, "fake"
-    return ds, events
+    return embedded_dataset(seed=2, comments=0)
 
 
 @pytest.mark.parametrize("kind", T.POST_HEADS)

@@ -139,16 +139,22 @@ class FakeEmbedder:
         return out
 
 
-@pytest.fixture(scope="module")
-def fitted_enc(tmp_path_factory):
+def embedded_dataset(seed: int, comments: int):
+    """(dataset with FakeEmbedder embeddings, events) of ``synthetic(seed)``: the encoder-view tests' input."""
     from trustscope.rumour.encoder import embed_events
 
-    rows = synthetic(seed=2)
+    rows = synthetic(seed=seed)
     events = [parse_event(r) for r in rows]
     y = np.asarray([1 if r["label"] == "rumour" else 0 for r in rows])
     ds = T.Dataset.build(events, y, HORIZONS)
-    ds.embeddings = embed_events(FakeEmbedder(), events, comments=8)
+    ds.embeddings = embed_events(FakeEmbedder(), events, comments=comments)
     ds.encoder_id, ds.encoder_name = FakeEmbedder.encoder_id, "fake"
+    return ds, events
+
+
+@pytest.fixture(scope="module")
+def fitted_enc(tmp_path_factory):
+    ds, events = embedded_dataset(seed=2, comments=8)
     stack = T.fit_stack(ds, np.arange(len(events)), HORIZONS, inner_folds=3)
     directory = tmp_path_factory.mktemp("rumour-model-enc")
     stack.export(ds, {"engine": "rumour-test"}).save(directory)
