@@ -90,7 +90,9 @@ def random_run(args, tok, log) -> None:
     if args.after_steps:  # the init is R1 continued for that many steps of this same order (R2)
         seen_ids |= continued_seen(unseen, tok, args.after_steps)
         unseen = [r for r in sp.train if r.id not in seen_ids]
-    seen = [r for r in sp.train if r.id in seen_ids]
+    if args.all_seen:  # the init has seen every training review (R4 continues R3): passes over all only
+        unseen = []
+    seen = [r for r in sp.train if r.id in seen_ids or args.all_seen]
     prior = sum(r.label for r in sp.train) / len(sp.train)
     work = Path(args.work_dir)
     yv = np.array([r.label for r in sp.val])
@@ -135,6 +137,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=2.0, help="random: passes over all after the unseen pass")
     ap.add_argument("--after-steps", type=int, default=0,
                     help="random: --init already continued R1 this many steps of this order (R2: 891)")
+    ap.add_argument("--all-seen", action="store_true",
+                    help="random: the init has seen every training review (no unseen pass)")
     ap.add_argument("--max-length", type=int, default=64, help="random: tokens per text, training and validation")
     args = ap.parse_args()
     import torch
