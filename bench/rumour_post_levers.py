@@ -58,7 +58,8 @@ DATA = ROOT / ".." / "shared" / "data" / "rumour_ced_train.jsonl.gz"
 ENCODER = ROOT / "models" / "trustscope-sentiment-bge-zh"
 LEVERS = ("v5", "mk", "bal", "avg", "aug2", "style", "styleh", "aug2styleh")
 STRIP = re.compile(r"https?://\S+|@[\w\-\u4e00-\u9fff]+|#[^#]{1,40}#")
-URGENCY = re.compile(r"转发|扩散|求扩|紧急|速看|注意|提醒|警惕|千万|赶紧|告诉|身边|家人|朋友们|求证|辟谣|马上|重要")
+URGENCY = re.compile(
+    r"转发|扩散|求扩|紧急|速看|注意|提醒|警惕|千万|赶紧|告诉|身边|家人|朋友们|求证|辟谣|马上|重要")
 
 
 def style_row(event, hour: bool) -> list[float]:
