@@ -13,7 +13,8 @@ the state takes (``used_memory`` minus the empty server's).
     python bench/bench_integrity.py --false-match      # copy attribution on honest corpus texts
 
 Run one at a time on a shared machine. Time-bucketed groups expire by *wall-clock* TTL (60 days),
-so in a replay like this nothing expires and the memory reported is an upper bound.
+so in a replay nothing would expire; by default (``--expire stream``) the bench removes them by the
+stream's clock as that TTL would in production (``--expire wall``: the old upper bound).
 """
 
 from __future__ import annotations
@@ -344,12 +345,42 @@ def memory_by_family(client, prefix: str, stream_now: float | None = None,
         pipe = client.pipeline(transaction=False)
         for k in keys:
             pipe.memory_usage(k, samples=0)
-        sizes = [int(v or 0) for v in pipe.execute()]
+            pipe.object("encoding", k)
+            pipe.hlen(k)  # WRONGTYPE on lists (member lists): left out of the field count
+        got = pipe.execute(raise_on_error=False)
+        sizes = [int(v or 0) for v in got[0::3]]
+        encs = [v.decode() if isinstance(v, bytes) else str(v) for v in got[1::3]]
+        lens = [int(v) for v in got[2::3] if isinstance(v, int)]
         mean = sum(sizes) / max(1, len(sizes))
-        out[fam] = {"keys": counts[fam], "mb": round(mean * counts[fam] / 2**20, 1)}
+        out[fam] = {"keys": counts[fam], "mb": round(mean * counts[fam] / 2**20, 1),
+                    # per key (a shard): bytes, fields and encoding - what a listpack scan or
+                    # realloc costs per command grows with these
+                    "bytes_per_key": round(mean), "max_bytes_per_key": max(sizes, default=0),
+                    "encoding": {e: encs.count(e) for e in sorted(set(encs))}}
+        if lens:
+            out[fam]["fields_per_key"] = round(sum(lens) / len(lens), 1)
+            out[fam]["max_fields_per_key"] = max(lens)
         if stream_now is not None and fam.startswith("t/"):
             out[fam]["mb_live"] = round(mean * live.get(fam, 0) / 2**20, 1)
     return dict(sorted(out.items(), key=lambda kv: -kv[1]["mb"]))
+
+
+def expire_by_stream_time(client, prefix: str, stream_now: float) -> int:
+    """UNLINK the time-bucketed keys (``t/``) whose window ended more than the engine's
+    ``GROUP_TTL`` before the stream's clock: what production's wall-clock TTL (set on every write,
+    60 days) has removed by then, since a window's keys are written only while it is current. A
+    replay compresses months into minutes, so without this its Redis holds every window ever
+    written (an upper bound no deployment reaches). Returns the keys removed."""
+    from trustscope.integrity.engine import GROUP_TTL
+
+    gone: list[bytes] = []
+    for key in client.scan_iter(match=f"{prefix}:t/*", count=50_000):
+        end = _window_end(key.decode("utf-8", "replace")[len(prefix) + 1:])
+        if end is not None and end + GROUP_TTL < stream_now:
+            gone.append(key)
+    for i in range(0, len(gone), 1000):
+        client.unlink(*gone[i:i + 1000])
+    return len(gone)
 
 
 def _free_port() -> int:
@@ -400,6 +431,8 @@ def main() -> None:
     ap.add_argument("--false-match", action="store_true", help="measure copy attribution on honest texts")
     ap.add_argument("--listpack-value", type=int, default=0,
                     help="--start-redis: the private server's hash-max-listpack-value (0: Redis' default)")
+    ap.add_argument("--listpack-entries", type=int, default=0,
+                    help="--start-redis: hash-max-listpack-entries for the private server (0: Redis' default 128)")
     ap.add_argument("--reencode", default="",
                     help="--start-redis: at the end, for each value (e.g. 64,512: the first the same setting, "
                          "a control for what a reload alone saves) set hash-max-listpack-value, reload the "
@@ -420,6 +453,12 @@ def main() -> None:
                          "--skip reviews) and generate, without processing, the stream's first --skip reviews: "
                          "a late state in minutes instead of a replay (the engine's in-process caches start cold)")
     ap.add_argument("--skip", type=int, default=0, help="with --resume-rdb: reviews the saved state already holds")
+    ap.add_argument("--expire", choices=["stream", "wall"], default="stream",
+                    help="time-bucketed keys: 'stream' (default) removes them by the stream's clock as "
+                         "production's 60-day TTL would (between timed windows; its cost is left out "
+                         "and reported); 'wall' leaves them to the wall-clock TTL (a replay keeps all)")
+    ap.add_argument("--expire-days", type=float, default=2.0,
+                    help="--expire stream: run the expiry every this many stream days")
     ap.add_argument("--gc", default="settings",
                     help="the collector: 'settings' (TS_GC_THRESHOLDS / TS_GC_FREEZE, what the stage runs), "
                          "'python' (Python's defaults), 'off' (gc.disable(), diagnostic) or thresholds 'A,B,C'")
@@ -446,6 +485,8 @@ def main() -> None:
             port = _free_port()
             tmp = tempfile.mkdtemp(prefix="bench-redis-")
             extra = ["--hash-max-listpack-value", str(args.listpack_value)] if args.listpack_value else []
+            if args.listpack_entries:  # a hash with more fields becomes a hashtable (also when loading an RDB)
+                extra += ["--hash-max-listpack-entries", str(args.listpack_entries)]
             if args.reencode:
                 extra += ["--enable-debug-command", "local"]
             if args.resume_rdb:
@@ -593,8 +634,17 @@ def main() -> None:
         return len(got)
 
     skipped = 0
+    expiry = {"next": START + args.expire_days * DAY, "keys": 0, "runs": 0, "cpu": 0.0, "redis_cpu": 0.0}
     for ev in timed_stream():
         last_t[0] = ev.created_at
+        if (client is not None and args.expire == "stream" and timing is None
+                and ev.created_at >= expiry["next"] and skipped >= args.skip):
+            c0, r0 = time.process_time(), redis_cpu()
+            expiry["keys"] += expire_by_stream_time(client, args.prefix, ev.created_at)
+            expiry["runs"] += 1
+            expiry["cpu"] += time.process_time() - c0
+            expiry["redis_cpu"] += redis_cpu() - r0
+            expiry["next"] = ev.created_at + args.expire_days * DAY
         if skipped < args.skip:  # --resume-rdb: the saved state already holds these reviews
             skipped += 1
             if skipped == args.skip:
@@ -632,8 +682,8 @@ def main() -> None:
             profiler.dump_stats(f"{args.profile}-{timing['history']}.prof")
         record(timing, done)
     wall = time.perf_counter() - t_all
-    cpu = time.process_time() - c_all - gen_cpu[0]
-    rcpu = redis_cpu() - r_all
+    cpu = time.process_time() - c_all - gen_cpu[0] - expiry["cpu"]  # the bench's expiry is not the engine's
+    rcpu = redis_cpu() - r_all - expiry["redis_cpu"]
     done_here = done - args.skip
     summary = {
         "backend": args.backend, "reviews": done, "processed": done_here, "wall_s": round(wall, 1),
@@ -643,7 +693,11 @@ def main() -> None:
         "stream_gen_cpu_s": round(gen_cpu[0], 1),
         "engine_rss_mb": _rss_mb(), "engine_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         **{f"with_{k}": flagged[k] for k in flagged},
+        "expire": args.expire,
     }
+    if args.expire == "stream" and client is not None:
+        summary["expiry"] = {"runs": expiry["runs"], "keys_unlinked": expiry["keys"],
+                             "client_cpu_s": round(expiry["cpu"], 1), "redis_cpu_s": round(expiry["redis_cpu"], 1)}
     if client is not None:
         mem = int(client.info("memory")["used_memory"]) - base_mem
         summary["redis_mb"] = round(mem / 2**20, 1)
