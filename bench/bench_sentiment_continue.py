@@ -139,7 +139,7 @@ def main() -> None:
                     help="random: --init already continued R1 this many steps of this order (R2: 891)")
     ap.add_argument("--all-seen", action="store_true",
                     help="random: the init has seen every training review (no unseen pass)")
-    ap.add_argument("--max-length", type=int, default=64, help="random: tokens per text, training and validation")
+    ap.add_argument("--max-length", type=int, default=64, help="tokens per text, training and scoring")
     args = ap.parse_args()
     import torch
     from transformers import AutoTokenizer
@@ -162,14 +162,14 @@ def main() -> None:
     train = unseen + seen[:args.replay]
     prior = json.loads((Path(args.init) / PRIOR_FILE).read_text())["train_prior"]
     tok = AutoTokenizer.from_pretrained(args.init, local_files_only=True)
-    cfg = FinetuneConfig(epochs=1.0, lr=args.lr, max_length=64, eval_every=args.eval_every,
+    cfg = FinetuneConfig(epochs=1.0, lr=args.lr, max_length=args.max_length, eval_every=args.eval_every,
                          patience=100, warmup_frac=0.05, max_minutes=args.max_minutes)
     best = {"score": -1.0}
 
     def score_fn(model):
         details = {}
         for d, rs in probes.items():
-            p = predict_probs(model, tok, [r.text for r in rs], 64, 128)[:, 1].tolist()
+            p = predict_probs(model, tok, [r.text for r in rs], args.max_length, 128)[:, 1].tolist()
             s = score_probs([r.label for r in rs], p, prior)
             details[d] = {k: round(s[k], 4) for k in ("accuracy", "accuracy_prior_adjusted", "roc_auc")}
         mean = sum(v["accuracy_prior_adjusted"] for v in details.values()) / len(details)

@@ -99,7 +99,8 @@ def held_out(args) -> dict:
     prior = (json.loads(prior_file.read_text())["train_prior"] if prior_file.exists()
              else float(np.mean([r.label for r in seen])))
     yv = np.array([r.label for r in val])
-    pb_val, _ = teacher_outputs(args.teacher, "val", [r.text for r in val], args.bert_length or 64, args.threads)
+    length = args.bert_length or 64  # the held-out teachers were trained and chosen at 64 tokens
+    pb_val, _ = teacher_outputs(args.teacher, "val", [r.text for r in val], length, args.threads)
     res: dict = {"train_prior": prior, "val": {}, "domains": {}}
     res["val"]["teacher"] = score(yv, pb_val)
     for dom in args.domain or HELD_OUT:
@@ -124,7 +125,7 @@ def held_out(args) -> dict:
         else:
             pb_all, pooled_all = teacher_outputs(
                 args.teacher, f"{'pool%d' % args.pool_size if args.pool_size else 'all'}_{dom.replace('/', '_')}",
-                [r.text for r in dom_all], args.bert_length or 64, args.threads)
+                [r.text for r in dom_all], length, args.threads)
         pb = pb_all[ti]
         d: dict = {"n_test": len(test), "n_unlabelled": len(dom_all)}
         d["teacher"] = score(yt, pb, prior, pb_all)
@@ -132,7 +133,7 @@ def held_out(args) -> dict:
         # variants is made on these, never on the test sample; the pool's EM estimate adjusts them
         prb = probes[dom]
         yp = np.array([r.label for r in prb])
-        pb_p, _ = teacher_outputs(args.teacher, f"probes_{dom.replace('/', '_')}", [r.text for r in prb], args.bert_length or 64,
+        pb_p, _ = teacher_outputs(args.teacher, f"probes_{dom.replace('/', '_')}", [r.text for r in prb], length,
                                   args.threads)
         probe: dict = {"teacher": probe_score(yp, pb_p, prior, pb_all)}
         d["probes"] = probe

@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.metrics.pairwise import rbf_kernel  # noqa: E402
 from sklearn.model_selection import StratifiedGroupKFold  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
 
@@ -84,11 +85,6 @@ class Head:
 
     def logit(self, x: np.ndarray) -> np.ndarray:
         return self.fn(x[:, :-1], x[:, -1].astype(int))
-
-
-def rbf(a: np.ndarray, b: np.ndarray, gamma: float) -> np.ndarray:
-    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
-    return np.exp(-gamma * np.maximum(d2, 0.0))
 
 
 def main() -> None:
@@ -139,9 +135,9 @@ def main() -> None:
         gamma = 1.0 / (xs.shape[1] * xs.var())  # sklearn's "scale"
         view = T.fit_view(ds.post[idx], yy, T.POST_PARAMS)
         f = view.features(ds.post[idx])
-        svc = SVC(C=T.SVM_C, kernel="precomputed").fit(rbf(xs, xs, gamma) + (f @ f.T).toarray(), yy)
+        svc = SVC(C=T.SVM_C, kernel="precomputed").fit(rbf_kernel(xs, xs, gamma=gamma) + (f @ f.T).toarray(), yy)
         return Head(lambda q, qi: svc.decision_function(
-            rbf((q - mean) / scale, xs, gamma) + (view.features(ds.post[qi]) @ f.T).toarray()))
+            rbf_kernel((q - mean) / scale, xs, gamma=gamma) + (view.features(ds.post[qi]) @ f.T).toarray()))
 
     T.fit_post_head = fit_head
     style = "style" in lever
