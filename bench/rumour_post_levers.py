@@ -22,6 +22,16 @@ Levers (each one change against model v5):
           share, quotes, digit runs), its out-of-fold logit as one more stacker column
   styleh  style + the hour of day (Beijing time, sin/cos)
   aug2styleh  both
+  (seventh session: other readings of the encoder's forward pass, same RBF SVM head; "hs[k]" is
+  hidden_states[k] of the 4-layer bge, mean-pooled with the attention mask, as the shipped pool)
+  last    hs[4] from the torch pass below (a check: the shipped ONNX pool to ~1e-6)
+  L2, L3  hs[2], hs[3] instead of the last layer
+  last2   the mean of hs[3] and hs[4]
+  L2last  hs[2] concatenated with hs[4] (1,024-d)
+  cls     the [CLS] position of hs[4] instead of the mean
+  base, basecls   the base bge-small-zh-v1.5 (not sentiment-tuned): mean pool / [CLS] of its last
+          layer (a second forward pass per post in serving)
+  v5base, v5basecls  the shipped pool concatenated with the base's mean pool / [CLS] (1,024-d)
 
 Needs scikit-learn and the bge sentiment encoder (its post embeddings are cached under
 ``~/.cache/trustscope/rumour/``). Not a test and not shipped code: it patches the band's head and
@@ -51,13 +61,15 @@ from sklearn.svm import SVC  # noqa: E402
 from trustscope.rumour import training as T  # noqa: E402
 from trustscope.rumour.encoder import EventEmbeddings, cached_embeddings, load_embedder  # noqa: E402
 from trustscope.rumour.features import author_key  # noqa: E402
-from trustscope.sentiment.basemodel import cache_dir  # noqa: E402
+from trustscope.sentiment.basemodel import base_model_dir, cache_dir  # noqa: E402
 from trustscope.sentiment.heads import sha256_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data" / "rumour_ced_train.jsonl.gz"
 ENCODER = ROOT / "models" / "trustscope-sentiment-bge-zh"
-LEVERS = ("v5", "mk", "bal", "avg", "aug2", "style", "styleh", "aug2styleh")
+BASE = base_model_dir()  # `trustscope model fetch-base`
+LAYER_LEVERS = ("last", "L2", "L3", "last2", "L2last", "cls", "base", "basecls", "v5base", "v5basecls")
+LEVERS = ("v5", "mk", "bal", "avg", "aug2", "style", "styleh", "aug2styleh") + LAYER_LEVERS
 STRIP = re.compile(r"https?://\S+|@[\w\-\u4e00-\u9fff]+|#[^#]{1,40}#")
 URGENCY = re.compile(
     r"转发|扩散|求扩|紧急|速看|注意|提醒|警惕|千万|赶紧|告诉|身边|家人|朋友们|求证|辟谣|马上|重要")
@@ -75,6 +87,54 @@ def style_row(event, hour: bool) -> list[float]:
         hh = ((event.time + 8 * 3600) % 86400) / 3600.0
         row += [float(np.sin(2 * np.pi * hh / 24)), float(np.cos(2 * np.pi * hh / 24))]
     return row
+
+
+def layer_pools(model_dir: Path, texts: list[str], data_key: str) -> dict[str, np.ndarray]:
+    """Mean pool (attention mask) of every hidden state and the [CLS] row of the last one, from one
+    torch forward pass with the classifier's tokenisation (160 chars, 128 tokens, head+tail);
+    cached under ~/.cache/trustscope/rumour/ keyed by the weights and the data."""
+    from trustscope.rumour.encoder import ENCODER_MAX_CHARS, encoder_id
+    from trustscope.sentiment.textprep import encode_batch, pad_batch_np
+    from trustscope.sentiment.torch_backend import masked_mean
+    from trustscope.settings import get_settings
+
+    path = cache_dir() / "rumour" / f"layers-{encoder_id(model_dir)[:16]}-{data_key[:16]}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return dict(z)
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, dtype=torch.float32).eval()
+    seqs = encode_batch(tok, [t[:ENCODER_MAX_CHARS] for t in texts], get_settings().sentiment_max_length)
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    out: dict[str, np.ndarray] = {}
+    with torch.inference_mode():
+        for a in range(0, len(order), 64):
+            idx = order[a:a + 64]
+            ids, mask = pad_batch_np([seqs[i] for i in idx], tok.pad_token_id)
+            m = torch.from_numpy(mask)
+            hs = model(input_ids=torch.from_numpy(ids), attention_mask=m, output_hidden_states=True).hidden_states
+            rows = {f"mean{k}": masked_mean(h.float(), m) for k, h in enumerate(hs)} | {"cls": hs[-1][:, 0].float()}
+            for key, v in rows.items():
+                out.setdefault(key, np.zeros((len(seqs), v.shape[1]), np.float32))[idx] = v.numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **out)
+    return out
+
+
+def layer_input(lever: str, shipped: np.ndarray, texts: list[str], data_key: str) -> np.ndarray:
+    """The head's input for a layer / pooling / base-encoder lever (float64)."""
+    if lever.startswith("v5"):  # the shipped pool beside the base encoder's
+        base = layer_pools(BASE, texts, data_key)
+        return np.hstack([shipped, base["cls" if lever.endswith("cls") else "mean4"]]).astype(np.float64)
+    pools = layer_pools(BASE if lever.startswith("base") else ENCODER, texts, data_key)
+    pick = {"last": ["mean4"], "L2": ["mean2"], "L3": ["mean3"], "L2last": ["mean2", "mean4"], "cls": ["cls"],
+            "base": ["mean4"], "basecls": ["cls"]}
+    if lever == "last2":
+        return ((pools["mean3"] + pools["mean4"]) / 2).astype(np.float64)
+    return np.hstack([pools[k] for k in pick[lever]]).astype(np.float64)
 
 
 class Head:
@@ -112,6 +172,10 @@ def main() -> None:
     strip = strip.astype(np.float64)
     changed = np.flatnonzero(np.abs(strip - emb).max(1) > 0)
     post = (emb + strip) / 2 if lever == "avg" else emb
+    if lever in LAYER_LEVERS:
+        post = layer_input(lever, emb, [e.text for e in events], sha256_file(DATA))
+        print(json.dumps({"lever": lever, "dim": post.shape[1], "max_abs_diff_vs_shipped_pool":
+                          float(np.abs(post[:, :512] - emb).max())}), file=sys.stderr)
     ds.embeddings = EventEmbeddings(np.column_stack([post, np.arange(n)]), raw.comments, raw.comment_event,
                                     raw.comment_offset)
     ds.encoder_id, ds.encoder_name = embedder.encoder_id, ENCODER.name
