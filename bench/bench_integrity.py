@@ -678,15 +678,18 @@ def main() -> None:
             if client is not None:
                 for key in client.scan_iter(match=f"{args.prefix}-ref:*", count=10_000):
                     client.delete(key)
-        elif args.reference:
+        if args.reference:  # with --paired-reference too: the sequential one as seq_* (the two methods side by side)
+            tag = "seq_" if pr is not None else ""
             ref_prefix = f"{args.prefix}-ref"
             ref = IntegrityEngine.from_redis(client, prefix=ref_prefix) if client is not None \
                 else IntegrityEngine.in_memory()
             split: dict = {}
-            row["ref_engine_cpu_us_per_review"] = reference_cost(ref, texts_mode, window=args.window,
-                                                                 batch=args.batch, split=split)
-            row["ref_engine_user_us_per_review"], row["ref_engine_sys_us_per_review"] = split["user"], split["sys"]
-            row["ratio_to_ref"] = round(row["engine_cpu_us_per_review"] / row["ref_engine_cpu_us_per_review"], 3)
+            row[f"{tag}ref_engine_cpu_us_per_review"] = reference_cost(ref, texts_mode, window=args.window,
+                                                                       batch=args.batch, split=split)
+            row[f"{tag}ref_engine_user_us_per_review"] = split["user"]
+            row[f"{tag}ref_engine_sys_us_per_review"] = split["sys"]
+            row[f"{tag}ratio_to_ref"] = round(row["engine_cpu_us_per_review"]
+                                              / row[f"{tag}ref_engine_cpu_us_per_review"], 3)
             if client is not None:
                 for key in client.scan_iter(match=f"{ref_prefix}:*", count=10_000):
                     client.delete(key)
