@@ -260,8 +260,8 @@ class PairedReference:
     batch; what the fresh engine costs (client and Redis) is left out of the measured window."""
 
     def __init__(self, engine: IntegrityEngine, texts_mode: str, history: int, window: int, batch: int,
-                 redis_cpu) -> None:
-        self.engine, self.batch, self.redis_cpu = engine, batch, redis_cpu
+                 redis_cpu, redis_calls) -> None:
+        self.engine, self.batch, self.redis_cpu, self.redis_calls = engine, batch, redis_cpu, redis_calls
         self.it = stream(history + window + 100 * batch, texts_mode=texts_mode)
         buf: list[ReviewEvent] = []
         for _ in range(history):
@@ -275,15 +275,17 @@ class PairedReference:
         self.cpu = self.user = self.sys = self.redis = 0.0
         # what the measured window must leave out: everything spent here, client and server
         self.excl_cpu = self.excl_user = self.excl_sys = self.excl_redis = 0.0
+        self.calls = 0  # Redis commands the reference ran (scripts' inner calls included)
 
     def step(self) -> None:
         o0, oru0 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
         buf = [next(self.it) for _ in range(self.batch)]  # generation: outside the reference's time
-        r0 = self.redis_cpu()
+        k0, r0 = self.redis_calls(), self.redis_cpu()
         ru0, c0 = resource.getrusage(resource.RUSAGE_SELF), time.process_time()
         self.engine.process(buf)
         c1, ru1 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
-        r1 = self.redis_cpu()
+        r1, k1 = self.redis_cpu(), self.redis_calls()
+        self.calls += k1 - k0
         self.n += len(buf)
         self.cpu += c1 - c0
         self.user += ru1.ru_utime - ru0.ru_utime
@@ -634,7 +636,7 @@ def main() -> None:
             "redis_cpu_us_per_review": round((redis_cpu() - timing["r"] - x_redis) / n * 1e6, 1),
             "stream_gen_us_per_review": round((gen_cpu[0] - timing["g"]) / n * 1e6, 1),
             "judged_per_review": round((judged[0] - timing["j"]) / n, 2),
-            "redis_calls_per_review": round((redis_calls() - timing["rc"]) / n, 1),
+            "redis_calls_per_review": round((redis_calls() - timing["rc"] - (pr.calls if pr else 0)) / n, 1),
             # share of the window's new reviews judged with each copy signal (first verdicts)
             **{f"new_with_{k}": round((flagged[k] - timing["f"][k]) / n, 4) for k in flagged},
         }
@@ -655,6 +657,9 @@ def main() -> None:
                                 "usec_per_call": round((usec - u0) / (calls - c0), 3),
                                 "usec_per_review": round((usec - u0) / n, 1)}
             row["commands"] = dict(sorted(per.items(), key=lambda kv: -kv[1]["usec_per_review"]))
+        if pr is not None and client is not None:  # the paired reference's state is not the measured one's
+            for key in client.scan_iter(match=f"{args.prefix}-ref:*", count=10_000):
+                client.delete(key)
         row["engine_rss_mb"] = _rss_mb()  # the engine process's resident memory (the collector's cost)
         row["gc_collections"] = [g["collections"] for g in gc.get_stats()]
         if client is not None:
@@ -668,16 +673,14 @@ def main() -> None:
                                                     if k.startswith("t/")), 1)
                 row["redis_mb_after_ttl"] = round(row["redis_mb"] - row["t_groups_mb"] + row["t_groups_mb_live"], 1)
                 row["stream_days"] = round((last_t[0] - START) / DAY, 1)
-        if pr is not None:  # (commands per review above include the paired reference's)
+        if pr is not None:  # (the per-command stats above include the paired reference's commands)
             row["ref_reviews"] = pr.n
             row["ref_engine_cpu_us_per_review"] = round(pr.cpu / max(1, pr.n) * 1e6, 1)
             row["ref_engine_user_us_per_review"] = round(pr.user / max(1, pr.n) * 1e6, 1)
             row["ref_engine_sys_us_per_review"] = round(pr.sys / max(1, pr.n) * 1e6, 1)
             row["ref_redis_cpu_us_per_review"] = round(pr.redis / max(1, pr.n) * 1e6, 1)
+            row["ref_redis_calls_per_review"] = round(pr.calls / max(1, pr.n), 1)
             row["ratio_to_ref"] = round(row["engine_cpu_us_per_review"] / row["ref_engine_cpu_us_per_review"], 3)
-            if client is not None:
-                for key in client.scan_iter(match=f"{args.prefix}-ref:*", count=10_000):
-                    client.delete(key)
         if args.reference:  # with --paired-reference too: the sequential one as seq_* (the two methods side by side)
             tag = "seq_" if pr is not None else ""
             ref_prefix = f"{args.prefix}-ref"
@@ -778,7 +781,8 @@ def main() -> None:
             if args.paired_reference:
                 ref_engine = IntegrityEngine.from_redis(client, prefix=f"{args.prefix}-ref") \
                     if client is not None else IntegrityEngine.in_memory()
-                paired = PairedReference(ref_engine, texts_mode, 10_000, args.window, args.batch, redis_cpu)
+                paired = PairedReference(ref_engine, texts_mode, 10_000, args.window, args.batch, redis_cpu,
+                                         redis_calls)
             if profiler is not None:
                 profiler.enable()
             variant = variants.get(checkpoints[0], "old")
