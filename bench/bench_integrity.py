@@ -248,6 +248,56 @@ def reference_cost(engine: IntegrityEngine, texts_mode: str, history: int = 10_0
     return round((time.process_time() - c0 - gen) / n * 1e6, 1)
 
 
+class PairedReference:
+    """A fresh engine's 10k-history window timed *batch by batch beside* the measured window.
+
+    Why: ``reference_cost`` times the fresh engine's window after the checkpoint's window, so the
+    two see the machine at different moments (tens of seconds apart); on a shared machine the same
+    work's CPU time moves by 10-20% between runs and by several % within a minute, which left each
+    ratio to the reference good to about +-0.05 (docs/benchmarks.md, "Integrity, sixth session").
+    Here the fresh engine first ingests its ``history`` (untimed), then processes one batch of its
+    window after each batch of the measured one, so both windows see the same load, batch for
+    batch; what the fresh engine costs (client and Redis) is left out of the measured window."""
+
+    def __init__(self, engine: IntegrityEngine, texts_mode: str, history: int, window: int, batch: int,
+                 redis_cpu, redis_calls) -> None:
+        self.engine, self.batch, self.redis_cpu, self.redis_calls = engine, batch, redis_cpu, redis_calls
+        self.it = stream(history + window + 100 * batch, texts_mode=texts_mode)
+        buf: list[ReviewEvent] = []
+        for _ in range(history):
+            buf.append(next(self.it))
+            if len(buf) >= batch:
+                engine.process(buf)
+                buf = []
+        if buf:
+            engine.process(buf)
+        self.n = 0
+        self.cpu = self.user = self.sys = self.redis = 0.0
+        # what the measured window must leave out: everything spent here, client and server
+        self.excl_cpu = self.excl_user = self.excl_sys = self.excl_redis = 0.0
+        self.calls = 0  # Redis commands the reference ran (scripts' inner calls included)
+
+    def step(self) -> None:
+        o0, oru0 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
+        buf = [next(self.it) for _ in range(self.batch)]  # generation: outside the reference's time
+        k0, r0 = self.redis_calls(), self.redis_cpu()
+        ru0, c0 = resource.getrusage(resource.RUSAGE_SELF), time.process_time()
+        self.engine.process(buf)
+        c1, ru1 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
+        r1, k1 = self.redis_cpu(), self.redis_calls()
+        self.calls += k1 - k0
+        self.n += len(buf)
+        self.cpu += c1 - c0
+        self.user += ru1.ru_utime - ru0.ru_utime
+        self.sys += ru1.ru_stime - ru0.ru_stime
+        self.redis += r1 - r0
+        o1, oru1 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
+        self.excl_cpu += o1 - o0
+        self.excl_user += oru1.ru_utime - oru0.ru_utime
+        self.excl_sys += oru1.ru_stime - oru0.ru_stime
+        self.excl_redis += r1 - r0
+
+
 def false_match() -> None:
     """How often copy attribution (``detectors.copied``) would call an honest review a copy: every
     unique text of the shared corpus, in a fixed random order, each by its own author, matched
@@ -442,6 +492,9 @@ def main() -> None:
     ap.add_argument("--reference", action="store_true",
                     help="after each checkpoint's window, time the 10k-history window again on a fresh engine "
                          "(the same load): ref_engine_cpu_us_per_review and the ratio")
+    ap.add_argument("--paired-reference", action="store_true",
+                    help="like --reference, but the fresh engine's window runs batch by batch beside the measured "
+                         "one (PairedReference: the same load for both; its cost is left out of the window's)")
     ap.add_argument("--profile", default="",
                     help="diagnostic: cProfile each timed window into PREFIX-<history>.prof (slows the engine)")
     ap.add_argument("--copies-keep", type=int, default=0,
@@ -459,6 +512,14 @@ def main() -> None:
                          "and reported); 'wall' leaves them to the wall-clock TTL (a replay keeps all)")
     ap.add_argument("--expire-days", type=float, default=2.0,
                     help="--expire stream: run the expiry every this many stream days")
+    ap.add_argument("--variants", default="",
+                    help="diagnostic A/B: one per checkpoint (comma-separated; missing ones are 'old'), what the "
+                         "checkpoint's timed window runs on: 'old' (the long-running engine), 'new' (a new "
+                         "IntegrityEngine on the same prefix for this window only: the state stays in Redis, the "
+                         "object's caches start cold; the long-running one resumes after), 'cold' (the "
+                         "long-running engine with its day caches emptied), 'lru' (weak_rate.strength's "
+                         "lru_cache cleared), 'freeze' (gc.collect + gc.freeze first), 'collect' (gc.collect "
+                         "first), 'reload' (the private Redis reloads its dataset first: DEBUG RELOAD)")
     ap.add_argument("--gc", default="settings",
                     help="the collector: 'settings' (TS_GC_THRESHOLDS / TS_GC_FREEZE, what the stage runs), "
                          "'python' (Python's defaults), 'off' (gc.disable(), diagnostic) or thresholds 'A,B,C'")
@@ -487,7 +548,7 @@ def main() -> None:
             extra = ["--hash-max-listpack-value", str(args.listpack_value)] if args.listpack_value else []
             if args.listpack_entries:  # a hash with more fields becomes a hashtable (also when loading an RDB)
                 extra += ["--hash-max-listpack-entries", str(args.listpack_entries)]
-            if args.reencode:
+            if args.reencode or "reload" in args.variants:
                 extra += ["--enable-debug-command", "local"]
             if args.resume_rdb:
                 shutil.copyfile(args.resume_rdb, os.path.join(tmp, "dump.rdb"))
@@ -515,13 +576,18 @@ def main() -> None:
     # reviews judged (a batch's own plus the members of groups whose level changed): what the
     # per-review cost follows (docs/benchmarks.md, "why per-review cost grows with history")
     judged = [0]
-    judge = engine._judge
 
-    def counting_judge(order: list[str], extra: list[str]) -> list:
-        judged[0] += len(order) + len(extra)
-        return judge(order, extra)
+    def counted(eng: IntegrityEngine) -> IntegrityEngine:
+        judge = eng._judge
 
-    engine._judge = counting_judge  # type: ignore[method-assign]
+        def counting_judge(order: list[str], extra: list[str]) -> list:
+            judged[0] += len(order) + len(extra)
+            return judge(order, extra)
+
+        eng._judge = counting_judge  # type: ignore[method-assign]
+        return eng
+
+    engines = [counted(engine)]  # engines[-1] processes; a 'new' variant pushes one for its window
 
     def redis_cpu() -> float:
         if client is None:
@@ -559,23 +625,26 @@ def main() -> None:
 
     def record(timing: dict, done: int) -> None:
         n = done - timing["history"]
+        pr: PairedReference | None = timing.get("paired")
+        x_cpu, x_user, x_sys, x_redis = (pr.excl_cpu, pr.excl_user, pr.excl_sys, pr.excl_redis) if pr \
+            else (0.0, 0.0, 0.0, 0.0)
         row = {
             "history": timing["history"],
             "wall_us_per_review": round((time.perf_counter() - timing["t"]) / n * 1e6, 1),
-            "engine_cpu_us_per_review": round((time.process_time() - timing["c"] - (gen_cpu[0] - timing["g"]))
-                                              / n * 1e6, 1),
-            "redis_cpu_us_per_review": round((redis_cpu() - timing["r"]) / n * 1e6, 1),
+            "engine_cpu_us_per_review": round((time.process_time() - timing["c"] - (gen_cpu[0] - timing["g"])
+                                               - x_cpu) / n * 1e6, 1),
+            "redis_cpu_us_per_review": round((redis_cpu() - timing["r"] - x_redis) / n * 1e6, 1),
             "stream_gen_us_per_review": round((gen_cpu[0] - timing["g"]) / n * 1e6, 1),
             "judged_per_review": round((judged[0] - timing["j"]) / n, 2),
-            "redis_calls_per_review": round((redis_calls() - timing["rc"]) / n, 1),
+            "redis_calls_per_review": round((redis_calls() - timing["rc"] - (pr.calls if pr else 0)) / n, 1),
             # share of the window's new reviews judged with each copy signal (first verdicts)
             **{f"new_with_{k}": round((flagged[k] - timing["f"][k]) / n, 4) for k in flagged},
         }
         row["reviews_per_engine_cpu_s"] = round(1e6 / max(1.0, row["engine_cpu_us_per_review"]))
         ru = resource.getrusage(resource.RUSAGE_SELF)  # user (Python, less the stream's generation) vs kernel
-        row["engine_user_us_per_review"] = round((ru.ru_utime - timing["ru"].ru_utime - (gen_cpu[0] - timing["g"]))
-                                                 / n * 1e6, 1)
-        row["engine_sys_us_per_review"] = round((ru.ru_stime - timing["ru"].ru_stime) / n * 1e6, 1)
+        row["engine_user_us_per_review"] = round((ru.ru_utime - timing["ru"].ru_utime - (gen_cpu[0] - timing["g"])
+                                                  - x_user) / n * 1e6, 1)
+        row["engine_sys_us_per_review"] = round((ru.ru_stime - timing["ru"].ru_stime - x_sys) / n * 1e6, 1)
         row["engine_ctx_switches_per_review"] = round((ru.ru_nvcsw + ru.ru_nivcsw - timing["ru"].ru_nvcsw
                                                        - timing["ru"].ru_nivcsw) / n, 2)
         if client is not None:  # which commands get dearer with history: calls per review, µs per call
@@ -588,6 +657,9 @@ def main() -> None:
                                 "usec_per_call": round((usec - u0) / (calls - c0), 3),
                                 "usec_per_review": round((usec - u0) / n, 1)}
             row["commands"] = dict(sorted(per.items(), key=lambda kv: -kv[1]["usec_per_review"]))
+        if pr is not None and client is not None:  # the paired reference's state is not the measured one's
+            for key in client.scan_iter(match=f"{args.prefix}-ref:*", count=10_000):
+                client.delete(key)
         row["engine_rss_mb"] = _rss_mb()  # the engine process's resident memory (the collector's cost)
         row["gc_collections"] = [g["collections"] for g in gc.get_stats()]
         if client is not None:
@@ -601,22 +673,62 @@ def main() -> None:
                                                     if k.startswith("t/")), 1)
                 row["redis_mb_after_ttl"] = round(row["redis_mb"] - row["t_groups_mb"] + row["t_groups_mb_live"], 1)
                 row["stream_days"] = round((last_t[0] - START) / DAY, 1)
-        if args.reference:
+        if pr is not None:  # (the per-command stats above include the paired reference's commands)
+            row["ref_reviews"] = pr.n
+            row["ref_engine_cpu_us_per_review"] = round(pr.cpu / max(1, pr.n) * 1e6, 1)
+            row["ref_engine_user_us_per_review"] = round(pr.user / max(1, pr.n) * 1e6, 1)
+            row["ref_engine_sys_us_per_review"] = round(pr.sys / max(1, pr.n) * 1e6, 1)
+            row["ref_redis_cpu_us_per_review"] = round(pr.redis / max(1, pr.n) * 1e6, 1)
+            row["ref_redis_calls_per_review"] = round(pr.calls / max(1, pr.n), 1)
+            row["ratio_to_ref"] = round(row["engine_cpu_us_per_review"] / row["ref_engine_cpu_us_per_review"], 3)
+        if args.reference:  # with --paired-reference too: the sequential one as seq_* (the two methods side by side)
+            tag = "seq_" if pr is not None else ""
             ref_prefix = f"{args.prefix}-ref"
             ref = IntegrityEngine.from_redis(client, prefix=ref_prefix) if client is not None \
                 else IntegrityEngine.in_memory()
             split: dict = {}
-            row["ref_engine_cpu_us_per_review"] = reference_cost(ref, texts_mode, window=args.window,
-                                                                 batch=args.batch, split=split)
-            row["ref_engine_user_us_per_review"], row["ref_engine_sys_us_per_review"] = split["user"], split["sys"]
-            row["ratio_to_ref"] = round(row["engine_cpu_us_per_review"] / row["ref_engine_cpu_us_per_review"], 3)
+            row[f"{tag}ref_engine_cpu_us_per_review"] = reference_cost(ref, texts_mode, window=args.window,
+                                                                       batch=args.batch, split=split)
+            row[f"{tag}ref_engine_user_us_per_review"] = split["user"]
+            row[f"{tag}ref_engine_sys_us_per_review"] = split["sys"]
+            row[f"{tag}ratio_to_ref"] = round(row["engine_cpu_us_per_review"]
+                                              / row[f"{tag}ref_engine_cpu_us_per_review"], 3)
             if client is not None:
                 for key in client.scan_iter(match=f"{ref_prefix}:*", count=10_000):
                     client.delete(key)
+        row["variant"] = timing.get("variant", "old")
+        row["gc_count"] = list(gc.get_count())
+        row["gc_frozen"] = gc.get_freeze_count()
         results.append(row)
         print(json.dumps(row), flush=True)
 
     checkpoints = sorted(int(c) for c in args.checkpoints.split(",") if int(c) + args.window <= args.reviews)
+    variants = dict(zip(checkpoints, (v.strip() or "old" for v in args.variants.split(",")))) \
+        if args.variants else {}
+
+    def apply_variant(variant: str) -> None:
+        """Diagnostic (--variants): change one thing in the process or the server before a window."""
+        if variant == "new":
+            engines.append(counted(IntegrityEngine.from_redis(client, prefix=args.prefix) if client is not None
+                                   else IntegrityEngine(engines[0].store)))
+        elif variant == "cold":
+            eng = engines[-1]
+            for cache in (eng._weak, eng._hist, eng._baselines):
+                cache._days.clear()
+                cache._size = 0
+        elif variant == "lru":
+            from trustscope.integrity.detectors import weak_rate
+
+            weak_rate.strength.cache_clear()
+        elif variant in ("freeze", "collect"):
+            gc.collect()
+            if variant == "freeze":
+                gc.freeze()
+        elif variant == "reload" and client is not None:
+            with redis.Redis.from_url(url, socket_timeout=1800) as slow:
+                slow.execute_command("DEBUG", "RELOAD")
+        elif variant != "old":
+            raise SystemExit(f"unknown variant {variant!r}")
     profiler = cProfile.Profile() if args.profile else None  # diagnostic: one profile per timed window
     batch: list[ReviewEvent] = []
     done = 0
@@ -626,7 +738,7 @@ def main() -> None:
     last_t = [START]  # the stream's clock (the latest review's time)
     def run(batch: list[ReviewEvent]) -> int:
         ids = {ev.id for ev in batch}
-        got = engine.process(batch)
+        got = engines[-1].process(batch)
         for u in got:
             if u.id in ids:
                 for k in flagged:
@@ -658,10 +770,25 @@ def main() -> None:
         updates += run(batch)
         done += len(batch)
         batch = []
-        if timing is None and checkpoints and done >= checkpoints[0]:
+        if timing is not None and timing.get("paired") is not None:
+            if profiler is not None:
+                profiler.disable()
+            timing["paired"].step()
             if profiler is not None:
                 profiler.enable()
-            timing = {"history": done, "t": time.perf_counter(), "c": time.process_time(), "r": redis_cpu(),
+        if timing is None and checkpoints and done >= checkpoints[0]:
+            paired = None
+            if args.paired_reference:
+                ref_engine = IntegrityEngine.from_redis(client, prefix=f"{args.prefix}-ref") \
+                    if client is not None else IntegrityEngine.in_memory()
+                paired = PairedReference(ref_engine, texts_mode, 10_000, args.window, args.batch, redis_cpu,
+                                         redis_calls)
+            if profiler is not None:
+                profiler.enable()
+            variant = variants.get(checkpoints[0], "old")
+            apply_variant(variant)
+            timing = {"variant": variant, "paired": paired,
+                      "history": done, "t": time.perf_counter(), "c": time.process_time(), "r": redis_cpu(),
                       "j": judged[0], "g": gen_cpu[0], "f": dict(flagged), "rc": redis_calls(),
                       "cs": command_stats(), "ru": resource.getrusage(resource.RUSAGE_SELF)}
             checkpoints.pop(0)
@@ -671,6 +798,8 @@ def main() -> None:
                 profiler.dump_stats(f"{args.profile}-{timing['history']}.prof")
                 profiler = cProfile.Profile()
             record(timing, done)
+            if timing["variant"] == "new":
+                engines.pop()  # the long-running engine takes over again
             timing = None
     if batch:
         updates += run(batch)
