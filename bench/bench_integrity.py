@@ -248,6 +248,12 @@ def reference_cost(engine: IntegrityEngine, texts_mode: str, history: int = 10_0
     return round((time.process_time() - c0 - gen) / n * 1e6, 1)
 
 
+def drop_prefix(client, prefix: str) -> None:
+    """Remove a reference engine's keys (``prefix:*``) so they count neither in memory nor in the next window."""
+    for key in client.scan_iter(match=f"{prefix}:*", count=10_000):
+        client.delete(key)
+
+
 class PairedReference:
     """A fresh engine's 10k-history window timed *batch by batch beside* the measured window.
 
@@ -658,8 +664,7 @@ def main() -> None:
                                 "usec_per_review": round((usec - u0) / n, 1)}
             row["commands"] = dict(sorted(per.items(), key=lambda kv: -kv[1]["usec_per_review"]))
         if pr is not None and client is not None:  # the paired reference's state is not the measured one's
-            for key in client.scan_iter(match=f"{args.prefix}-ref:*", count=10_000):
-                client.delete(key)
+            drop_prefix(client, f"{args.prefix}-ref")
         row["engine_rss_mb"] = _rss_mb()  # the engine process's resident memory (the collector's cost)
         row["gc_collections"] = [g["collections"] for g in gc.get_stats()]
         if client is not None:
@@ -694,8 +699,7 @@ def main() -> None:
             row[f"{tag}ratio_to_ref"] = round(row["engine_cpu_us_per_review"]
                                               / row[f"{tag}ref_engine_cpu_us_per_review"], 3)
             if client is not None:
-                for key in client.scan_iter(match=f"{ref_prefix}:*", count=10_000):
-                    client.delete(key)
+                drop_prefix(client, ref_prefix)
         row["variant"] = timing.get("variant", "old")
         row["gc_count"] = list(gc.get_count())
         row["gc_frozen"] = gc.get_freeze_count()
