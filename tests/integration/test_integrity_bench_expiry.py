@@ -4,13 +4,12 @@ TTL would, and leaves everything else (per-item shards, younger windows) alone."
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
-from pathlib import Path
 
 import pytest
 import redis
 
+from tests.bench_loader import load_bench
 from trustscope.integrity.detectors import lockstep
 from trustscope.integrity.engine import GROUP_TTL
 from trustscope.integrity.store import RedisStore
@@ -20,17 +19,8 @@ pytestmark = pytest.mark.integration
 DAY = 86_400
 
 
-def _bench():
-    path = Path(__file__).resolve().parents[2] / "bench" / "bench_integrity.py"
-    spec = importlib.util.spec_from_file_location("bench_integrity_under_test", path)
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_stream_time_expiry_removes_only_windows_past_the_ttl(redis_url: str):
-    bench = _bench()
+    bench = load_bench("bench_integrity")
     c = redis.Redis.from_url(redis_url)
     prefix = f"tbx{uuid.uuid4().hex[:8]}"
     now = 20_200 * DAY + 3_600.0  # the stream's clock

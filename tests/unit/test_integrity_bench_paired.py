@@ -5,19 +5,8 @@ session"). No timing is asserted, only the bookkeeping."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
+from tests.bench_loader import load_bench
 from trustscope.integrity import IntegrityEngine
-
-
-def _bench():
-    path = Path(__file__).resolve().parents[2] / "bench" / "bench_integrity.py"
-    spec = importlib.util.spec_from_file_location("bench_integrity_paired_under_test", path)
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(mod)
-    return mod
 
 
 class _Counting(IntegrityEngine):
@@ -33,7 +22,7 @@ class _Counting(IntegrityEngine):
 
 
 def test_paired_reference_ingests_history_then_one_batch_per_step():
-    bench = _bench()
+    bench = load_bench("bench_integrity")
     eng = _Counting()
     redis_cpu = iter(float(i) for i in range(100)).__next__  # a server that spends 1 s between reads
     calls = iter(range(0, 1000, 7)).__next__  # ... and runs 7 commands
