@@ -94,3 +94,13 @@ def test_caches_hold_only_recent_days_and_verdicts_do_not_depend_on_them(monkeyp
     bare = run(events, IntegrityEngine.in_memory())
     assert bare == with_caches
     assert any(dict(sig).get("weak_rate", 0) > 0 for *_, sig in with_caches), "the weak-share signal fired"
+
+
+def test_clear_drops_every_day():
+    cache: DayCache[str, int] = DayCache(keep_days=3, max_entries=10)
+    cache.put(1, "a", 1)
+    cache.put(2, "b", 2)
+    cache.clear()
+    assert len(cache) == 0 and cache.days() == [] and cache.get(1, "a") is None
+    cache.put(2, "b", 3)  # still usable after
+    assert len(cache) == 1 and cache.get(2, "b") == 3

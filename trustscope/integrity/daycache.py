@@ -67,10 +67,14 @@ class DayCache(Generic[K, V]):
         for day in [d for d in self._days if d < cutoff]:
             self._size -= len(self._days.pop(day))
 
+    def clear(self) -> None:
+        """Drop every value (the next lookups read the shared store again)."""
+        self._days.clear()
+        self._size = 0
+
     def _shrink(self) -> None:
         """Over the entry cap: drop whole days, oldest first, but never the newest one."""
         while self._size > self.max_entries and len(self._days) > 1:
             self._size -= len(self._days.pop(min(self._days)))
         if self._size > self.max_entries:  # a single day larger than the cap: drop it too
-            self._days.clear()
-            self._size = 0
+            self.clear()
