@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from trustscope.integrity import store as store_mod
-from trustscope.integrity.store import MemoryStore, RedisStore
+from trustscope.integrity.store import MemoryStore, Pair, RedisStore
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +35,11 @@ def queue_mixed(p, n: int) -> None:
         p.hmax("mx", k, (i * 37) % 101)
         p.group_add(name, f"grp{i % 4}", f"r{i}", mode=mode, keep_last=keep)
         p.group_members(name, f"grp{i % 4}", last=i % 3)
+        # a lockstep grid: the item's count, two pairs (one other item counted, one never), then a pair's members
+        p.pairs_add("t/li/0/7", f"it{i % 3}", "t/lp/0/7",
+                    [Pair(f"it{(i + 1) % 3}>p{i % 2}", f"x{i},r{i}", "t/li/0/7", f"it{(i + 1) % 3}"),
+                     Pair(f"gone>p{i % 2}", f"y{i},r{i}", "t/li/0/6", "gone")], ttl=3600 if i % 2 else 0)
+        p.group_members("t/lp/0/7", f"gone>p{i % 2}")
         p.claim(f"rev{i % 17}")
         p.set_verdicts([])
 
@@ -47,7 +52,7 @@ def test_batched_chunks_match_the_memory_store(monkeypatch, redis_url: str):
         red, mem = RedisStore(c, prefix).pipe(), MemoryStore().pipe()
         for p in (red, mem):
             queue_mixed(p, 60)
-        assert red.queued() == mem.queued() == 1 + 60 * 13
+        assert red.queued() == mem.queued() == 1 + 60 * 15
         got, want = red.execute(), mem.execute()
         assert len(got) == len(want)
         for n, (g, w) in enumerate(zip(got, want)):

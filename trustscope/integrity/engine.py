@@ -50,6 +50,7 @@ from trustscope.integrity.paid_head import heads_of
 from trustscope.integrity.store import (
     CLAIM_STALE_S,
     MemoryStore,
+    Pair,
     RedisStore,
     Store,
     is_claim,
@@ -354,12 +355,13 @@ class IntegrityEngine:
                 if w_r == w_now and r[1] == ev.platform:
                     already = True
                     break
-                if r[2] and (r[1], w_r) not in seen_items:  # pairs of polar (1-2, 4-5 star) reviews only
+                # pairs of polar (1-2, 4-5 star) reviews only, with the latest RECENT_ITEMS items (past
+                # them the scan only looks for `already`: a mature author's list holds up to RECENT_KEEP)
+                if polar and r[2] and len(js) < lockstep.RECENT_ITEMS and (r[1], w_r) not in seen_items:
                     seen_items.add((r[1], w_r))
                     js.append((lockstep.item_name(r[1], g, w_r), r[2]))
             if not already:
-                grid_pairs.append((g, w_now, lockstep.item_name(ev.platform, g, w_now),
-                                   js[: lockstep.RECENT_ITEMS] if polar else []))
+                grid_pairs.append((g, w_now, lockstep.item_name(ev.platform, g, w_now), js))
 
         p.hset("rec", ev.id, pack_record(record))
         if sig is not None:
@@ -374,14 +376,10 @@ class IntegrityEngine:
         if rc is not None:
             p.group_add(f"t/bu/{day}", f"{ev.platform}|{rc}", ev.id, ttl=GROUP_TTL)
             p.hsetnx("pf", ev.platform, str(day))
-        j_counts = []
-        for g, w, item, js in grid_pairs:
-            p.hincrby(f"t/li/{g}/{w}", item, 1, ttl=GROUP_TTL)
-            for j, j_rid in js:
-                p.group_add(f"t/lp/{g}/{w}", f"{j}>{ev.platform}", f"{j_rid},{ev.id}", ttl=GROUP_TTL,
-                            mode="drop")
-                j_counts.append((f"t/li/{g}/{lockstep.window_of_item(j)}", j))
-        p.hmget_multi(j_counts)
+        for g, w, item, js in grid_pairs:  # one operation a grid: the item's count, its pairs, their items' counts
+            p.pairs_add(f"t/li/{g}/{w}", item, f"t/lp/{g}/{w}",
+                        [Pair(f"{j}>{ev.platform}", f"{j_rid},{ev.id}", f"t/li/{g}/{lockstep.window_of_item(j)}", j)
+                         for j, j_rid in js], ttl=GROUP_TTL)
         if week is not None:
             p.group_add(f"t/co/{lockstep.window_of(t, 0)}", f"{ev.platform}|{week}", ev.id, ttl=GROUP_TTL,
                         mode="drop")
@@ -431,22 +429,16 @@ class IntegrityEngine:
             lam = self._baseline(ev.platform, q.day, q.rc)
             if _level(burst.score(k, lam, q.rc).score) != _level(burst.score(k - 1, lam, q.rc).score):
                 triggers.append((f"t/bu/{q.day}", f"{ev.platform}|{q.rc}"))
-        pair_counts = []
         for g, w, _item, js in q.grid_pairs:
-            n_item = res[pos]
+            got = res[pos]  # the item's count, then per pair: its count and the other item's count
             pos += 1
-            for j, _ in js:
-                pair_counts.append((g, w, n_item, j, res[pos]))
-                pos += 1
-        n_js = res[pos]
-        pos += 1
-        for (g, w, n_item, j, c), n_j in zip(pair_counts, n_js):
-            smaller = min(n_item, int(n_j or 1))
-            s_now = lockstep.pair_score(c, smaller)
-            if _level(s_now) != _level(lockstep.pair_score(c - 1, smaller)):
-                triggers.append((f"t/lp/{g}/{w}", f"{j}>{ev.platform}"))
-                if s_now >= lockstep.DENSE:
-                    pairs.append((f"t/lp/{g}/{w}", f"{j}>{ev.platform}", s_now))
+            for (j, _), c, n_j in zip(js, got[1::2], got[2::2]):
+                smaller = min(got[0], int(n_j or 1))
+                s_now = lockstep.pair_score(c, smaller)
+                if _level(s_now) != _level(lockstep.pair_score(c - 1, smaller)):
+                    triggers.append((f"t/lp/{g}/{w}", f"{j}>{ev.platform}"))
+                    if s_now >= lockstep.DENSE:
+                        pairs.append((f"t/lp/{g}/{w}", f"{j}>{ev.platform}", s_now))
         if q.week is not None:
             c = res[pos]
             if 4 <= c <= 10:  # the cohort score's ramp; beyond it the level no longer changes

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections import defaultdict
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from trustscope.observability import get_logger
 from trustscope.slot_pipeline import slot_router
@@ -47,6 +47,13 @@ TIME_SHARDS = 512  # lockstep pair counters per window
 #                   first-member hash, here ``clf``), keep_last (0 = all; else the member list keeps only
 #                   its latest keep_last entries: a bounded list for per-author groups) -> the count
 #   gm  members     KEYS first-member-hash, member-list; ARGV field, start -> {first member, list}
+#   pa  pairs add   KEYS item-counts hash, then per pair: pair-counts hash, pair member-list, the other
+#                   item's counts hash; ARGV item field, ttl (0 = none), then per pair: pair field, member,
+#                   the other item's field. Counts one review of the item, then each pair as a 'drop'
+#                   group add (the first member is not listed) and reads the other item's count (0 when
+#                   missing): one operation per lockstep grid instead of 2 + 2 per pair (a review's
+#                   pairs grow as its author's recent items fill, so their cost set the per-review
+#                   cost's growth) -> {item count, per pair: pair count, other item's count}
 #   hg  HGET; hm: HGET per key (ARGV one field per key) -> values (false for missing)
 #   hs  HSET; hn: HSETNX; hnm: HSETNX per key (ARGV field, value per key) -> fields set
 #   hi  HINCRBY     ARGV field, amount, ttl (0 = none)
@@ -159,6 +166,21 @@ while ai <= n do
     if r == 1 then redis.call('HSET', KEYS[ki], ARGV[ai], '~' .. now) end
   elseif code == 'v' then
     r = verdicts(ki, nk, ai)
+  elseif code == 'pa' then
+    local ttl = tonumber(ARGV[ai + 1])
+    r = {redis.call('HINCRBY', KEYS[ki], ARGV[ai], 1)}
+    if ttl > 0 then redis.call('EXPIRE', KEYS[ki], ttl) end
+    for i = 0, (nk - 1) / 3 - 1 do
+      local kc, km, kj = KEYS[ki + 1 + 3 * i], KEYS[ki + 2 + 3 * i], KEYS[ki + 3 + 3 * i]
+      local c = redis.call('HINCRBY', kc, ARGV[ai + 2 + 3 * i], 1)
+      if c >= 2 then redis.call('RPUSH', km, ARGV[ai + 3 + 3 * i]) end
+      if ttl > 0 then
+        redis.call('EXPIRE', kc, ttl)
+        if c >= 2 then redis.call('EXPIRE', km, ttl) end
+      end
+      r[2 + 2 * i] = c
+      r[3 + 2 * i] = tonumber(redis.call('HGET', kj, ARGV[ai + 4 + 3 * i]) or '0')
+    end
   elseif code == 'gm' then
     r = {redis.call('HGET', KEYS[ki], ARGV[ai]), redis.call('LRANGE', KEYS[ki + 1], tonumber(ARGV[ai + 1]), -1)}
   else
@@ -200,6 +222,15 @@ VERDICT_CHAR = {"verified": "v", "suspicious": "s", "fake": "f"}
 Field = str | bytes
 
 
+class Pair(NamedTuple):
+    """One pair of ``Pipe.pairs_add``: a 'drop' group of the pairs hash, and the other item's counter."""
+
+    field: str  # the pair's field in the pairs group
+    member: str  # listed from the pair's second member on
+    other_name: str  # the other item's counts hash
+    other: str  # the other item's field in it
+
+
 def shard_of(field: Field, shards: int = SHARDS) -> int:
     """Stable shard number (crc32, identical in every process, unlike Python's ``hash``)."""
     data = field.encode("utf-8") if isinstance(field, str) else field
@@ -235,6 +266,7 @@ class Pipe(Protocol):
     def group_add(self, name: str, field: str, review_id: str, ttl: int = 0, mode: str = "keep",
                   keep_last: int = 0) -> None: ...
     def group_members(self, name: str, field: str, last: int = 0) -> None: ...
+    def pairs_add(self, items_name: str, item: str, pairs_name: str, pairs: list[Pair], ttl: int = 0) -> None: ...
     def set_verdicts(self, items: list[tuple[str, str, float]]) -> None: ...
     def queued(self) -> int: ...
     def execute(self) -> list[Any]: ...
@@ -341,6 +373,17 @@ class RedisPipe:
         _, f_key, m_key = self._group_keys(name, field)
         self._op("gm", [f_key, m_key], [field, -last if last > 0 else 0], _members)
 
+    def pairs_add(self, items_name: str, item: str, pairs_name: str, pairs: list[Pair], ttl: int = 0) -> None:
+        """Count one review of ``item`` and add it to each of its pairs (see ``pa`` in ``_BATCH``)."""
+        p = self._s.prefix
+        keys, args = [key_of(p, items_name, item)], [item, ttl]
+        counts = f"{pairs_name}:n"
+        for pair in pairs:
+            keys += [key_of(p, counts, pair.field), f"{p}:{pairs_name}:m:{pair.field}",
+                     key_of(p, pair.other_name, pair.other)]
+            args += [pair.field, pair.member, pair.other]
+        self._op("pa", keys, args)
+
     def set_verdicts(self, items: list[tuple[str, str, float]]) -> None:
         if not items:
             self._known([])
@@ -442,6 +485,9 @@ class MemoryPipe:
     def group_members(self, name: str, field: str, last: int = 0) -> None:
         self._ops.append(("group_members", (name, field, last)))
 
+    def pairs_add(self, items_name: str, item: str, pairs_name: str, pairs: list[Pair], ttl: int = 0) -> None:
+        self._ops.append(("pairs_add", (items_name, item, pairs_name, pairs)))
+
     def set_verdicts(self, items: list[tuple[str, str, float]]) -> None:
         self._ops.append(("set_verdicts", (items,)))
 
@@ -451,6 +497,23 @@ class MemoryPipe:
     def _get(self, name: str, field: Field) -> Any:
         v = self._s.h[name].get(field)
         return str(v) if isinstance(v, int) else _dec(v)
+
+    def _group_add(self, name: str, field: str, rid: str, mode: str, keep: int) -> int:
+        s = self._s
+        counts = s.h[f"{name}:n"]
+        c = counts[field] = int(counts.get(field, 0)) + 1
+        members = s.groups[(name, field)]
+        if mode == "keep":
+            members.append(rid)
+        elif mode == "drop":
+            if c >= 2:
+                members.append(rid)
+        else:  # founder: a cluster join
+            founder = s.h["clf"].get(field)
+            members.extend([founder, rid] if c == 1 and founder else [rid])
+        if keep > 0 and len(members) > keep:
+            del members[:-keep]
+        return c
 
     def execute(self) -> list[Any]:
         s = self._s
@@ -494,21 +557,16 @@ class MemoryPipe:
                 h[a[1]] = cur
                 out.append(cur)
             elif op == "group_add":
-                name, field, rid, mode, keep = a
-                counts = s.h[f"{name}:n"]
-                c = counts[field] = int(counts.get(field, 0)) + 1
-                members = s.groups[(name, field)]
-                if mode == "keep":
-                    members.append(rid)
-                elif mode == "drop":
-                    if c >= 2:
-                        members.append(rid)
-                else:  # founder: a cluster join
-                    founder = s.h["clf"].get(field)
-                    members.extend([founder, rid] if c == 1 and founder else [rid])
-                if keep > 0 and len(members) > keep:
-                    del members[:-keep]
-                out.append(c)
+                out.append(self._group_add(*a))
+            elif op == "pairs_add":
+                items_name, item, pairs_name, pairs = a
+                items = s.h[items_name]
+                items[item] = int(items.get(item, 0)) + 1
+                got = [items[item]]
+                for pair in pairs:
+                    got += [self._group_add(pairs_name, pair.field, pair.member, "drop", 0),
+                            int(s.h[pair.other_name].get(pair.other, 0))]
+                out.append(got)
             elif op == "group_members":
                 members = s.groups.get((a[0], a[1]), [])
                 out.append(list(members[-a[2]:] if a[2] > 0 else members))
