@@ -32,6 +32,27 @@ Levers (each one change against model v5):
   base, basecls   the base bge-small-zh-v1.5 (not sentiment-tuned): mean pool / [CLS] of its last
           layer (a second forward pass per post in serving)
   v5base, v5basecls  the shipped pool concatenated with the base's mean pool / [CLS] (1,024-d)
+  (eighth session)
+  rq      repost rows: up to REPOST_K = 3 reposts of each *training* event, the longest whose text
+          with the "//@user:" chain, URLs and @mentions stripped keeps >= 10 characters, embedded
+          (cached) and added as extra head training rows with the event's label; they are attached to
+          their event's index, so the inner and outer folds keep them on the event's side; the
+          scored event is always read from its post alone
+  hp      the RBF SVM's C and gamma chosen per outer split by an inner grouped 5-fold CV (near-
+          duplicate groups, seed 0) of the head alone on the split's training part (its sign's
+          accuracy; ties go to v5's C 1, gamma x1): C in {0.3, 1, 3, 10}, gamma in {0.5, 1, 2} x v5's
+          "scale" (v5 fixes C 1 and gamma "scale"); the selection standardizes once on the training
+          part and slices one precomputed kernel per gamma
+  knn     one more stacker column: the rumour share of the KNN_K = 15 cosine-nearest training posts
+          (embedding centred on the training posts' mean; the scored event itself never counts),
+          out-of-fold like the other columns
+  dup     one more stacker column (near-duplicate claim): +1 / -1 for the label of the training post
+          with the highest char-3-gram Jaccard (the outer folds' measure) among those posted *before*
+          the scored one, when that Jaccard >= DUP_J = 0.5; 0 when none is that close. Why it could
+          carry across time: hoaxes recirculate in reworded copies years apart (the held-out splits
+          already keep Jaccard >= 0.8 copies out of training, so only 0.5-0.8 rewordings count), and
+          a verdict on an earlier copy is evidence no reading of the post's own text has; it reads
+          only earlier posts, as serving would
 
 Needs scikit-learn and the bge sentiment encoder (its post embeddings are cached under
 ``~/.cache/trustscope/rumour/``). Not a test and not shipped code: it patches the band's head and
@@ -60,6 +81,7 @@ from sklearn.svm import SVC  # noqa: E402
 
 from trustscope.rumour import training as T  # noqa: E402
 from trustscope.rumour.encoder import EventEmbeddings, cached_embeddings, load_embedder  # noqa: E402
+from trustscope.rumour.events import MAX_COMMENT_CHARS  # noqa: E402
 from trustscope.rumour.features import author_key  # noqa: E402
 from trustscope.sentiment.basemodel import base_model_dir, cache_dir  # noqa: E402
 from trustscope.sentiment.heads import sha256_file  # noqa: E402
@@ -69,7 +91,13 @@ DATA = ROOT / ".." / "shared" / "data" / "rumour_ced_train.jsonl.gz"
 ENCODER = ROOT / "models" / "trustscope-sentiment-bge-zh"
 BASE = base_model_dir()  # `trustscope model fetch-base`
 LAYER_LEVERS = ("last", "L2", "L3", "last2", "L2last", "cls", "base", "basecls", "v5base", "v5basecls")
-LEVERS = ("v5", "mk", "bal", "avg", "aug2", "style", "styleh", "aug2styleh") + LAYER_LEVERS
+NEW_LEVERS = ("rq", "hp", "knn", "dup")
+LEVERS = ("v5", "mk", "bal", "avg", "aug2", "style", "styleh", "aug2styleh") + LAYER_LEVERS + NEW_LEVERS
+REPOST_K, REPOST_MIN_CHARS = 3, 10
+HP_C, HP_GAMMA = (0.3, 1.0, 3.0, 10.0), (0.5, 1.0, 2.0)
+KNN_K, DUP_J = 15, 0.5
+CHAIN = re.compile(r"//@.*", re.S)
+URL_AT = re.compile(r"https?://\S+|@[\w\-\u4e00-\u9fff]+")
 STRIP = re.compile(r"https?://\S+|@[\w\-\u4e00-\u9fff]+|#[^#]{1,40}#")
 URGENCY = re.compile(
     r"转发|扩散|求扩|紧急|速看|注意|提醒|警惕|千万|赶紧|告诉|身边|家人|朋友们|求证|辟谣|马上|重要")
@@ -137,6 +165,44 @@ def layer_input(lever: str, shipped: np.ndarray, texts: list[str], data_key: str
     return np.hstack([pools[k] for k in pick[lever]]).astype(np.float64)
 
 
+def repost_picks(reposts: list[dict]) -> list[str]:
+    """The REPOST_K longest distinct repost texts of one event that keep >= REPOST_MIN_CHARS
+    characters once the "//@user:" chain, URLs and @mentions are stripped (ties: file order)."""
+    seen: dict[str, int] = {}
+    for r in reposts:
+        raw = r.get("text") if isinstance(r, dict) else None
+        if isinstance(raw, str):
+            t = re.sub(r"\s+", " ", URL_AT.sub(" ", CHAIN.sub("", raw[:MAX_COMMENT_CHARS]))).strip()
+            if len(t) >= REPOST_MIN_CHARS and t not in seen:
+                seen[t] = len(seen)
+    return sorted(seen, key=lambda t: (-len(t), seen[t]))[:REPOST_K]
+
+
+def repost_rows(embedder, n: int, data_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings of every event's ``repost_picks`` and their owner event (file order, as
+    ``read_events``); one encoder pass, cached under ~/.cache/trustscope/rumour/."""
+    import gzip
+
+    import orjson
+
+    path = cache_dir() / "rumour" / f"reposts-{embedder.encoder_id[:16]}-{data_key[:16]}-k{REPOST_K}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return z["emb"].astype(np.float64), z["owner"]
+    texts: list[str] = []
+    counts: list[int] = []
+    with gzip.open(DATA, "rb") as fh:
+        for line in (raw for raw in fh if raw.strip()):
+            picks = repost_picks(orjson.loads(line).get("reposts") or [])
+            texts += picks
+            counts.append(len(picks))
+    assert len(counts) == n, (len(counts), n)
+    owner_arr = np.repeat(np.arange(n), counts)
+    emb = embedder.pooled(texts).astype(np.float32)
+    np.savez(path, emb=emb, owner=owner_arr)
+    return emb.astype(np.float64), owner_arr
+
+
 class Head:
     """A post head whose input rows carry their event index in the last column."""
 
@@ -145,6 +211,114 @@ class Head:
 
     def logit(self, x: np.ndarray) -> np.ndarray:
         return self.fn(x[:, :-1], x[:, -1].astype(int))
+
+
+def standardized(e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, mean, scale) as the shipped head standardizes its rows."""
+    mean, scale = e.mean(0), e.std(0)
+    scale[scale < 1e-9] = 1.0
+    return (e - mean) / scale, mean, scale
+
+
+def select_hp(e: np.ndarray, yy: np.ndarray, groups: np.ndarray) -> tuple[float, float]:
+    """(C, gamma multiplier) of the head with the best inner grouped 5-fold CV accuracy on these
+    rows only (ties: v5's (1, 1), then grid order)."""
+    from sklearn.metrics.pairwise import euclidean_distances
+
+    xs = standardized(e)[0]
+    d2 = euclidean_distances(xs, squared=True)
+    g0 = 1.0 / (xs.shape[1] * xs.var())
+    folds = list(StratifiedGroupKFold(5, shuffle=True, random_state=0).split(xs, yy, groups))
+    scores: dict[tuple[float, float], int] = {}
+    for gm in HP_GAMMA:
+        k = np.exp(-gm * g0 * d2)
+        for c in HP_C:
+            scores[(c, gm)] = sum(int(((SVC(C=c, kernel="precomputed").fit(k[np.ix_(a, a)], yy[a])
+                                        .decision_function(k[np.ix_(b, a)]) > 0) == (yy[b] == 1)).sum())
+                                  for a, b in folds)
+    best = max(scores.values())
+    return (1.0, 1.0) if scores[(1.0, 1.0)] == best else next(p for p, v in scores.items() if v == best)
+
+
+def svc_head(e: np.ndarray, yy: np.ndarray, C: float = T.SVM_C, gmul: float = 1.0, **kw) -> Head:
+    """The shipped RBF head's recipe with C, gamma (a multiple of "scale") and SVC options set."""
+    xs, mean, scale = standardized(e)
+    svc = SVC(C=C, kernel="rbf", gamma=gmul / (xs.shape[1] * xs.var()), **kw).fit(xs, yy)
+    return Head(lambda q, qi: svc.decision_function((q - mean) / scale))
+
+
+class KnnView:
+    """The rumour share of the KNN_K cosine-nearest reference posts (centred embedding)."""
+
+    def __init__(self, emb: np.ndarray, y: np.ndarray, rows: np.ndarray) -> None:
+        self.emb, self.rows = emb, np.asarray(rows)
+        self.y = y[self.rows]
+        self.mu = emb[self.rows].mean(0)
+        self.ref = self._unit(self.rows)
+
+    def _unit(self, rows: np.ndarray) -> np.ndarray:
+        x = self.emb[rows] - self.mu
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+    def logits(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows)
+        sim = self._unit(rows) @ self.ref.T
+        sim[rows[:, None] == self.rows[None, :]] = -np.inf  # never the scored event itself
+        top = np.argpartition(-sim, KNN_K, axis=1)[:, :KNN_K]
+        return self.y[top].mean(1)
+
+
+class DupView:
+    """+1 / -1: the label of the most similar *earlier* reference post when its char-3-gram
+    Jaccard >= DUP_J; 0 otherwise."""
+
+    def __init__(self, sets, sizes: np.ndarray, times: np.ndarray, y: np.ndarray, rows: np.ndarray) -> None:
+        self.sets, self.sizes, self.times = sets, sizes, times
+        self.rows = np.asarray(rows)
+        self.sign = 2.0 * y[self.rows] - 1.0
+
+    def logits(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows)
+        inter = (self.sets[rows] @ self.sets[self.rows].T).toarray()
+        jac = inter / np.maximum(self.sizes[rows][:, None] + self.sizes[self.rows][None, :] - inter, 1.0)
+        jac[(self.times[self.rows][None, :] >= self.times[rows][:, None])
+            | (rows[:, None] == self.rows[None, :])] = 0.0
+        best = jac.argmax(1)
+        return np.where(jac[np.arange(len(rows)), best] >= DUP_J, self.sign[best], 0.0)
+
+
+def char3_sets(events) -> tuple:
+    """Binary char-3-gram sets of the posts and their sizes (``near_duplicate_groups``' measure)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from trustscope.rumour.features import char_ngrams
+
+    vec = CountVectorizer(analyzer=lambda s: set(char_ngrams(s, 3, 3)), binary=True, dtype=np.float32)
+    x = vec.fit_transform([e.text for e in events]).tocsr()
+    return x, np.asarray(x.sum(axis=1)).ravel()
+
+
+def column_view(lever: str, events, y: np.ndarray, emb: np.ndarray):
+    """The extra stacker column's fit (rows, labels) -> view with ``logits(rows)``, or None."""
+    if "style" in lever:
+        feats = np.asarray([style_row(e, "styleh" in lever) for e in events])
+
+        class StyleView:
+            def __init__(self, rows: np.ndarray, yy: np.ndarray) -> None:
+                self.m, self.s = feats[rows].mean(0), feats[rows].std(0) + 1e-9
+                self.lr = LogisticRegression(C=1.0, max_iter=2000).fit((feats[rows] - self.m) / self.s, yy)
+
+            def logits(self, rows: np.ndarray) -> np.ndarray:
+                return self.lr.decision_function((feats[np.asarray(rows)] - self.m) / self.s)
+
+        return StyleView
+    if lever == "knn":
+        return lambda rows, yy: KnnView(emb, y, rows)
+    if lever == "dup":
+        sets, sizes = char3_sets(events)
+        times = np.asarray([e.time for e in events])
+        return lambda rows, yy: DupView(sets, sizes, times, y, rows)
+    return None
 
 
 def main() -> None:
@@ -180,6 +354,12 @@ def main() -> None:
                                     raw.comment_offset)
     ds.encoder_id, ds.encoder_name = embedder.encoder_id, ENCODER.name
     shipped_head = T.fit_post_head
+    data_key = sha256_file(DATA)
+    if lever == "rq":
+        rep, rep_owner = repost_rows(embedder, n, data_key)
+        print(json.dumps({"lever": lever, "repost_rows": len(rep_owner),
+                          "events_with_one": int(np.unique(rep_owner).size)}), file=sys.stderr)
+    hp = {"C": T.SVM_C, "gmul": 1.0}  # set per outer split by ``select_hp`` (lever hp)
 
     def fit_head(x: np.ndarray, yy: np.ndarray, kind: str = "rbf-svm") -> Head:
         e, idx = x[:, :-1], x[:, -1].astype(int)
@@ -187,15 +367,18 @@ def main() -> None:
             extra = np.isin(idx, changed)
             h = shipped_head(np.vstack([e, strip[idx[extra]]]), np.concatenate([yy, yy[extra]]), "rbf-svm")
             return Head(lambda q, qi: (h.logit(q) + h.logit(strip[qi])) / 2)
-        if lever not in ("mk", "bal"):
+        if lever == "rq":  # the training events' repost rows, labelled as their event
+            extra = np.isin(rep_owner, idx)
+            h = shipped_head(np.vstack([e, rep[extra]]), np.concatenate([yy, y[rep_owner[extra]]]), "rbf-svm")
+            return Head(lambda q, qi: h.logit(q))
+        if lever == "bal":
+            return svc_head(e, yy, class_weight="balanced")
+        if lever == "hp":
+            return svc_head(e, yy, hp["C"], hp["gmul"])
+        if lever != "mk":
             h = shipped_head(e, yy, "rbf-svm")
             return Head(lambda q, qi: h.logit(q))
-        mean, scale = e.mean(0), e.std(0)
-        scale[scale < 1e-9] = 1.0
-        xs = (e - mean) / scale
-        if lever == "bal":
-            svc = SVC(C=T.SVM_C, kernel="rbf", gamma="scale", class_weight="balanced").fit(xs, yy)
-            return Head(lambda q, qi: svc.decision_function((q - mean) / scale))
+        xs, mean, scale = standardized(e)
         gamma = 1.0 / (xs.shape[1] * xs.var())  # sklearn's "scale"
         view = T.fit_view(ds.post[idx], yy, T.POST_PARAMS)
         f = view.features(ds.post[idx])
@@ -204,20 +387,11 @@ def main() -> None:
             rbf_kernel((q - mean) / scale, xs, gamma=gamma) + (view.features(ds.post[qi]) @ f.T).toarray()))
 
     T.fit_post_head = fit_head
-    style = "style" in lever
-    if style:  # the word-view slot of the band carries the stylometric view's logit
-        feats = np.asarray([style_row(e, "styleh" in lever) for e in events])
-
-        class StyleView:
-            def __init__(self, rows: np.ndarray, yy: np.ndarray) -> None:
-                self.m, self.s = feats[rows].mean(0), feats[rows].std(0) + 1e-9
-                self.lr = LogisticRegression(C=1.0, max_iter=2000).fit((feats[rows] - self.m) / self.s, yy)
-
-            def logits(self, rows: np.ndarray) -> np.ndarray:
-                return self.lr.decision_function((feats[np.asarray(rows)] - self.m) / self.s)
-
+    column = column_view(lever, events, y, emb)
+    style = column is not None  # the flag the band reads for its optional column
+    if style:  # the word-view slot of the band carries the lever's column
         T.Dataset.word_counts = lambda self: np.arange(n)
-        T.fit_word_view = lambda rows, yy, seed=0: StyleView(rows, yy)
+        T.fit_word_view = lambda rows, yy, seed=0: column(np.asarray(rows), yy)
         shipped_extra = T._post_extra
 
         def post_extra(ds_, ev, words, history):
@@ -231,7 +405,12 @@ def main() -> None:
     groups = T.near_duplicate_groups(ds.events, 0.8)
     keys = [author_key(e.author) for e in events]
 
+    chosen: list[tuple[float, float]] = []
+
     def split(tr: np.ndarray, te: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if lever == "hp":  # on the training part only, with fit_post_band's inner groups
+            hp["C"], hp["gmul"] = select_hp(emb[tr], y[tr], T.near_duplicate_groups([events[i] for i in tr]))
+            chosen.append((hp["C"], hp["gmul"]))
         p = T._post_only_split(ds, tr, te, 0, parts=parts)[0.0]["model"]
         seen = {keys[i] for i in tr if keys[i] is not None}
         unknown = np.array([keys[i] is None or keys[i] not in seen for i in te])
@@ -254,6 +433,8 @@ def main() -> None:
         out.update(cv=round(float(ok.mean()), 4), cv_right=int(ok.sum()), cv_unknown=round(float(ok[unk].mean()), 4),
                    time_split=round(float(okt.mean()), 4), ts_right=int(okt.sum()),
                    ts_unknown=round(float(okt[unkt].mean()), 4))
+    if chosen:
+        out["hp_chosen"] = chosen
     out["seconds"] = round(time.monotonic() - start)
     print(json.dumps(out))
 
