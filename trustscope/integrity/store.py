@@ -171,15 +171,9 @@ while ai <= n do
     r = {redis.call('HINCRBY', KEYS[ki], ARGV[ai], 1)}
     if ttl > 0 then redis.call('EXPIRE', KEYS[ki], ttl) end
     for i = 0, (nk - 1) / 3 - 1 do
-      local kc, km, kj = KEYS[ki + 1 + 3 * i], KEYS[ki + 2 + 3 * i], KEYS[ki + 3 + 3 * i]
-      local c = redis.call('HINCRBY', kc, ARGV[ai + 2 + 3 * i], 1)
-      if c >= 2 then redis.call('RPUSH', km, ARGV[ai + 3 + 3 * i]) end
-      if ttl > 0 then
-        redis.call('EXPIRE', kc, ttl)
-        if c >= 2 then redis.call('EXPIRE', km, ttl) end
-      end
-      r[2 + 2 * i] = c
-      r[3 + 2 * i] = tonumber(redis.call('HGET', kj, ARGV[ai + 4 + 3 * i]) or '0')
+      local k0, a0 = ki + 1 + 3 * i, ai + 2 + 3 * i  -- 'drop' mode never reads the first-member hash
+      r[2 + 2 * i] = group_add(KEYS[k0], nil, KEYS[k0 + 1], ARGV[a0], ARGV[a0 + 1], ttl, 'drop', 0)
+      r[3 + 2 * i] = tonumber(redis.call('HGET', KEYS[k0 + 2], ARGV[a0 + 2]) or '0')
     end
   elseif code == 'gm' then
     r = {redis.call('HGET', KEYS[ki], ARGV[ai]), redis.call('LRANGE', KEYS[ki + 1], tonumber(ARGV[ai + 1]), -1)}
