@@ -268,8 +268,9 @@ class PairedReference:
     batch; what the fresh engine costs (client and Redis) is left out of the measured window."""
 
     def __init__(self, engine: IntegrityEngine, texts_mode: str, history: int, window: int, batch: int,
-                 redis_cpu, redis_calls) -> None:
+                 redis_cpu, redis_calls, redis_net=None) -> None:
         self.engine, self.batch, self.redis_cpu, self.redis_calls = engine, batch, redis_cpu, redis_calls
+        self.redis_net = redis_net or (lambda: (0, 0))
         self.it = stream(history + window + 100 * batch, texts_mode=texts_mode)
         buf: list[ReviewEvent] = []
         for _ in range(history):
@@ -284,16 +285,21 @@ class PairedReference:
         # what the measured window must leave out: everything spent here, client and server
         self.excl_cpu = self.excl_user = self.excl_sys = self.excl_redis = 0.0
         self.calls = 0  # Redis commands the reference ran (scripts' inner calls included)
+        self.net_in = self.net_out = 0  # bytes the reference sent to / read from the server
 
     def step(self) -> None:
         o0, oru0 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
         buf = [next(self.it) for _ in range(self.batch)]  # generation: outside the reference's time
         k0, r0 = self.redis_calls(), self.redis_cpu()
+        n0 = self.redis_net()  # next to the engine's own calls: the INFO replies are nobody's traffic
         ru0, c0 = resource.getrusage(resource.RUSAGE_SELF), time.process_time()
         self.engine.process(buf)
         c1, ru1 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
+        n1 = self.redis_net()
         r1, k1 = self.redis_cpu(), self.redis_calls()
         self.calls += k1 - k0
+        self.net_in += n1[0] - n0[0]
+        self.net_out += n1[1] - n0[1]
         self.n += len(buf)
         self.cpu += c1 - c0
         self.user += ru1.ru_utime - ru0.ru_utime
@@ -609,6 +615,14 @@ def main() -> None:
             return 0
         return sum(int(v["calls"]) for k, v in client.info("commandstats").items() if k != "cmdstat_info")
 
+    def redis_net() -> tuple[int, int]:
+        """Bytes the server has read (requests) and written (replies): client parsing work that the
+        command count does not show (a reply that grows with history)."""
+        if client is None:
+            return (0, 0)
+        info = client.info("stats")
+        return int(info["total_net_input_bytes"]), int(info["total_net_output_bytes"])
+
     def command_stats() -> dict[str, tuple[int, float]]:
         """Per command: (calls, microseconds) the server has spent so far (scripts' inner calls too)."""
         if client is None:
@@ -645,6 +659,8 @@ def main() -> None:
             "stream_gen_us_per_review": round((gen_cpu[0] - timing["g"]) / n * 1e6, 1),
             "judged_per_review": round((judged[0] - timing["j"]) / n, 2),
             "redis_calls_per_review": round((redis_calls() - timing["rc"] - (pr.calls if pr else 0)) / n, 1),
+            "redis_in_bytes_per_review": round((redis_net()[0] - timing["net"][0] - (pr.net_in if pr else 0)) / n),
+            "redis_out_bytes_per_review": round((redis_net()[1] - timing["net"][1] - (pr.net_out if pr else 0)) / n),
             # share of the window's new reviews judged with each copy signal (first verdicts)
             **{f"new_with_{k}": round((flagged[k] - timing["f"][k]) / n, 4) for k in flagged},
         }
@@ -687,6 +703,8 @@ def main() -> None:
             row["ref_engine_sys_us_per_review"] = round(pr.sys / max(1, pr.n) * 1e6, 1)
             row["ref_redis_cpu_us_per_review"] = round(pr.redis / max(1, pr.n) * 1e6, 1)
             row["ref_redis_calls_per_review"] = round(pr.calls / max(1, pr.n), 1)
+            row["ref_redis_in_bytes_per_review"] = round(pr.net_in / max(1, pr.n))
+            row["ref_redis_out_bytes_per_review"] = round(pr.net_out / max(1, pr.n))
             row["ratio_to_ref"] = round(row["engine_cpu_us_per_review"] / row["ref_engine_cpu_us_per_review"], 3)
         if args.reference:  # with --paired-reference too: the sequential one as seq_* (the two methods side by side)
             tag = "seq_" if pr is not None else ""
@@ -787,14 +805,14 @@ def main() -> None:
                 ref_engine = IntegrityEngine.from_redis(client, prefix=f"{args.prefix}-ref") \
                     if client is not None else IntegrityEngine.in_memory()
                 paired = PairedReference(ref_engine, texts_mode, 10_000, args.window, args.batch, redis_cpu,
-                                         redis_calls)
+                                         redis_calls, redis_net)
             if profiler is not None:
                 profiler.enable()
             variant = variants.get(checkpoints[0], "old")
             apply_variant(variant)
             timing = {"variant": variant, "paired": paired,
                       "history": done, "t": time.perf_counter(), "c": time.process_time(), "r": redis_cpu(),
-                      "j": judged[0], "g": gen_cpu[0], "f": dict(flagged), "rc": redis_calls(),
+                      "j": judged[0], "g": gen_cpu[0], "f": dict(flagged), "rc": redis_calls(), "net": redis_net(),
                       "cs": command_stats(), "ru": resource.getrusage(resource.RUSAGE_SELF)}
             checkpoints.pop(0)
         elif timing is not None and done - timing["history"] >= args.window:

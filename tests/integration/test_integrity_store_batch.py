@@ -71,3 +71,43 @@ def test_batched_chunks_match_the_memory_store(monkeypatch, redis_url: str):
         for key in c.scan_iter(f"{prefix}:*", count=1000):
             c.delete(key)
         c.close()
+
+
+def _as_ints(values: list) -> list:
+    return [[int(v) for v in x] if isinstance(x, list) else None if x is None else int(x) for x in values]
+
+
+def _script_exists_calls(c: redis.Redis) -> int:
+    return int(c.info("commandstats").get("cmdstat_script|exists", {}).get("calls", 0))
+
+
+def test_batch_runs_without_script_exists_and_survives_a_script_flush(monkeypatch, redis_url: str):
+    """One round trip per pipe: no ``SCRIPT EXISTS`` before the ``EVALSHA`` calls; after ``SCRIPT
+    FLUSH`` (as after a Redis restart) the refused calls load the script and run, in order, once."""
+    monkeypatch.setattr(store_mod, "BATCH_OPS", 7)
+    c = redis.Redis.from_url(redis_url)
+    prefix = f"tbns{uuid.uuid4().hex[:8]}"
+    try:
+        store = RedisStore(c, prefix)
+        for flush in (True, False, False):
+            if flush:
+                c.script_flush()
+            before = _script_exists_calls(c)
+            red, mem = store.pipe(), MemoryStore().pipe()
+            for p in (red, mem):
+                for i in range(40):
+                    p.hincrby("cnt", f"f{i % 9}", 1)
+                    p.hmget_multi([("cnt", f"f{i % 9}")])
+            got = red.execute()
+            assert _script_exists_calls(c) == before
+            want = mem.execute()
+            if flush:  # the first pipe on a fresh prefix: the same results as a fresh memory store's
+                assert _as_ints(got) == _as_ints(want)
+        check = store.pipe()
+        check.hmget_multi([("cnt", f"f{k}") for k in range(9)])
+        counts = [int(v) for v in check.execute()[0]]
+        assert sum(counts) == 3 * 40  # three pipes of 40 increments, none lost, none doubled
+    finally:
+        for key in c.scan_iter(f"{prefix}:*", count=1000):
+            c.delete(key)
+        c.close()

@@ -279,6 +279,7 @@ class IntegrityEngine:
             authors[ev.author_id] = q.author
             queued.append((start, q))
         res = p.execute() if queued else []
+        self._prefetch_baselines({(q.ev.platform, q.day, q.rc) for _, q in queued if q.rc is not None})
         for start, q in queued:
             self._read_counters(q, res[start:], triggers, pairs)
             if q.copier:
@@ -448,15 +449,34 @@ class IntegrityEngine:
         bucket = self._baselines.bucket(day)
         if bucket is not None and (platform, rc) in bucket:
             return bucket[(platform, rc)]
-        days = range(day - burst.HISTORY_DAYS, day)
+        return self._prefetch_baselines({(platform, day, rc)})[(platform, day, rc)]
+
+    def _prefetch_baselines(self, cells: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], float | None]:
+        """Read the burst baselines of ``cells`` (platform, day, rating class) that are not cached,
+        all in one round trip. Why: a stream with many platforms asks for a new (platform, day)
+        baseline every second review or so, and one round trip each was a fifth of the engine's
+        client CPU (docs/benchmarks.md, "Integrity, ninth session"). Callers prefetch a batch's
+        cells right before the loop that reads them, with no write in between, so every value is
+        the one the loop would have read itself. Returns the values it read (the cache may drop
+        some at once when it is over its entry cap)."""
+        todo = []
+        for platform, day, rc in cells:
+            bucket = self._baselines.bucket(day)
+            if bucket is None or (platform, rc) not in bucket:
+                todo.append((platform, day, rc))
+        got: dict[tuple[str, int, str], float | None] = {}
+        if not todo:
+            return got
         p = self.store.pipe()
-        p.hmget_multi([("pf", platform)] + [(f"t/bu/{d}:n", f"{platform}|{rc}") for d in days])
-        res = p.execute()[0]
-        first = int(res[0]) if res[0] is not None else day
-        counts = [int(c or 0) for d, c in zip(days, res[1:]) if d >= first]
-        lam = burst.baseline(counts)
-        self._baselines.put(day, (platform, rc), lam)
-        return lam
+        for platform, day, rc in todo:
+            p.hmget_multi([("pf", platform)]
+                          + [(f"t/bu/{d}:n", f"{platform}|{rc}") for d in range(day - burst.HISTORY_DAYS, day)])
+        for (platform, day, rc), res in zip(todo, p.execute()):
+            first = int(res[0]) if res[0] is not None else day
+            counts = [int(c or 0) for d, c in zip(range(day - burst.HISTORY_DAYS, day), res[1:]) if d >= first]
+            got[(platform, day, rc)] = lam = burst.baseline(counts)
+            self._baselines.put(day, (platform, rc), lam)
+        return got
 
     def _expand(self, triggers: list[tuple[str, str]], pairs: list[tuple[str, str, float]]) -> set[str]:
         """Members of the groups that changed level (and lockstep scores pushed to items/authors)."""
@@ -563,6 +583,8 @@ class IntegrityEngine:
         p.hmget_multi(lookups)
         stats = p.execute()[0]
         weak_counts = self._weak_window_counts([rec for _, rec in recs])
+        self._prefetch_baselines({(rec[0], rec[3] // DAY, rc) for _, rec in recs
+                                  if (rc := burst.rating_class(rec[2])) is not None})
         judged: list[tuple[str, str, float, list[str], dict[str, float]]] = []
         for n, (rid, rec) in enumerate(recs):
             signals = self._signals(rec, stats[n * 9:(n + 1) * 9], weak_counts)

@@ -26,6 +26,8 @@ import zlib
 from collections import defaultdict
 from typing import Any, NamedTuple, Protocol
 
+from redis.exceptions import NoScriptError
+
 from trustscope.observability import get_logger
 from trustscope.slot_pipeline import slot_router
 
@@ -394,12 +396,11 @@ class RedisPipe:
     def execute(self) -> list[Any]:
         sent = [i for i, post in enumerate(self._post) if post is not self._CONST]
         pipe = self._s.new_pipeline() if sent else None
+        calls: list[tuple[list[str], list[Any]]] = []
         for c in range(0, len(sent), BATCH_OPS):
             chunk = sent[c:c + BATCH_OPS]
-            keys = [k for i in chunk for k in self._keys[i]]
-            args = [a for i in chunk for a in self._args[i]]
-            self._s.scripts["batch"](keys=keys, args=args, client=pipe)
-        raw = iter(r for got in pipe.execute() for r in got) if pipe is not None else iter(())
+            calls.append(([k for i in chunk for k in self._keys[i]], [a for i in chunk for a in self._args[i]]))
+        raw = iter(r for got in self._s.run_batch(pipe, calls) for r in got) if pipe is not None else iter(())
         out: list[Any] = []
         for i, post in enumerate(self._post):
             if post is self._CONST:
@@ -433,6 +434,39 @@ class RedisStore:
 
     def new_pipeline(self) -> Any:
         return self.client.pipeline(transaction=False) if self._router is None else self._router.pipeline()
+
+    def run_batch(self, pipe: Any, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """Run ``_BATCH`` once per (keys, args) call on ``pipe``, in order, in one round trip.
+
+        Why not the Script object alone: a redis-py pipeline that holds Script calls first sends
+        ``SCRIPT EXISTS`` (and waits for it), a second round trip per pipeline; the engine runs a
+        few pipelines per batch, so that check cost as much client CPU as a small pipeline
+        (docs/benchmarks.md, "Integrity, ninth session"). Here ``EVALSHA`` goes out directly; the
+        calls the server refuses with ``NOSCRIPT`` (after a restart or ``SCRIPT FLUSH``: then it ran
+        none of them) load the script and run again, in their order. On a Redis Cluster the slot
+        router's pipeline keeps the Script objects (it re-sends them after MOVED / ASK)."""
+        script = self.scripts["batch"]
+        if self._router is not None:
+            for keys, args in calls:
+                script(keys=keys, args=args, client=pipe)
+            return pipe.execute()
+        for keys, args in calls:
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        results = pipe.execute(raise_on_error=False)
+        missing = [n for n, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if missing:
+            log.info("integrity_script_reloaded", calls=len(missing))
+            self.client.script_load(_BATCH)
+            redo = self.new_pipeline()
+            for n in missing:
+                keys, args = calls[n]
+                redo.evalsha(script.sha, len(keys), *keys, *args)
+            for n, r in zip(missing, redo.execute(raise_on_error=False)):
+                results[n] = r
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+        return results
 
     def pipe(self) -> RedisPipe:
         return RedisPipe(self)
