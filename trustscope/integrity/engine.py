@@ -454,8 +454,9 @@ class IntegrityEngine:
     def _prefetch_baselines(self, cells: set[tuple[str, int, str]]) -> dict[tuple[str, int, str], float | None]:
         """Read the burst baselines of ``cells`` (platform, day, rating class) that are not cached,
         all in one round trip. Why: a stream with many platforms asks for a new (platform, day)
-        baseline every second review or so, and one round trip each was a fifth of the engine's
-        client CPU (docs/benchmarks.md, "Integrity, ninth session"). Callers prefetch a batch's
+        baseline every second review or so, and a round trip each cost more client CPU than the
+        read itself (with the script check below, -12.6% engine CPU per review: docs/benchmarks.md,
+        "Integrity, ninth session"). Callers prefetch a batch's
         cells right before the loop that reads them, with no write in between, so every value is
         the one the loop would have read itself. Returns the values it read (the cache may drop
         some at once when it is over its entry cap)."""

@@ -418,8 +418,8 @@ class RedisStore:
     def __init__(self, client: Any, prefix: str = "ts:int") -> None:
         self.client = client
         self.prefix = prefix
-        # Script objects: a pipeline checks SCRIPT EXISTS and reloads before it runs, so the scripts
-        # survive a Redis restart or SCRIPT FLUSH (a sha loaded once at start does not).
+        # The Script object gives the sha; run_batch reloads it on NOSCRIPT, so the script survives
+        # a Redis restart or SCRIPT FLUSH (on a cluster the slot router's pipeline reloads it).
         self.scripts = {"batch": client.register_script(_BATCH)}
 
         # On a Redis Cluster all keys share the prefix's hash tag (one slot): pipelines run on the
@@ -439,9 +439,8 @@ class RedisStore:
         """Run ``_BATCH`` once per (keys, args) call on ``pipe``, in order, in one round trip.
 
         Why not the Script object alone: a redis-py pipeline that holds Script calls first sends
-        ``SCRIPT EXISTS`` (and waits for it), a second round trip per pipeline; the engine runs a
-        few pipelines per batch, so that check cost as much client CPU as a small pipeline
-        (docs/benchmarks.md, "Integrity, ninth session"). Here ``EVALSHA`` goes out directly; the
+        ``SCRIPT EXISTS`` (and waits for it), a second round trip per pipeline, and the engine runs
+        several pipelines per batch (docs/benchmarks.md, "Integrity, ninth session"). Here ``EVALSHA`` goes out directly; the
         calls the server refuses with ``NOSCRIPT`` (after a restart or ``SCRIPT FLUSH``: then it ran
         none of them) load the script and run again, in their order. On a Redis Cluster the slot
         router's pipeline keeps the Script objects (it re-sends them after MOVED / ASK)."""
