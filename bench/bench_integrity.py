@@ -650,6 +650,7 @@ def main() -> None:
         pr: PairedReference | None = timing.get("paired")
         x_cpu, x_user, x_sys, x_redis = (pr.excl_cpu, pr.excl_user, pr.excl_sys, pr.excl_redis) if pr \
             else (0.0, 0.0, 0.0, 0.0)
+        net_in, net_out = redis_net()
         row = {
             "history": timing["history"],
             "wall_us_per_review": round((time.perf_counter() - timing["t"]) / n * 1e6, 1),
@@ -659,8 +660,8 @@ def main() -> None:
             "stream_gen_us_per_review": round((gen_cpu[0] - timing["g"]) / n * 1e6, 1),
             "judged_per_review": round((judged[0] - timing["j"]) / n, 2),
             "redis_calls_per_review": round((redis_calls() - timing["rc"] - (pr.calls if pr else 0)) / n, 1),
-            "redis_in_bytes_per_review": round((redis_net()[0] - timing["net"][0] - (pr.net_in if pr else 0)) / n),
-            "redis_out_bytes_per_review": round((redis_net()[1] - timing["net"][1] - (pr.net_out if pr else 0)) / n),
+            "redis_in_bytes_per_review": round((net_in - timing["net"][0] - (pr.net_in if pr else 0)) / n),
+            "redis_out_bytes_per_review": round((net_out - timing["net"][1] - (pr.net_out if pr else 0)) / n),
             # share of the window's new reviews judged with each copy signal (first verdicts)
             **{f"new_with_{k}": round((flagged[k] - timing["f"][k]) / n, 4) for k in flagged},
         }

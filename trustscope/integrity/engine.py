@@ -470,8 +470,8 @@ class IntegrityEngine:
             return got
         p = self.store.pipe()
         for platform, day, rc in todo:
-            p.hmget_multi([("pf", platform)]
-                          + [(f"t/bu/{d}:n", f"{platform}|{rc}") for d in range(day - burst.HISTORY_DAYS, day)])
+            days = range(day - burst.HISTORY_DAYS, day)
+            p.hmget_multi([("pf", platform)] + [(f"t/bu/{d}:n", f"{platform}|{rc}") for d in days])
         for (platform, day, rc), res in zip(todo, p.execute()):
             first = int(res[0]) if res[0] is not None else day
             counts = [int(c or 0) for d, c in zip(range(day - burst.HISTORY_DAYS, day), res[1:]) if d >= first]
