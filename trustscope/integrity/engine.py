@@ -27,7 +27,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -100,6 +100,18 @@ def unpack_record(raw: str) -> list[Any]:
             num(f[8], float), num(f[9], int), num(f[10], float) if len(f) > 11 else None, cp]
 
 
+class PairItem(NamedTuple):
+    """One of an author's recent items that a new review pairs with (lockstep)."""
+
+    item: str  # lockstep.item_name of the recent review's platform and window
+    review_id: str  # the recent review, listed as the pair's first member
+    window: int  # the item's window on its grid (lockstep.window_of_item(item), without parsing it)
+
+
+_WINDOW = lockstep.WINDOW
+_HALF_WINDOW = lockstep.WINDOW / 2  # lockstep.window_of: int((t + grid * WINDOW / 2) // WINDOW)
+
+
 @dataclass(slots=True)
 class _Queued:
     """One review's queued writes: what is needed to read its counters back afterwards."""
@@ -111,7 +123,7 @@ class _Queued:
     has_sig: bool
     rc: str | None
     day: int
-    grid_pairs: list[tuple[int, int, str, list[tuple[str, str]]]]
+    grid_pairs: list[tuple[int, int, str, list[PairItem]]]
     week: int | None
     author: list[Any]
     weak: bool = False
@@ -323,7 +335,10 @@ class IntegrityEngine:
         seen_before = int(author[0])
         prior = seen_before if ev.author_review_count is None else max(seen_before, ev.author_review_count - 1)
         recent = [r for r in author[1] if t - r[0] <= lockstep.RECENT_SPAN]
-        rapid_n = 1 + sum(1 for r in recent if 0 <= t - r[0] <= DAY)
+        rapid_n = 1
+        for r in recent:
+            if 0 <= t - r[0] <= DAY:
+                rapid_n += 1
         week = None
         if age_days is not None and age_days >= reviewer.AGED_DAYS:
             week = int(ev.author_created_at // reviewer.COHORT_WEEK)  # type: ignore[operator]
@@ -344,25 +359,32 @@ class IntegrityEngine:
         polar = rc is not None
 
         # --- lockstep pairs (an item the author reviewed recently, this item), on each grid;
-        #     an author counts once per pair
-        grid_pairs: list[tuple[int, int, str, list[tuple[str, str]]]] = []
+        #     an author counts once per pair. The windows are computed inline (lockstep.window_of's
+        #     formula): this scan is the part of a review's work that grows as its author's recent
+        #     list fills, so it is what makes a month-old state dearer than a new one (docs/benchmarks.md,
+        #     "Integrity, tenth session").
+        grid_pairs: list[tuple[int, int, str, list[PairItem]]] = []
+        platform = ev.platform
         for g in lockstep.GRIDS:
-            w_now = lockstep.window_of(t, g)
-            js: list[tuple[str, str]] = []
-            seen_items: set[tuple[str, int]] = set()  # (platform, window): an item, without formatting it
+            off = g * _HALF_WINDOW
+            w_now = int((t + off) // _WINDOW)
+            js: list[PairItem] = []
+            seen_items: list[tuple[str, int]] = []  # (platform, window): at most RECENT_ITEMS of them
             already = False
             for r in reversed(recent):
-                w_r = lockstep.window_of(r[0], g)
-                if w_r == w_now and r[1] == ev.platform:
+                w_r = int((r[0] + off) // _WINDOW)
+                if w_r == w_now and r[1] == platform:
                     already = True
                     break
                 # pairs of polar (1-2, 4-5 star) reviews only, with the latest RECENT_ITEMS items (past
                 # them the scan only looks for `already`: a mature author's list holds up to RECENT_KEEP)
-                if polar and r[2] and len(js) < lockstep.RECENT_ITEMS and (r[1], w_r) not in seen_items:
-                    seen_items.add((r[1], w_r))
-                    js.append((lockstep.item_name(r[1], g, w_r), r[2]))
+                if polar and r[2] and len(js) < lockstep.RECENT_ITEMS:
+                    key = (r[1], w_r)
+                    if key not in seen_items:
+                        seen_items.append(key)
+                        js.append(PairItem(lockstep.item_name(r[1], g, w_r), r[2], w_r))
             if not already:
-                grid_pairs.append((g, w_now, lockstep.item_name(ev.platform, g, w_now), js))
+                grid_pairs.append((g, w_now, lockstep.item_name(platform, g, w_now), js))
 
         p.hset("rec", ev.id, pack_record(record))
         if sig is not None:
@@ -379,8 +401,8 @@ class IntegrityEngine:
             p.hsetnx("pf", ev.platform, str(day))
         for g, w, item, js in grid_pairs:  # one operation a grid: the item's count, its pairs, their items' counts
             p.pairs_add(f"t/li/{g}/{w}", item, f"t/lp/{g}/{w}",
-                        [Pair(f"{j}>{ev.platform}", f"{j_rid},{ev.id}", f"t/li/{g}/{lockstep.window_of_item(j)}", j)
-                         for j, j_rid in js], ttl=GROUP_TTL)
+                        [Pair(f"{j}>{platform}", f"{j_rid},{ev.id}", f"t/li/{g}/{w_j}", j)
+                         for j, j_rid, w_j in js], ttl=GROUP_TTL)
         if week is not None:
             p.group_add(f"t/co/{lockstep.window_of(t, 0)}", f"{ev.platform}|{week}", ev.id, ttl=GROUP_TTL,
                         mode="drop")
@@ -433,7 +455,10 @@ class IntegrityEngine:
         for g, w, _item, js in q.grid_pairs:
             got = res[pos]  # the item's count, then per pair: its count and the other item's count
             pos += 1
-            for (j, _), c, n_j in zip(js, got[1::2], got[2::2]):
+            for pj, c, n_j in zip(js, got[1::2], got[2::2]):
+                if c < lockstep.MIN_PAIR_AUTHORS:  # both counts score 0: no level can change
+                    continue
+                j = pj.item
                 smaller = min(got[0], int(n_j or 1))
                 s_now = lockstep.pair_score(c, smaller)
                 if _level(s_now) != _level(lockstep.pair_score(c - 1, smaller)):
@@ -694,11 +719,9 @@ class IntegrityEngine:
     @staticmethod
     def _window(counts: dict[tuple[str, str, int], tuple[int, int]], hist: tuple[int, int, int], pf: str, rc: str,
                 day: int) -> tuple[int, int, int, int, int, int, int]:
-        w_win = sum(counts[(pf, rc, d)][0] for d in weak_rate.window_days(day))
-        n_win = sum(counts[(pf, rc, d)][1] for d in weak_rate.window_days(day))
+        w_win, n_win = _sum_days(counts, pf, rc, weak_rate.window_days(day))
         w_hist, n_hist, h_days = hist
-        w_loc = sum(counts[(pf, rc, d)][0] for d in weak_rate.local_days(day))
-        n_loc = sum(counts[(pf, rc, d)][1] for d in weak_rate.local_days(day))
+        w_loc, n_loc = _sum_days(counts, pf, rc, weak_rate.local_days(day))
         return w_win, n_win, w_hist, n_hist, h_days, w_loc, n_loc
 
     def _weak_window_counts(self, recs: list[list[Any]]
@@ -739,12 +762,10 @@ class IntegrityEngine:
         counts = self._day_counts({(pf, rc, d) for pf, rc, c in centers
                                    for d in range(c - weak_rate.HALF_WINDOW, min(c + weak_rate.HALF_WINDOW, last) + 1)})
         before = {k: (v[0] - inc[(*k, "w")], v[1] - inc[(*k, "n")]) for k, v in counts.items()}
-        zero = (0, 0)
         hist_need: list[tuple[str, str, int]] = []
         for pf, rc, c in centers:
-            win = [counts.get((pf, rc, d), zero) for d in weak_rate.window_days(c)]
-            if sum(x[0] for x in win) >= weak_rate.MIN_WEAK:  # below it the score is 0 either way
-                hist_need.append((pf, rc, c))
+            if _sum_days(counts, pf, rc, weak_rate.window_days(c))[0] >= weak_rate.MIN_WEAK:
+                hist_need.append((pf, rc, c))  # below it the score is 0 either way
         if not hist_need:
             return
         cells = set(hist_need)
@@ -753,16 +774,25 @@ class IntegrityEngine:
             self._finish_histories(cells, hists, self._day_counts(need))
         for pf, rc, c in hist_need:
             h = hists[(pf, rc, c)]
-            now_w = [counts.get((pf, rc, d), zero) for d in weak_rate.window_days(c)]
-            was_w = [before.get((pf, rc, d), zero) for d in weak_rate.window_days(c)]
-            now_l = [counts.get((pf, rc, d), zero) for d in weak_rate.local_days(c)]
-            was_l = [before.get((pf, rc, d), zero) for d in weak_rate.local_days(c)]
-            now = weak_rate.strength(sum(x[0] for x in now_w), sum(x[1] for x in now_w), *h,
-                                     sum(x[0] for x in now_l), sum(x[1] for x in now_l))[0]
-            was = weak_rate.strength(sum(x[0] for x in was_w), sum(x[1] for x in was_w), *h,
-                                     sum(x[0] for x in was_l), sum(x[1] for x in was_l))[0]
+            win, loc = weak_rate.window_days(c), weak_rate.local_days(c)
+            now = weak_rate.strength(*_sum_days(counts, pf, rc, win), *h, *_sum_days(counts, pf, rc, loc))[0]
+            was = weak_rate.strength(*_sum_days(before, pf, rc, win), *h, *_sum_days(before, pf, rc, loc))[0]
             if _level(now) != _level(was):
                 triggers.append((f"t/wk/{c}", f"{pf}|{rc}"))
+
+
+def _sum_days(counts: dict[tuple[str, str, int], tuple[int, int]], pf: str, rc: str, days: range
+              ) -> tuple[int, int]:
+    """(weak, all) summed over ``days`` of one (platform, class); a day ``counts`` lacks counts 0.
+    One loop instead of a generator per sum: the weak-share checks run it for every window centre
+    of a batch's weak days (docs/benchmarks.md, "Integrity, tenth session")."""
+    weak = total = 0
+    for d in days:
+        c = counts.get((pf, rc, d))
+        if c is not None:
+            weak += c[0]
+            total += c[1]
+    return weak, total
 
 
 def _raw(value: Any) -> bytes:

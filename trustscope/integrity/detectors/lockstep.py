@@ -24,6 +24,7 @@ WINDOW = 3 * 86_400
 GRIDS = (0, 1)
 RECENT_ITEMS = 3  # pairs formed with the author's last few items ...
 DENSE = 0.5  # a pair scoring at least this counts for its member authors
+MIN_PAIR_AUTHORS = 5  # a pair reached by fewer authors scores 0, whatever the item's size
 RECENT_SPAN = 30 * 86_400  # ... within this span
 
 
@@ -46,7 +47,7 @@ def window_of_item(item: str) -> int:
 
 def pair_score(pair_authors: int, item_reviews: int) -> float:
     """Score of a pair reached by ``pair_authors`` of the item's ``item_reviews`` reviewers."""
-    if pair_authors < 5 or item_reviews <= 0:
+    if pair_authors < MIN_PAIR_AUTHORS or item_reviews <= 0:
         return 0.0
     share = pair_authors / item_reviews
     return ramp(pair_authors, 5, 12) * ramp(share, 0.1, 0.3)

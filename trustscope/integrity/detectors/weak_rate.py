@@ -68,9 +68,15 @@ def history(day_counts: list[tuple[int, int]]) -> tuple[int, int, int]:
     """(weak, all, days kept) over history days after dropping the ``TRIM_SHARE`` days of highest
     weak share, so the first days of a two-to-three-week campaign do not become the baseline of
     its last days."""
-    days = sorted((c for c in day_counts if c[1] > 0), key=lambda c: c[0] / c[1])
+    # (share, position) sorts as a stable sort by share would: ties keep the days' order
+    days = sorted((c[0] / c[1], i) for i, c in enumerate(day_counts) if c[1] > 0)
     kept = days[: len(days) - int(len(days) * TRIM_SHARE + 0.999)] if len(days) >= 4 else days
-    return sum(c[0] for c in kept), sum(c[1] for c in kept), len(kept)
+    weak = total = 0
+    for _, i in kept:
+        w, n = day_counts[i]
+        weak += w
+        total += n
+    return weak, total, len(kept)
 
 
 def window_days(day: int) -> range:
