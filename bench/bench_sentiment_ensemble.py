@@ -137,6 +137,15 @@ def held_out(args) -> dict:
                                   args.threads)
         probe: dict = {"teacher": probe_score(yp, pb_p, prior, pb_all)}
         d["probes"] = probe
+        # more BERT members (--member): their logits join the stacks as extra columns
+        xv, xa, xp = (np.zeros((n, 0)) for n in (len(val), len(dom_all), len(prb)))
+        for m in args.member:
+            mv, _ = teacher_outputs(m, "val", [r.text for r in val], length, args.threads)
+            ma, _ = teacher_outputs(m, f"pool{args.pool_size}_{dom.replace('/', '_')}" if args.pool_size else
+                                    f"all_{dom.replace('/', '_')}", [r.text for r in dom_all], length, args.threads)
+            mp, _ = teacher_outputs(m, f"probes_{dom.replace('/', '_')}", [r.text for r in prb], length, args.threads)
+            xv, xa, xp = np.c_[xv, logit(mv)], np.c_[xa, logit(ma)], np.c_[xp, logit(mp)]
+            d[f"member_{_cache_name(m)}"] = score(yt, ma[ti], prior, ma)
         fit = (lambda texts, labels: tfidf_variant(args.tfidf_variant, texts, labels))
         t0 = time.time()
         for tname, tset in (("tfidf8", src), ("tfidf_all_other", src + other)):
@@ -152,12 +161,12 @@ def held_out(args) -> dict:
             d[tname]["n_train"] = len(tset)
             d[tname]["val_acc"] = float(((zt_val > 0) == yv).mean())  # in-domain validation
             # (a) stacked: LR on [teacher logit, TF-IDF logit] fitted on val, then EM on the domain
-            st = Stacker(np.c_[logit(pb_val), zt_val], yv)
-            pe_all = st.predict(np.c_[logit(pb_all), zt_all])
+            st = Stacker(np.c_[logit(pb_val), xv, zt_val], yv)
+            pe_all = st.predict(np.c_[logit(pb_all), xa, zt_all])
             vprior = float(yv.mean())
-            probe[f"stack_{tname}"] = probe_score(yp, st.predict(np.c_[logit(pb_p), zt_p]), vprior, pe_all)
+            probe[f"stack_{tname}"] = probe_score(yp, st.predict(np.c_[logit(pb_p), xp, zt_p]), vprior, pe_all)
             d[f"stack_{tname}"] = {**score(yt, pe_all[ti], vprior, pe_all), "weights": [round(w, 3) for w in st.weights],
-                                   "val_acc_fitted_on": float(((st.predict(np.c_[logit(pb_val), zt_val]) > 0.5) == yv).mean())}
+                                   "val_acc_fitted_on": float(((st.predict(np.c_[logit(pb_val), xv, zt_val]) > 0.5) == yv).mean())}
             # (b) each member prior-adjusted by its own EM, logit average with a val-fitted weight
             w = fit_weight(logit(pb_val), zt_val, yv)
             ab = adjust_posteriors(pb_all, prior, em_prior(pb_all, prior))
@@ -181,10 +190,10 @@ def held_out(args) -> dict:
                 d[f"self_{tname}_tfidf_r{rnd + 1}"] = {**score(yt, sigmoid(zt2_all[ti]), tprior, sigmoid(zt2_all)),
                                                        "n_pseudo": int(keep.sum()),
                                                        "pseudo_acc": float(((q[keep] > 0.5) == np.array([dom_all[i].label for i in np.flatnonzero(keep)])).mean())}
-                st2 = Stacker(np.c_[logit(pb_val), zt2_val], yv)
-                pe2 = st2.predict(np.c_[logit(pb_all), zt2_all])
+                st2 = Stacker(np.c_[logit(pb_val), xv, zt2_val], yv)
+                pe2 = st2.predict(np.c_[logit(pb_all), xa, zt2_all])
                 probe[f"self_{tname}_stack_r{rnd + 1}"] = probe_score(
-                    yp, st2.predict(np.c_[logit(pb_p), zt2_p]), vprior, pe2)
+                    yp, st2.predict(np.c_[logit(pb_p), xp, zt2_p]), vprior, pe2)
                 d[f"self_{tname}_stack_r{rnd + 1}"] = {**score(yt, pe2[ti], vprior, pe2), "weights": [round(w, 3) for w in st2.weights]}
                 # a domain head: LR on the teacher's pooled embedding, pseudo-labelled texts only
                 from sklearn.linear_model import LogisticRegression
@@ -371,7 +380,7 @@ def main() -> None:
     ap.add_argument("--teacher", type=Path, required=True, help="model dir with model.onnx")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--member", type=Path, action="append", default=[],
-                    help="random mode: another model dir (with model.onnx) to stack with")
+                    help="another model dir (with model.onnx) to stack with (held-out: an extra column in every stack)")
     ap.add_argument("--tfidf-variant", action="append", default=[],
                     help="TF-IDF member(s), baselines.TFIDF_VARIANTS (default char13); held-out mode uses the first")
     ap.add_argument("--domain", action="append", default=[], help="held-out mode: only these domains")
