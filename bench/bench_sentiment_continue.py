@@ -53,6 +53,20 @@ def held_out_split(reviews, seed: int = 13, test_size: int = 3000, probe_size: i
     return rest[:12000], rest[12000:13000], rest[13000:], tests, probes
 
 
+def work_log(work: Path):
+    """A logger that prints each line with its time and appends it to ``work/log.txt`` (made here)."""
+    work.mkdir(parents=True, exist_ok=True)
+    logf = (work / "log.txt").open("a", encoding="utf-8")
+
+    def log(msg: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {msg}"
+        print(line, flush=True)
+        logf.write(line + "\n")
+        logf.flush()
+
+    return log
+
+
 def r1_seen(train, tok, sample: int = 32000, seed: int = 13, batch_size: int = 32, steps: int = 600):
     """The random-split training reviews R1 trained on: its first ``steps`` batches, replayed."""
     from trustscope.sentiment.finetune import _bucketed_batches
@@ -149,14 +163,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     work = Path(args.work_dir)
-    work.mkdir(parents=True, exist_ok=True)
-    logf = (work / "log.txt").open("a", encoding="utf-8")
-
-    def log(msg: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {msg}"
-        print(line, flush=True)
-        logf.write(line + "\n")
-        logf.flush()
+    log = work_log(work)
 
     if args.split == "random":
         random_run(args, AutoTokenizer.from_pretrained(args.init, local_files_only=True), log)

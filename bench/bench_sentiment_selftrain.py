@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_sentiment_continue import held_out_split  # noqa: E402
+from bench_sentiment_continue import held_out_split, work_log  # noqa: E402
 
 from trustscope.sentiment.baselines import tfidf_lr  # noqa: E402
 from trustscope.sentiment.data import Review, load_reviews  # noqa: E402
@@ -70,14 +70,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     work = args.work_dir.expanduser()
-    work.mkdir(parents=True, exist_ok=True)
-    logf = (work / "log.txt").open("a", encoding="utf-8")
-
-    def log(msg: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {msg}"
-        print(line, flush=True)
-        logf.write(line + "\n")
-        logf.flush()
+    log = work_log(work)
 
     reviews = load_reviews()
     seen, val, unseen, tests, probes = held_out_split(reviews)
