@@ -61,6 +61,8 @@ def main() -> None:
     ap.add_argument("--max-minutes", type=float, default=30)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-length", type=int, default=64)
+    ap.add_argument("--tfidf-rounds", type=int, default=0,
+                    help="rounds of TF-IDF self-training before the pseudo-labels are drawn (0: the plain stack)")
     args = ap.parse_args()
     import torch
     from transformers import AutoTokenizer, BertForSequenceClassification
@@ -100,6 +102,16 @@ def main() -> None:
     q_pool = st.predict(np.c_[logit(pp), zp])
     est = em_prior(q_pool, vprior)
     q = adjust_posteriors(q_pool, vprior, est)
+    for _ in range(args.tfidf_rounds):  # better labels first: TF-IDF self-trained, restacked on val
+        pl = pseudo_labels(q, args.conf)
+        pipe = tfidf_lr([r.text for r in source] + [pool[i].text for i in pl.index.tolist()],
+                        [r.label for r in source] + pl.labels.tolist())
+        zv, zp, zr, zt = (pipe.decision_function([r.text for r in rs]) for rs in (val, pool, prb, test))
+        st = LogitStacker().fit(np.c_[logit(pv), zv], yv)
+        q_pool = st.predict(np.c_[logit(pp), zp])
+        est = em_prior(q_pool, vprior)
+        q = adjust_posteriors(q_pool, vprior, est)
+        log(f"tfidf self-trained on {len(pl.index)} pseudo-labels, restacked")
     pl = pseudo_labels(q, args.conf)
     pseudo = [Review(id=pool[i].id, domain=dom, label=int(lab), text=pool[i].text)
               for i, lab in zip(pl.index.tolist(), pl.labels.tolist())]
@@ -113,7 +125,7 @@ def main() -> None:
     res: dict = {"domain": dom, "teacher": str(args.teacher), "n_pool": len(pool), "n_pseudo": len(pseudo),
                  "pseudo_pos_share": round(float(np.mean([p.label for p in pseudo])), 4),
                  "pseudo_acc": round(pseudo_acc, 4), "em_prior_pool": round(est, 4), "n_replay": len(replay),
-                 "train_prior": s_prior, "conf": args.conf, "lr": args.lr,
+                 "train_prior": s_prior, "conf": args.conf, "lr": args.lr, "tfidf_rounds": args.tfidf_rounds,
                  "probes_teacher": scores(yr, pr, t_prior, pp),
                  "probes_stack": scores(yr, st.predict(np.c_[logit(pr), zr]), vprior, q_pool)}
     log(f"pseudo {len(pseudo)} of {len(pool)} (acc {pseudo_acc:.4f}, pos share {res['pseudo_pos_share']}) "
