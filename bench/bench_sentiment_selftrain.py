@@ -61,6 +61,8 @@ def main() -> None:
     ap.add_argument("--max-minutes", type=float, default=30)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-length", type=int, default=64)
+    ap.add_argument("--balance", action="store_true",
+                    help="hold the pseudo-labels' positive share at the pool's EM prior estimate")
     ap.add_argument("--tfidf-rounds", type=int, default=0,
                     help="rounds of TF-IDF self-training before the pseudo-labels are drawn (0: the plain stack)")
     args = ap.parse_args()
@@ -113,6 +115,13 @@ def main() -> None:
         q = adjust_posteriors(q_pool, vprior, est)
         log(f"tfidf self-trained on {len(pl.index)} pseudo-labels, restacked")
     pl = pseudo_labels(q, args.conf)
+    if args.balance:  # as many pseudo-labels, their positive share held at the pool's EM estimate
+        n_pos = int(round(est * len(pl.index)))
+        order = np.argsort(-q)
+        pos = [i for i in order[:n_pos].tolist() if q[i] > 0.5]
+        neg = [i for i in order[::-1][:len(pl.index) - n_pos].tolist() if q[i] < 0.5]
+        idx = np.array(sorted(pos + neg))
+        pl = type(pl)(index=idx, labels=(q[idx] > 0.5).astype(np.int64))
     pseudo = [Review(id=pool[i].id, domain=dom, label=int(lab), text=pool[i].text)
               for i, lab in zip(pl.index.tolist(), pl.labels.tolist())]
     # reported, never used: how right the pseudo-labels are
@@ -125,7 +134,7 @@ def main() -> None:
     res: dict = {"domain": dom, "teacher": str(args.teacher), "n_pool": len(pool), "n_pseudo": len(pseudo),
                  "pseudo_pos_share": round(float(np.mean([p.label for p in pseudo])), 4),
                  "pseudo_acc": round(pseudo_acc, 4), "em_prior_pool": round(est, 4), "n_replay": len(replay),
-                 "train_prior": s_prior, "conf": args.conf, "lr": args.lr, "tfidf_rounds": args.tfidf_rounds,
+                 "train_prior": s_prior, "conf": args.conf, "lr": args.lr, "tfidf_rounds": args.tfidf_rounds, "balance": args.balance,
                  "probes_teacher": scores(yr, pr, t_prior, pp),
                  "probes_stack": scores(yr, st.predict(np.c_[logit(pr), zr]), vprior, q_pool)}
     log(f"pseudo {len(pseudo)} of {len(pool)} (acc {pseudo_acc:.4f}, pos share {res['pseudo_pos_share']}) "
