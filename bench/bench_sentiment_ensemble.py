@@ -114,6 +114,8 @@ def held_out(args) -> dict:
             extra = random.Random(5).sample([r for r in dom_all if r.id not in test_ids], args.pool_size)
             dom_all = test + extra
         yt = np.array([r.label for r in test])
+        slug = dom.replace('/', '_')
+        all_name = f"{'pool%d' % args.pool_size if args.pool_size else 'all'}_{slug}"  # the cache name
         tid = {r.id: i for i, r in enumerate(dom_all)}
         ti = np.array([tid[r.id] for r in test])
         full = CACHE / f"{_cache_name(args.teacher)}_all_{dom.replace('/', '_')}.npz"
@@ -123,9 +125,8 @@ def held_out(args) -> dict:
             sel = np.array([pos[r.id] for r in dom_all])
             pb_all, pooled_all = z["p"][sel], z["pooled"][sel]
         else:
-            pb_all, pooled_all = teacher_outputs(
-                args.teacher, f"{'pool%d' % args.pool_size if args.pool_size else 'all'}_{dom.replace('/', '_')}",
-                [r.text for r in dom_all], length, args.threads)
+            pb_all, pooled_all = teacher_outputs(args.teacher, all_name, [r.text for r in dom_all], length,
+                                                 args.threads)
         pb = pb_all[ti]
         d: dict = {"n_test": len(test), "n_unlabelled": len(dom_all)}
         d["teacher"] = score(yt, pb, prior, pb_all)
@@ -141,9 +142,8 @@ def held_out(args) -> dict:
         xv, xa, xp = (np.zeros((n, 0)) for n in (len(val), len(dom_all), len(prb)))
         for m in args.member:
             mv, _ = teacher_outputs(m, "val", [r.text for r in val], length, args.threads)
-            ma, _ = teacher_outputs(m, f"pool{args.pool_size}_{dom.replace('/', '_')}" if args.pool_size else
-                                    f"all_{dom.replace('/', '_')}", [r.text for r in dom_all], length, args.threads)
-            mp, _ = teacher_outputs(m, f"probes_{dom.replace('/', '_')}", [r.text for r in prb], length, args.threads)
+            ma, _ = teacher_outputs(m, all_name, [r.text for r in dom_all], length, args.threads)
+            mp, _ = teacher_outputs(m, f"probes_{slug}", [r.text for r in prb], length, args.threads)
             xv, xa, xp = np.c_[xv, logit(mv)], np.c_[xa, logit(ma)], np.c_[xp, logit(mp)]
             d[f"member_{_cache_name(m)}"] = score(yt, ma[ti], prior, ma)
         fit = (lambda texts, labels: tfidf_variant(args.tfidf_variant, texts, labels))

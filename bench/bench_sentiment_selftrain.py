@@ -30,22 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_sentiment_continue import held_out_split, work_log  # noqa: E402
+from bench_sentiment_ensemble import score as scores  # noqa: E402
 
 from trustscope.sentiment.baselines import tfidf_lr  # noqa: E402
 from trustscope.sentiment.data import Review, load_reviews  # noqa: E402
-from trustscope.sentiment.ensemble import LogitStacker, logit, pseudo_labels  # noqa: E402
+from trustscope.sentiment.ensemble import LogitStacker, PseudoLabels, logit, pseudo_labels  # noqa: E402
 from trustscope.sentiment.priors import adjust_posteriors, em_prior  # noqa: E402
 from trustscope.sentiment.prior_store import PRIOR_FILE  # noqa: E402
-from trustscope.sentiment.transfer import HELD_OUT, roc_auc  # noqa: E402
-
-
-def scores(y, p, train_prior: float, pool) -> dict:
-    """acc, acc after the EM prior adjustment estimated on ``pool``'s posteriors, AUC."""
-    y, p = np.asarray(y), np.asarray(p, dtype=np.float64)
-    est = em_prior(np.asarray(pool, dtype=np.float64), train_prior)
-    adj = adjust_posteriors(p, train_prior, est)
-    return {"acc": round(float(((p > 0.5) == y).mean()), 4), "acc_adj": round(float(((adj > 0.5) == y).mean()), 4),
-            "auc": round(roc_auc(y.tolist(), p.tolist()), 4), "prior_est": round(est, 4)}
+from trustscope.sentiment.transfer import HELD_OUT  # noqa: E402
 
 
 def main() -> None:
@@ -82,7 +74,8 @@ def main() -> None:
     test, prb = tests[dom], probes[dom]
     hidden = {r.id for r in test} | {r.id for r in prb}
     pool = [r for r in reviews if r.domain == dom and r.id not in hidden]  # labels never read below
-    source = [r for r in reviews if r.domain != dom and r.id not in {v.id for v in val}]
+    val_ids = {r.id for r in val}
+    source = [r for r in reviews if r.domain != dom and r.id not in val_ids]
     tok = AutoTokenizer.from_pretrained(str(args.teacher), local_files_only=True)
     teacher = BertForSequenceClassification.from_pretrained(str(args.teacher), local_files_only=True,
                                                             torch_dtype=torch.float32)
@@ -94,34 +87,32 @@ def main() -> None:
     t0 = time.time()
     pv, pp, pr, pt = (probs(teacher, rs) for rs in (val, pool, prb, test))
     log(f"teacher scored val/pool/probes/test ({len(val)}/{len(pool)}/{len(prb)}/{len(test)}) in {time.time() - t0:.0f}s")
-    t0 = time.time()
-    pipe = tfidf_lr([r.text for r in source], [r.label for r in source])
-    zv, zp, zr, zt = (pipe.decision_function([r.text for r in rs]) for rs in (val, pool, prb, test))
-    log(f"tfidf (every domain but {dom}, {len(source)} reviews) in {time.time() - t0:.0f}s")
     yv = np.array([r.label for r in val])
-    st = LogitStacker().fit(np.c_[logit(pv), zv], yv)
     vprior = float(yv.mean())
-    q_pool = st.predict(np.c_[logit(pp), zp])
-    est = em_prior(q_pool, vprior)
-    q = adjust_posteriors(q_pool, vprior, est)
-    for _ in range(args.tfidf_rounds):  # better labels first: TF-IDF self-trained, restacked on val
-        pl = pseudo_labels(q, args.conf)
-        pipe = tfidf_lr([r.text for r in source] + [pool[i].text for i in pl.index.tolist()],
-                        [r.label for r in source] + pl.labels.tolist())
-        zv, zp, zr, zt = (pipe.decision_function([r.text for r in rs]) for rs in (val, pool, prb, test))
-        st = LogitStacker().fit(np.c_[logit(pv), zv], yv)
-        q_pool = st.predict(np.c_[logit(pp), zp])
+    sets = {"val": val, "pool": pool, "probes": prb, "test": test}
+    texts = {k: [r.text for r in rs] for k, rs in sets.items()}
+    src_texts, src_labels = [r.text for r in source], [r.label for r in source]
+    pseudo_idx, pseudo_lab = [], []
+    for rnd in range(args.tfidf_rounds + 1):  # round 0: the plain stack; then TF-IDF self-trained, restacked
+        t0 = time.time()
+        pipe = tfidf_lr(src_texts + [pool[i].text for i in pseudo_idx], src_labels + pseudo_lab)
+        z = {k: pipe.decision_function(v) for k, v in texts.items()}
+        st = LogitStacker().fit(np.c_[logit(pv), z["val"]], yv)
+        q_pool = st.predict(np.c_[logit(pp), z["pool"]])
         est = em_prior(q_pool, vprior)
         q = adjust_posteriors(q_pool, vprior, est)
-        log(f"tfidf self-trained on {len(pl.index)} pseudo-labels, restacked")
-    pl = pseudo_labels(q, args.conf)
+        log(f"tfidf round {rnd} (every domain but {dom}, {len(source)} reviews + {len(pseudo_idx)} pseudo-labels) "
+            f"in {time.time() - t0:.0f}s")
+        pl = pseudo_labels(q, args.conf)
+        pseudo_idx, pseudo_lab = pl.index.tolist(), pl.labels.tolist()
+    zv, zp, zr, zt = z["val"], z["pool"], z["probes"], z["test"]
     if args.balance:  # as many pseudo-labels, their positive share held at the pool's EM estimate
         n_pos = int(round(est * len(pl.index)))
         order = np.argsort(-q)
         pos = [i for i in order[:n_pos].tolist() if q[i] > 0.5]
         neg = [i for i in order[::-1][:len(pl.index) - n_pos].tolist() if q[i] < 0.5]
         idx = np.array(sorted(pos + neg))
-        pl = type(pl)(index=idx, labels=(q[idx] > 0.5).astype(np.int64))
+        pl = PseudoLabels(index=idx, labels=(q[idx] > 0.5).astype(np.int64))
     pseudo = [Review(id=pool[i].id, domain=dom, label=int(lab), text=pool[i].text)
               for i, lab in zip(pl.index.tolist(), pl.labels.tolist())]
     # reported, never used: how right the pseudo-labels are
