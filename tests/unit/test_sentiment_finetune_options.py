@@ -61,3 +61,30 @@ def test_first_pass_trains_on_the_unseen_part_alone_before_epochs_over_all():
     assert len(rest) == 50 and int(rest.sum()) == 20  # then one epoch over all 50
     plain = list(_training_batches(seqs, labels, 8, random.Random(0), 7, 0))
     assert sum(len(b[2]) for b in plain) == 50
+
+
+def test_mlm_adaptation_head_is_tied_to_the_encoder_and_starts_as_identity():
+    """bench_sentiment_mlm_adapt: the MLM loss trains the classifier's own word embeddings."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from tests.bench_loader import load_bench
+
+    bench = load_bench("bench_sentiment_mlm_adapt")
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(BertConfig(
+        vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32, max_position_embeddings=32, num_labels=2))
+    head = bench.mlm_head(model)
+    assert head.predictions.decoder.weight is model.bert.embeddings.word_embeddings.weight
+    h = torch.randn(3, 16)
+    assert torch.allclose(head.predictions.transform.dense(h), h)
+    before = model.bert.embeddings.word_embeddings.weight.detach().clone()
+    hidden = model.bert(input_ids=torch.tensor([[2, 7, 4, 3]])).last_hidden_state[0]
+    loss = torch.nn.functional.cross_entropy(head(hidden), torch.tensor([2, 7, 9, 3]))
+    loss.backward()
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    assert not torch.equal(model.bert.embeddings.word_embeddings.weight, before)
+
+    it = bench.batches([[1]] * 10, 4, random.Random(0))
+    first_pass = [next(it), next(it)]
+    assert all(len(b) == 4 for b in first_pass) and len({i for b in first_pass for i in b}) == 8
