@@ -30,9 +30,10 @@ import argparse
 import json
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from trustscope.sentiment.data import load_reviews
+from trustscope.sentiment.data import Review, load_reviews
 from trustscope.sentiment.finetune import FinetuneConfig, finetune
 from trustscope.sentiment.inference import predict_probs
 from trustscope.sentiment.prior_store import PRIOR_FILE
@@ -51,6 +52,47 @@ def held_out_split(reviews, seed: int = 13, test_size: int = 3000, probe_size: i
         ids = {r.id for r in tests[d]}
         probes[d] = random.Random(7).sample([r for r in t if r.id not in ids], probe_size)
     return rest[:12000], rest[12000:13000], rest[13000:], tests, probes
+
+
+@dataclass(frozen=True)
+class DomainSets:
+    """One held-out domain's texts for adapting to it: labels of ``pool`` are never to be read."""
+
+    val: list[Review]  # the 1,000 validation reviews of the training domains
+    test: list[Review]  # the 3,000-review test sample (chooses nothing)
+    probes: list[Review]  # the 400 probes (choose the step)
+    pool: list[Review]  # the domain's other reviews, used unlabelled
+    source: list[Review]  # every labelled review of the other domains but the validation ones
+
+
+def domain_sets(reviews: list[Review], domain: str) -> DomainSets:
+    """The splits the self-training and adaptation benches read for ``domain``."""
+    _, val, _, tests, probes = held_out_split(reviews)
+    test, prb = tests[domain], probes[domain]
+    hidden = {r.id for r in test} | {r.id for r in prb}
+    val_ids = {r.id for r in val}
+    return DomainSets(val=val, test=test, probes=prb,
+                      pool=[r for r in reviews if r.domain == domain and r.id not in hidden],
+                      source=[r for r in reviews if r.domain != domain and r.id not in val_ids])
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """A held-out teacher as the adaptation benches start from it."""
+
+    tokenizer: object
+    model: object  # BertForSequenceClassification, fp32, eval mode
+    train_prior: float  # the positive share it trained on (prior.json)
+
+
+def load_teacher(path: Path) -> Teacher:
+    import torch
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    return Teacher(tokenizer=AutoTokenizer.from_pretrained(str(path), local_files_only=True),
+                   model=BertForSequenceClassification.from_pretrained(str(path), local_files_only=True,
+                                                                       dtype=torch.float32),
+                   train_prior=json.loads((path / PRIOR_FILE).read_text())["train_prior"])
 
 
 def work_log(work: Path):

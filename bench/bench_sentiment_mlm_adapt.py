@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_sentiment_continue import held_out_split, work_log  # noqa: E402
+from bench_sentiment_continue import domain_sets, load_teacher, work_log  # noqa: E402
 from bench_sentiment_ensemble import score as scores  # noqa: E402
 
 from trustscope.sentiment.baselines import tfidf_lr  # noqa: E402
@@ -79,7 +79,7 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=64)
     args = ap.parse_args()
     import torch
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    from transformers import BertForSequenceClassification
 
     from trustscope.sentiment.inference import predict_probs
     from trustscope.sentiment.pretrain import TrainClock, _mask_batch, apply_gradients, smoothed_loss
@@ -90,18 +90,11 @@ def main() -> None:
     work = args.work_dir.expanduser()
     log = work_log(work)
 
-    reviews = load_reviews()
-    _, val, _, tests, probes = held_out_split(reviews)
     dom = args.domain
-    test, prb = tests[dom], probes[dom]
-    hidden = {r.id for r in test} | {r.id for r in prb}
-    pool = [r for r in reviews if r.domain == dom and r.id not in hidden]  # labels never read below
-    val_ids = {r.id for r in val}
-    source = [r for r in reviews if r.domain != dom and r.id not in val_ids]
-    tok = AutoTokenizer.from_pretrained(str(args.teacher), local_files_only=True)
-    model = BertForSequenceClassification.from_pretrained(str(args.teacher), local_files_only=True,
-                                                          torch_dtype=torch.float32)
-    t_prior = json.loads((args.teacher / PRIOR_FILE).read_text())["train_prior"]
+    split = domain_sets(load_reviews(), dom)
+    val, test, prb, pool, source = split.val, split.test, split.probes, split.pool, split.source  # pool unlabelled
+    start = load_teacher(args.teacher)
+    tok, model, t_prior = start.tokenizer, start.model, start.train_prior
     s_prior = round(sum(r.label for r in source) / len(source), 6)
 
     def probs(m, rs: list[Review]) -> np.ndarray:

@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_sentiment_continue import held_out_split, work_log  # noqa: E402
+from bench_sentiment_continue import domain_sets, load_teacher, work_log  # noqa: E402
 from bench_sentiment_ensemble import score as scores  # noqa: E402
 
 from trustscope.sentiment.baselines import tfidf_lr  # noqa: E402
@@ -59,7 +59,7 @@ def main() -> None:
                     help="rounds of TF-IDF self-training before the pseudo-labels are drawn (0: the plain stack)")
     args = ap.parse_args()
     import torch
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    from transformers import BertForSequenceClassification
 
     from trustscope.sentiment.finetune import FinetuneConfig, finetune
     from trustscope.sentiment.inference import predict_probs
@@ -68,18 +68,11 @@ def main() -> None:
     work = args.work_dir.expanduser()
     log = work_log(work)
 
-    reviews = load_reviews()
-    seen, val, unseen, tests, probes = held_out_split(reviews)
     dom = args.domain
-    test, prb = tests[dom], probes[dom]
-    hidden = {r.id for r in test} | {r.id for r in prb}
-    pool = [r for r in reviews if r.domain == dom and r.id not in hidden]  # labels never read below
-    val_ids = {r.id for r in val}
-    source = [r for r in reviews if r.domain != dom and r.id not in val_ids]
-    tok = AutoTokenizer.from_pretrained(str(args.teacher), local_files_only=True)
-    teacher = BertForSequenceClassification.from_pretrained(str(args.teacher), local_files_only=True,
-                                                            torch_dtype=torch.float32)
-    t_prior = json.loads((args.teacher / PRIOR_FILE).read_text())["train_prior"]
+    split = domain_sets(load_reviews(), dom)
+    val, test, prb, pool, source = split.val, split.test, split.probes, split.pool, split.source  # pool unlabelled
+    start = load_teacher(args.teacher)
+    tok, teacher, t_prior = start.tokenizer, start.model, start.train_prior
 
     def probs(model, rs: list[Review]) -> np.ndarray:
         return predict_probs(model, tok, [r.text for r in rs], args.max_length, 128)[:, 1].numpy()

@@ -88,3 +88,22 @@ def test_mlm_adaptation_head_is_tied_to_the_encoder_and_starts_as_identity():
     it = bench.batches([[1]] * 10, 4, random.Random(0))
     first_pass = [next(it), next(it)]
     assert all(len(b) == 4 for b in first_pass) and len({i for b in first_pass for i in b}) == 8
+
+
+def test_domain_sets_keep_the_test_sample_and_probes_out_of_the_unlabelled_pool():
+    """The adaptation benches train on ``pool`` and ``source``: neither may hold what scores them."""
+    from tests.bench_loader import load_bench
+    from trustscope.sentiment.data import Review
+    from trustscope.sentiment.transfer import HELD_OUT
+
+    bench = load_bench("bench_sentiment_continue")
+    reviews = [Review(id=f"{d}-{i}", domain=d, label=i % 2, text=f"t{i}")
+               for d in HELD_OUT for i in range(3600)]
+    reviews += [Review(id=f"o-{i}", domain="shopping/书籍", label=i % 2, text=f"o{i}") for i in range(13500)]
+    dom = HELD_OUT[0]
+    sets = bench.domain_sets(reviews, dom)
+    scored = {r.id for r in sets.test} | {r.id for r in sets.probes}
+    assert len(sets.test) == 3000 and len(sets.probes) == 400
+    assert not scored & {r.id for r in sets.pool} and len(sets.pool) == 200
+    assert {r.domain for r in sets.source} == {d for d in HELD_OUT if d != dom} | {"shopping/书籍"}
+    assert not {r.id for r in sets.val} & {r.id for r in sets.source} and len(sets.val) == 1000
