@@ -33,6 +33,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from trustscope.sentiment.data import Review, load_reviews
 from trustscope.sentiment.finetune import FinetuneConfig, finetune
 from trustscope.sentiment.inference import predict_probs
@@ -95,6 +97,19 @@ def load_teacher(path: Path) -> Teacher:
                    train_prior=json.loads((path / PRIOR_FILE).read_text())["train_prior"])
 
 
+def positive_probs(model, tok, reviews: list[Review], max_length: int) -> np.ndarray:
+    """P(positive) per review, the way every held-out bench scores a checkpoint (batches of 128)."""
+    return predict_probs(model, tok, [r.text for r in reviews], max_length, 128)[:, 1].numpy()
+
+
+def save_checkpoint(model, tok, out: Path, train_prior: float | None = None) -> None:
+    """Weights and tokenizer in ``out``, and the prior the prior adjustment starts from when given."""
+    model.save_pretrained(str(out))
+    tok.save_pretrained(str(out))
+    if train_prior is not None:
+        (out / PRIOR_FILE).write_text(json.dumps({"train_prior": train_prior}) + "\n")
+
+
 def work_log(work: Path):
     """A logger that prints each line with its time and appends it to ``work/log.txt`` (made here)."""
     work.mkdir(parents=True, exist_ok=True)
@@ -136,8 +151,6 @@ def continued_seen(unseen, tok, steps: int, seed: int = 13, batch_size: int = 32
 
 def random_run(args, tok, log) -> None:
     """Continue R1: a pass over the random split's unseen training reviews, then passes over all."""
-    import numpy as np
-
     from trustscope.sentiment.data import random_split
 
     sp = random_split(load_reviews(), seed=13)
@@ -156,15 +169,13 @@ def random_run(args, tok, log) -> None:
     evals = {"n": 0}
 
     def score_fn(model):
-        p = predict_probs(model, tok, [r.text for r in sp.val], args.max_length, 128)[:, 1]
+        p = positive_probs(model, tok, sp.val, args.max_length)
         s = score_probs(yv.tolist(), p.tolist(), prior)
         details = {k: round(s[k], 4) for k in ("accuracy", "accuracy_prior_adjusted", "roc_auc")}
         evals["n"] += 1
         np.savez(work / f"val_probs_{evals['n']:02d}.npz", p=p)
         for name in ["last"] + (["best"] if s["accuracy"] > best["score"] else []):
-            model.save_pretrained(str(work / name))
-            tok.save_pretrained(str(work / name))
-            (work / name / PRIOR_FILE).write_text(json.dumps({"train_prior": round(prior, 6)}) + "\n")
+            save_checkpoint(model, tok, work / name, round(prior, 6))
             np.savez(work / name / "val_probs.npz", p=p)
         best["score"] = max(best["score"], s["accuracy"])
         return s["accuracy"], details
@@ -229,17 +240,14 @@ def main() -> None:
     def score_fn(model):
         details = {}
         for d, rs in probes.items():
-            p = predict_probs(model, tok, [r.text for r in rs], args.max_length, 128)[:, 1].tolist()
+            p = positive_probs(model, tok, rs, args.max_length).tolist()
             s = score_probs([r.label for r in rs], p, prior)
             details[d] = {k: round(s[k], 4) for k in ("accuracy", "accuracy_prior_adjusted", "roc_auc")}
         mean = sum(v["accuracy_prior_adjusted"] for v in details.values()) / len(details)
-        model.save_pretrained(str(work / "last"))
-        tok.save_pretrained(str(work / "last"))
+        save_checkpoint(model, tok, work / "last")
         if mean > best["score"]:
             best["score"] = mean
-            model.save_pretrained(str(work / "best"))
-            tok.save_pretrained(str(work / "best"))
-            (work / "best" / PRIOR_FILE).write_text(json.dumps({"train_prior": prior}) + "\n")
+            save_checkpoint(model, tok, work / "best", prior)
         return mean, details
 
     log(f"init {args.init} train {len(train)} (unseen {len(unseen)}) lr {args.lr} "

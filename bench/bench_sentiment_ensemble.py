@@ -118,7 +118,7 @@ def held_out(args) -> dict:
         all_name = f"{'pool%d' % args.pool_size if args.pool_size else 'all'}_{slug}"  # the cache name
         tid = {r.id: i for i, r in enumerate(dom_all)}
         ti = np.array([tid[r.id] for r in test])
-        full = CACHE / f"{_cache_name(args.teacher)}_all_{dom.replace('/', '_')}.npz"
+        full = CACHE / f"{_cache_name(args.teacher)}_all_{slug}.npz"
         if args.pool_size and full.exists():  # a subset of the whole domain's cached outputs
             z = np.load(full)
             pos = {r.id: i for i, r in enumerate(r for r in reviews if r.domain == dom)}

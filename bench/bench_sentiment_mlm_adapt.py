@@ -31,13 +31,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_sentiment_continue import domain_sets, load_teacher, work_log  # noqa: E402
+from bench_sentiment_continue import domain_sets, load_teacher, positive_probs, save_checkpoint, work_log  # noqa: E402
 from bench_sentiment_ensemble import score as scores  # noqa: E402
 
 from trustscope.sentiment.baselines import tfidf_lr  # noqa: E402
 from trustscope.sentiment.data import Review, load_reviews  # noqa: E402
-from trustscope.sentiment.ensemble import LogitStacker, logit  # noqa: E402
-from trustscope.sentiment.prior_store import PRIOR_FILE  # noqa: E402
+from trustscope.sentiment.ensemble import LogitStacker, logit, sigmoid  # noqa: E402
 from trustscope.sentiment.transfer import HELD_OUT  # noqa: E402
 
 
@@ -81,8 +80,7 @@ def main() -> None:
     import torch
     from transformers import BertForSequenceClassification
 
-    from trustscope.sentiment.inference import predict_probs
-    from trustscope.sentiment.pretrain import TrainClock, _mask_batch, apply_gradients, smoothed_loss
+    from trustscope.sentiment.pretrain import TrainClock, mask_batch, apply_gradients, smoothed_loss
     from trustscope.sentiment.textprep import encode_batch, pad_batch
 
     torch.set_num_threads(args.threads)
@@ -98,7 +96,7 @@ def main() -> None:
     s_prior = round(sum(r.label for r in source) / len(source), 6)
 
     def probs(m, rs: list[Review]) -> np.ndarray:
-        return predict_probs(m, tok, [r.text for r in rs], args.max_length, 128)[:, 1].numpy()
+        return positive_probs(m, tok, rs, args.max_length)
 
     yr, yt, yv = (np.array([r.label for r in rs]) for rs in (prb, test, val))
     em_pool = random.Random(5).sample(pool, min(len(pool), 1500))  # EM needs a sample, not all (CPU)
@@ -124,10 +122,7 @@ def main() -> None:
     src_it, tgt_it = batches(src_seqs, args.batch_size, random.Random(13)), batches(tgt_seqs, args.batch_size,
                                                                                   random.Random(14))
     best: dict = {"score": res["probes_teacher"]["acc_adj"], "step": 0}
-    (work / "best").mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(work / "best"))
-    tok.save_pretrained(str(work / "best"))
-    (work / "best" / PRIOR_FILE).write_text(json.dumps({"train_prior": t_prior}) + "\n")
+    save_checkpoint(model, tok, work / "best", t_prior)  # step 0: the teacher, until a step beats it
     history, step, ema_c, ema_m, t0 = [], 0, None, None, time.time()
     model.train()
     head.train()
@@ -136,7 +131,7 @@ def main() -> None:
         ids, mask = pad_batch([src_seqs[i] for i in bi], tok.pad_token_id)
         loss_c = ce(model(input_ids=ids, attention_mask=mask).logits, src_y[bi])
         ids, mask = pad_batch([tgt_seqs[i] for i in next(tgt_it)], tok.pad_token_id)
-        inputs, labels = _mask_batch(ids, tok, args.mask_prob, gen)
+        inputs, labels = mask_batch(ids, tok, args.mask_prob, gen)
         h = model.bert(input_ids=inputs, attention_mask=mask).last_hidden_state
         at = labels != -100
         loss_m = ce(head(h[at]), labels[at]) if at.any() else h.sum() * 0
@@ -156,20 +151,21 @@ def main() -> None:
             log(f"step {step} probes {s} ({(time.time() - t0) / 60:.1f} min)")
             if s["acc_adj"] > best["score"]:
                 best = {"score": s["acc_adj"], "step": step}
-                model.save_pretrained(str(work / "best"))
-                (work / "best" / PRIOR_FILE).write_text(json.dumps({"train_prior": s_prior}) + "\n")
+                save_checkpoint(model, tok, work / "best", s_prior)
         if last:
             break
-    model.save_pretrained(str(work / "last"))
-    tok.save_pretrained(str(work / "last"))
+    save_checkpoint(model, tok, work / "last")
     res.update(best_step=best["step"], best_probe_adj=best["score"], steps=step, history=history,
                minutes=round((time.time() - t0) / 60, 1))
-    adapted = BertForSequenceClassification.from_pretrained(str(work / "best"), local_files_only=True)
-    a_prior = json.loads((work / "best" / PRIOR_FILE).read_text())["train_prior"]
-    at_, av, ap_ = (probs(adapted, rs) for rs in (test, val, pool))
+    if best["step"] == 0:  # no step beat the teacher: its scores stand, no second pass over 13k texts
+        at_, av, ap_, a_prior = pt, pv, pp, t_prior
+    else:
+        adapted = BertForSequenceClassification.from_pretrained(str(work / "best"), local_files_only=True)
+        a_prior = s_prior
+        at_, av, ap_ = (probs(adapted, rs) for rs in (test, val, pool))
     pipe = tfidf_lr([r.text for r in source], [r.label for r in source])
     zt, zv, zp = (pipe.decision_function([r.text for r in rs]) for rs in (test, val, pool))
-    res["test_tfidf"] = scores(yt, 1 / (1 + np.exp(-zt)), s_prior, 1 / (1 + np.exp(-zp)))
+    res["test_tfidf"] = scores(yt, sigmoid(zt), s_prior, sigmoid(zp))
     res["test_teacher"] = scores(yt, pt, t_prior, pp)
     res["test_adapted"] = scores(yt, at_, a_prior, ap_)
     vprior = float(yv.mean())

@@ -29,14 +29,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_sentiment_continue import domain_sets, load_teacher, work_log  # noqa: E402
+from bench_sentiment_continue import domain_sets, load_teacher, positive_probs, save_checkpoint, work_log  # noqa: E402
 from bench_sentiment_ensemble import score as scores  # noqa: E402
 
 from trustscope.sentiment.baselines import tfidf_lr  # noqa: E402
 from trustscope.sentiment.data import Review, load_reviews  # noqa: E402
 from trustscope.sentiment.ensemble import LogitStacker, PseudoLabels, logit, pseudo_labels  # noqa: E402
 from trustscope.sentiment.priors import adjust_posteriors, em_prior  # noqa: E402
-from trustscope.sentiment.prior_store import PRIOR_FILE  # noqa: E402
 from trustscope.sentiment.transfer import HELD_OUT  # noqa: E402
 
 
@@ -62,7 +61,6 @@ def main() -> None:
     from transformers import BertForSequenceClassification
 
     from trustscope.sentiment.finetune import FinetuneConfig, finetune
-    from trustscope.sentiment.inference import predict_probs
 
     torch.set_num_threads(args.threads)
     work = args.work_dir.expanduser()
@@ -75,7 +73,7 @@ def main() -> None:
     tok, teacher, t_prior = start.tokenizer, start.model, start.train_prior
 
     def probs(model, rs: list[Review]) -> np.ndarray:
-        return predict_probs(model, tok, [r.text for r in rs], args.max_length, 128)[:, 1].numpy()
+        return positive_probs(model, tok, rs, args.max_length)
 
     t0 = time.time()
     pv, pp, pr, pt = (probs(teacher, rs) for rs in (val, pool, prb, test))
@@ -129,13 +127,10 @@ def main() -> None:
     def score_fn(model):
         p_r, p_p = probs(model, prb), probs(model, em_pool)
         s = scores(yr, p_r, s_prior, p_p)
-        model.save_pretrained(str(work / "last"))
-        tok.save_pretrained(str(work / "last"))
+        save_checkpoint(model, tok, work / "last")
         if s["acc_adj"] > best["score"]:
             best["score"] = s["acc_adj"]
-            model.save_pretrained(str(work / "best"))
-            tok.save_pretrained(str(work / "best"))
-            (work / "best" / PRIOR_FILE).write_text(json.dumps({"train_prior": s_prior}) + "\n")
+            save_checkpoint(model, tok, work / "best", s_prior)
         return s["acc_adj"], s
 
     cfg = FinetuneConfig(epochs=args.epochs, lr=args.lr, max_length=args.max_length, eval_every=args.eval_every,

@@ -9,6 +9,14 @@ import pytest
 torch = pytest.importorskip("torch")
 
 
+def tiny_bert():
+    from transformers import BertConfig, BertForSequenceClassification
+
+    return BertForSequenceClassification(BertConfig(
+        vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32, max_position_embeddings=32, num_labels=2))
+
+
 def test_token_dropout_masks_only_text_tokens():
     from trustscope.sentiment.finetune import mask_tokens
 
@@ -26,14 +34,10 @@ def test_token_dropout_masks_only_text_tokens():
 
 
 def test_linear_probe_trains_only_the_head():
-    from transformers import BertConfig, BertForSequenceClassification
-
     from trustscope.sentiment.finetune import FinetuneConfig, _linear_probe
 
     torch.manual_seed(0)
-    model = BertForSequenceClassification(BertConfig(
-        vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=32, max_position_embeddings=32, num_labels=2))
+    model = tiny_bert()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     seqs = [[2] + [random.Random(i).randrange(5, 50) for _ in range(6)] + [3] for i in range(40)]
     labels = [i % 2 for i in range(40)]
@@ -65,15 +69,11 @@ def test_first_pass_trains_on_the_unseen_part_alone_before_epochs_over_all():
 
 def test_mlm_adaptation_head_is_tied_to_the_encoder_and_starts_as_identity():
     """bench_sentiment_mlm_adapt: the MLM loss trains the classifier's own word embeddings."""
-    from transformers import BertConfig, BertForSequenceClassification
-
     from tests.bench_loader import load_bench
 
     bench = load_bench("bench_sentiment_mlm_adapt")
     torch.manual_seed(0)
-    model = BertForSequenceClassification(BertConfig(
-        vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=32, max_position_embeddings=32, num_labels=2))
+    model = tiny_bert()
     head = bench.mlm_head(model)
     assert head.predictions.decoder.weight is model.bert.embeddings.word_embeddings.weight
     h = torch.randn(3, 16)
@@ -107,3 +107,21 @@ def test_domain_sets_keep_the_test_sample_and_probes_out_of_the_unlabelled_pool(
     assert not scored & {r.id for r in sets.pool} and len(sets.pool) == 200
     assert {r.domain for r in sets.source} == {d for d in HELD_OUT if d != dom} | {"shopping/书籍"}
     assert not {r.id for r in sets.val} & {r.id for r in sets.source} and len(sets.val) == 1000
+
+
+def test_save_checkpoint_writes_the_prior_only_when_given(tmp_path):
+    import json
+
+    from transformers import BertTokenizerFast
+
+    from tests.bench_loader import load_bench
+
+    bench = load_bench("bench_sentiment_continue")
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "好", "差"]) + "\n")
+    tok = BertTokenizerFast(vocab_file=str(vocab))
+    bench.save_checkpoint(tiny_bert(), tok, tmp_path / "last")
+    bench.save_checkpoint(tiny_bert(), tok, tmp_path / "best", 0.4)
+    assert (tmp_path / "last" / "config.json").exists() and (tmp_path / "last" / "tokenizer.json").exists()
+    assert not (tmp_path / "last" / "prior.json").exists()
+    assert json.loads((tmp_path / "best" / "prior.json").read_text()) == {"train_prior": 0.4}

@@ -122,7 +122,7 @@ def build_config(size: ModelSize, vocab_size: int, pad_id: int):
                       type_vocab_size=2)
 
 
-def _mask_batch(batch, tok, mask_prob: float, gen):
+def mask_batch(batch, tok, mask_prob: float, gen):
     """BERT masking: of the chosen 15%, 80% -> [MASK], 10% -> random token, 10% unchanged."""
     import torch
 
@@ -235,7 +235,7 @@ def pretrain(texts: list[str], tokenizer, out_dir: str | Path, size: ModelSize,
             for r, i in enumerate(idx):
                 batch[r, : len(seqs[i])] = torch.tensor(seqs[i])
             attn = (batch != tokenizer.pad_token_id).long()
-            inputs, labels = _mask_batch(batch, tokenizer, cfg.mask_prob, gen)
+            inputs, labels = mask_batch(batch, tokenizer, cfg.mask_prob, gen)
             inputs, labels, attn = inputs.to(device), labels.to(device), attn.to(device)
             hidden = model.bert(input_ids=inputs, attention_mask=attn).last_hidden_state
             sel = labels != -100
