@@ -210,6 +210,9 @@ def main() -> None:
     ap.add_argument("--with-domain", default="",
                     help="held-out: also train on this held-out domain's labelled reviews (a per-domain "
                          "teacher on every domain but the tested one); probes of the other domain only")
+    ap.add_argument("--average-from", type=float, default=None,
+                    help="held-out: also keep a running mean of the weights from this training progress on "
+                         "(tail / SWAD-style averaging), scored on the probes at each evaluation, saved as avg/")
     args = ap.parse_args()
     import torch
     from transformers import AutoTokenizer
@@ -234,16 +237,26 @@ def main() -> None:
         prior = round(sum(r.label for r in train) / len(train), 6)  # what this pass teaches
     tok = AutoTokenizer.from_pretrained(args.init, local_files_only=True)
     cfg = FinetuneConfig(epochs=1.0, lr=args.lr, max_length=args.max_length, eval_every=args.eval_every,
-                         patience=100, warmup_frac=0.05, max_minutes=args.max_minutes)
+                         patience=100, warmup_frac=0.05, max_minutes=args.max_minutes,
+                         average_from=args.average_from)
     best = {"score": -1.0}
 
-    def score_fn(model):
+    def probe_scores(model):
         details = {}
         for d, rs in probes.items():
             p = positive_probs(model, tok, rs, args.max_length).tolist()
             s = score_probs([r.label for r in rs], p, prior)
             details[d] = {k: round(s[k], 4) for k in ("accuracy", "accuracy_prior_adjusted", "roc_auc")}
         mean = sum(v["accuracy_prior_adjusted"] for v in details.values()) / len(details)
+        return mean, details
+
+    def average_score_fn(averaged):
+        mean, details = probe_scores(averaged)
+        save_checkpoint(averaged, tok, work / "avg", prior)
+        return {"score": round(mean, 4), **details}
+
+    def score_fn(model):
+        mean, details = probe_scores(model)
         save_checkpoint(model, tok, work / "last")
         if mean > best["score"]:
             best["score"] = mean
@@ -252,7 +265,8 @@ def main() -> None:
 
     log(f"init {args.init} train {len(train)} (unseen {len(unseen)}) lr {args.lr} "
         f"budget {args.max_minutes} min probes {[len(v) for v in probes.values()]}")
-    _, info = finetune(args.init, tok, train, [], None, cfg, "cpu", log, score_fn=score_fn)
+    _, info = finetune(args.init, tok, train, [], None, cfg, "cpu", log, score_fn=score_fn,
+                       average_score_fn=average_score_fn if args.average_from is not None else None)
     (work / "finetune.json").write_text(json.dumps(info, indent=1, ensure_ascii=False))
     log(f"done best step {info['best_step']} score {info['best_val_accuracy']:.4f}")
 

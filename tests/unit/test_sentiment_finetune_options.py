@@ -125,3 +125,35 @@ def test_save_checkpoint_writes_the_prior_only_when_given(tmp_path):
     assert (tmp_path / "last" / "config.json").exists() and (tmp_path / "last" / "tokenizer.json").exists()
     assert not (tmp_path / "last" / "prior.json").exists()
     assert json.loads((tmp_path / "best" / "prior.json").read_text()) == {"train_prior": 0.4}
+
+
+def test_tail_weight_average_is_the_mean_of_the_weights_after_each_late_step(tmp_path):
+    """``average_from``: the model scored beside the live one is the running mean from that progress on."""
+    from transformers import BertTokenizerFast
+
+    from trustscope.sentiment.data import Review
+    from trustscope.sentiment.finetune import FinetuneConfig, finetune
+
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "好", "差", "很", "不"]) + "\n")
+    tok = BertTokenizerFast(vocab_file=str(vocab))
+    torch.manual_seed(0)
+    tiny_bert().save_pretrained(str(tmp_path / "init"))
+    train = [Review(id=str(i), domain="d", label=i % 2, text=("很好" if i % 2 else "不差") * (1 + i % 3))
+             for i in range(64)]
+    cfg = FinetuneConfig(epochs=1.0, batch_size=8, lr=1e-2, eval_every=4, patience=100, average_from=0.5)
+    seen: list[dict] = []
+
+    def average_score_fn(averaged):
+        seen.append({n: p.detach().clone() for n, p in averaged.named_parameters()})
+        return {"score": 0.5}
+
+    model, info = finetune(tmp_path / "init", tok, train, [], None, cfg, log=lambda _m: None,
+                           score_fn=lambda m: (0.5, {}), average_score_fn=average_score_fn)
+    assert info["steps"] == 8
+    tail = [h["average"]["steps"] for h in info["history"] if "average" in h]
+    assert tail == [1, 5]  # progress 0.5 is reached at step 4: steps 4..8 averaged
+    live = dict(model.named_parameters())  # best == first score, so the model is step 4's weights
+    first_avg = seen[0]
+    assert all(torch.allclose(first_avg[n], live[n]) for n in first_avg)  # a mean of one step is that step
+    assert any(not torch.allclose(seen[1][n], first_avg[n]) for n in first_avg)

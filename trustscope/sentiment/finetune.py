@@ -54,6 +54,11 @@ class FinetuneConfig:
     label_smoothing: float = 0.0
     # re-choose 1 or 2 torch threads from the load average every 25 steps (threads.py)
     adaptive_threads: bool = False
+    # tail weight averaging (SWA, Izmailov et al. 2018; dense as in SWAD, Cha et al. 2021): from this
+    # training progress on, a running mean of the weights after every step, scored beside the live
+    # weights at each evaluation through ``average_score_fn``; flat minima are said to carry across
+    # domains better than the sharp point the last step lands on. None = off
+    average_from: float | None = None
 
 
 def _bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -169,12 +174,14 @@ def accuracy(model, tokenizer, reviews: list[Review], max_length: int, device: s
 
 def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Review],
              out_dir: str | Path | None, cfg: FinetuneConfig, device: str = "cpu", log=print,
-             score_fn=None, first_pass: int = 0):
+             score_fn=None, first_pass: int = 0, average_score_fn=None):
     """Train from ``init_dir`` (an MLM or base checkpoint); returns (best model, info dict).
 
     ``score_fn(model) -> (score, details)`` replaces validation accuracy as the checkpoint
     choice, e.g. accuracy on other held-out domains (chosen on what the model did not train on).
     ``first_pass``: train once over ``train[:first_pass]`` before ``cfg.epochs`` over all of it.
+    ``average_score_fn(averaged_model) -> details``: with ``cfg.average_from``, called at each
+    evaluation once the running weight mean exists (its details go into that step's history).
     """
     import torch
     from transformers import BertForSequenceClassification
@@ -202,6 +209,7 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
     sched = torch.optim.lr_scheduler.LambdaLR(opt, clock.lr_factor(cfg.warmup_frac))
     t0 = time.time()
     best_acc, best_state, best_step, bad, step, ema = -1.0, None, 0, 0, 0, None
+    averaged = None  # torch's AveragedModel once cfg.average_from is reached
     history = []
     threads = None
     if cfg.adaptive_threads:
@@ -221,6 +229,11 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
             clock.step = step
             ema = smoothed_loss(ema, loss.item())
             bar.update(1, loss=ema)
+            if cfg.average_from is not None and clock.progress() >= cfg.average_from:
+                if averaged is None:
+                    averaged = torch.optim.swa_utils.AveragedModel(model)
+                    log(f"weight averaging starts at step {step}")
+                averaged.update_parameters(model)
             if threads is not None and step % 25 == 0:
                 threads.update(log)
             if step % 100 == 0 and not sys.stderr.isatty():  # a TTY has the bar instead
@@ -232,6 +245,9 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
                 acc, details = (val_acc, {}) if score_fn is None else score_fn(model)
                 history.append({"step": step, "val_accuracy": val_acc, "score": acc, "train_loss": ema,
                                 **details})
+                if averaged is not None and average_score_fn is not None:
+                    history[-1]["average"] = {"steps": int(averaged.n_averaged), **average_score_fn(averaged.module)}
+                    log(f"finetune step {step} average of {int(averaged.n_averaged)} steps {history[-1]['average']}")
                 log(f"finetune step {step}/{total} loss {ema:.4f} val_acc {val_acc} score {acc:.4f} "
                     f"{details} {(time.time() - t0) / 60:.1f} min")
                 if acc > best_acc:
