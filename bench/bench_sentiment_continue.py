@@ -212,7 +212,10 @@ def main() -> None:
                          "teacher on every domain but the tested one); probes of the other domain only")
     ap.add_argument("--average-from", type=float, default=None,
                     help="held-out: also keep a running mean of the weights from this training progress on "
-                         "(tail / SWAD-style averaging), scored on the probes at each evaluation, saved as avg/")
+                         "(tail / SWAD-style averaging), scored on the probes at each evaluation, saved as avg/ "
+                         "(the latest) and avg_best/ (the best by the probes)")
+    ap.add_argument("--label-smoothing", type=float, default=0.0,
+                    help="held-out: cross-entropy against (1 - e) one-hot + e uniform targets")
     args = ap.parse_args()
     import torch
     from transformers import AutoTokenizer
@@ -238,8 +241,9 @@ def main() -> None:
     tok = AutoTokenizer.from_pretrained(args.init, local_files_only=True)
     cfg = FinetuneConfig(epochs=1.0, lr=args.lr, max_length=args.max_length, eval_every=args.eval_every,
                          patience=100, warmup_frac=0.05, max_minutes=args.max_minutes,
-                         average_from=args.average_from)
+                         average_from=args.average_from, label_smoothing=args.label_smoothing)
     best = {"score": -1.0}
+    best_average = {"score": -1.0}
 
     def probe_scores(model):
         details = {}
@@ -253,6 +257,9 @@ def main() -> None:
     def average_score_fn(averaged):
         mean, details = probe_scores(averaged)
         save_checkpoint(averaged, tok, work / "avg", prior)
+        if mean > best_average["score"]:
+            best_average["score"] = mean
+            save_checkpoint(averaged, tok, work / "avg_best", prior)
         return {"score": round(mean, 4), **details}
 
     def score_fn(model):
@@ -264,7 +271,7 @@ def main() -> None:
         return mean, details
 
     log(f"init {args.init} train {len(train)} (unseen {len(unseen)}) lr {args.lr} "
-        f"budget {args.max_minutes} min probes {[len(v) for v in probes.values()]}")
+        f"budget {args.max_minutes} min label smoothing {args.label_smoothing} probes {[len(v) for v in probes.values()]}")
     _, info = finetune(args.init, tok, train, [], None, cfg, "cpu", log, score_fn=score_fn,
                        average_score_fn=average_score_fn if args.average_from is not None else None)
     (work / "finetune.json").write_text(json.dumps(info, indent=1, ensure_ascii=False))
