@@ -216,6 +216,8 @@ def main() -> None:
                          "(the latest) and avg_best/ (the best by the probes)")
     ap.add_argument("--label-smoothing", type=float, default=0.0,
                     help="held-out: cross-entropy against (1 - e) one-hot + e uniform targets")
+    ap.add_argument("--rdrop-alpha", type=float, default=0.0,
+                    help="held-out: R-Drop, two dropout passes per batch plus this weight times their symmetric KL")
     args = ap.parse_args()
     import torch
     from transformers import AutoTokenizer
@@ -241,7 +243,8 @@ def main() -> None:
     tok = AutoTokenizer.from_pretrained(args.init, local_files_only=True)
     cfg = FinetuneConfig(epochs=1.0, lr=args.lr, max_length=args.max_length, eval_every=args.eval_every,
                          patience=100, warmup_frac=0.05, max_minutes=args.max_minutes,
-                         average_from=args.average_from, label_smoothing=args.label_smoothing)
+                         average_from=args.average_from, label_smoothing=args.label_smoothing,
+                         rdrop_alpha=args.rdrop_alpha)
     best = {"score": -1.0}
     best_average = {"score": -1.0}
 
@@ -271,7 +274,8 @@ def main() -> None:
         return mean, details
 
     log(f"init {args.init} train {len(train)} (unseen {len(unseen)}) lr {args.lr} "
-        f"budget {args.max_minutes} min label smoothing {args.label_smoothing} probes {[len(v) for v in probes.values()]}")
+        f"budget {args.max_minutes} min label smoothing {args.label_smoothing} r-drop {args.rdrop_alpha} "
+        f"probes {[len(v) for v in probes.values()]}")
     _, info = finetune(args.init, tok, train, [], None, cfg, "cpu", log, score_fn=score_fn,
                        average_score_fn=average_score_fn if args.average_from is not None else None)
     (work / "finetune.json").write_text(json.dumps(info, indent=1, ensure_ascii=False))

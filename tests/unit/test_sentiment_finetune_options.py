@@ -1,4 +1,4 @@
-"""Fine-tuning options that exist for unseen-domain accuracy: token dropout and LP-FT."""
+"""Fine-tuning options that exist for unseen-domain accuracy: token dropout, LP-FT, weight averaging, R-Drop."""
 
 from __future__ import annotations
 
@@ -157,3 +157,54 @@ def test_tail_weight_average_is_the_mean_of_the_weights_after_each_late_step(tmp
     first_avg = seen[0]
     assert all(torch.allclose(first_avg[n], live[n]) for n in first_avg)  # a mean of one step is that step
     assert any(not torch.allclose(seen[1][n], first_avg[n]) for n in first_avg)
+
+
+def test_rdrop_loss_is_the_task_loss_when_both_passes_agree_and_grows_with_their_disagreement():
+    """R-Drop: the KL term is zero for identical halves, symmetric, and weighted by alpha."""
+    from trustscope.sentiment.finetune import rdrop_loss
+
+    ce = torch.nn.CrossEntropyLoss()
+    y = torch.tensor([0, 1, 1])
+    a = torch.tensor([[2.0, -1.0], [0.5, 0.3], [-1.0, 1.5]])
+    b = torch.tensor([[0.0, 1.0], [1.5, -0.3], [-0.2, 0.1]])
+    same = rdrop_loss(torch.cat([a, a]), y, ce, alpha=5.0)
+    assert torch.allclose(same, ce(a, y))
+    ab, ba = rdrop_loss(torch.cat([a, b]), y, ce, 1.0), rdrop_loss(torch.cat([b, a]), y, ce, 1.0)
+    assert torch.allclose(ab, ba)
+    task = 0.5 * (ce(a, y) + ce(b, y))
+    kl = ab - task
+    assert kl > 0
+    assert torch.allclose(rdrop_loss(torch.cat([a, b]), y, ce, 0.5), task + 0.5 * kl)
+
+
+def test_rdrop_training_runs_two_dropout_passes_per_batch(tmp_path):
+    """With ``rdrop_alpha`` the model sees every batch twice in one forward (a doubled batch)."""
+    from transformers import BertTokenizerFast
+
+    from trustscope.sentiment.data import Review
+    from trustscope.sentiment.finetune import FinetuneConfig, finetune
+
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "好", "差", "很", "不"]) + "\n")
+    tok = BertTokenizerFast(vocab_file=str(vocab))
+    torch.manual_seed(0)
+    tiny_bert().save_pretrained(str(tmp_path / "init"))
+    train = [Review(id=str(i), domain="d", label=i % 2, text="很好" if i % 2 else "不差") for i in range(32)]
+    rows: list[int] = []
+    from transformers import BertForSequenceClassification
+
+    original = BertForSequenceClassification.forward
+
+    def counting_forward(self, input_ids=None, **kw):
+        rows.append(int(input_ids.shape[0]))
+        return original(self, input_ids=input_ids, **kw)
+
+    BertForSequenceClassification.forward = counting_forward
+    try:
+        cfg = FinetuneConfig(epochs=1.0, batch_size=8, lr=1e-3, eval_every=100, patience=100, rdrop_alpha=0.5)
+        _, info = finetune(tmp_path / "init", tok, train, [], None, cfg, log=lambda _m: None,
+                           score_fn=lambda m: (0.5, {}))
+    finally:
+        BertForSequenceClassification.forward = original
+    assert info["steps"] == 4
+    assert rows[:4] == [16, 16, 16, 16]  # 8 texts, twice
