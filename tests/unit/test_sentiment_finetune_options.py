@@ -17,6 +17,17 @@ def tiny_bert():
         intermediate_size=32, max_position_embeddings=32, num_labels=2))
 
 
+def tiny_checkpoint(tmp_path):
+    """A seeded ``tiny_bert`` saved as ``tmp_path/init`` and a tokenizer over its few characters."""
+    from transformers import BertTokenizerFast
+
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "好", "差", "很", "不"]) + "\n")
+    torch.manual_seed(0)
+    tiny_bert().save_pretrained(str(tmp_path / "init"))
+    return BertTokenizerFast(vocab_file=str(vocab))
+
+
 def test_token_dropout_masks_only_text_tokens():
     from trustscope.sentiment.finetune import mask_tokens
 
@@ -129,16 +140,10 @@ def test_save_checkpoint_writes_the_prior_only_when_given(tmp_path):
 
 def test_tail_weight_average_is_the_mean_of_the_weights_after_each_late_step(tmp_path):
     """``average_from``: the model scored beside the live one is the running mean from that progress on."""
-    from transformers import BertTokenizerFast
-
     from trustscope.sentiment.data import Review
     from trustscope.sentiment.finetune import FinetuneConfig, finetune
 
-    vocab = tmp_path / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "好", "差", "很", "不"]) + "\n")
-    tok = BertTokenizerFast(vocab_file=str(vocab))
-    torch.manual_seed(0)
-    tiny_bert().save_pretrained(str(tmp_path / "init"))
+    tok = tiny_checkpoint(tmp_path)
     train = [Review(id=str(i), domain="d", label=i % 2, text=("很好" if i % 2 else "不差") * (1 + i % 3))
              for i in range(64)]
     cfg = FinetuneConfig(epochs=1.0, batch_size=8, lr=1e-2, eval_every=4, patience=100, average_from=0.5)
@@ -179,16 +184,10 @@ def test_rdrop_loss_is_the_task_loss_when_both_passes_agree_and_grows_with_their
 
 def test_rdrop_training_runs_two_dropout_passes_per_batch(tmp_path):
     """With ``rdrop_alpha`` the model sees every batch twice in one forward (a doubled batch)."""
-    from transformers import BertTokenizerFast
-
     from trustscope.sentiment.data import Review
     from trustscope.sentiment.finetune import FinetuneConfig, finetune
 
-    vocab = tmp_path / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "好", "差", "很", "不"]) + "\n")
-    tok = BertTokenizerFast(vocab_file=str(vocab))
-    torch.manual_seed(0)
-    tiny_bert().save_pretrained(str(tmp_path / "init"))
+    tok = tiny_checkpoint(tmp_path)
     train = [Review(id=str(i), domain="d", label=i % 2, text="很好" if i % 2 else "不差") for i in range(32)]
     rows: list[int] = []
     from transformers import BertForSequenceClassification
