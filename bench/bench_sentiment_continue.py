@@ -245,8 +245,14 @@ def main() -> None:
                          patience=100, warmup_frac=0.05, max_minutes=args.max_minutes,
                          average_from=args.average_from, label_smoothing=args.label_smoothing,
                          rdrop_alpha=args.rdrop_alpha)
-    best = {"score": -1.0}
-    best_average = {"score": -1.0}
+    records = {"best": -1.0, "avg_best": -1.0}
+
+    def save_scored(model, latest: str, best_name: str, mean: float, latest_prior: float | None) -> None:
+        """``latest`` at every evaluation; ``best_name`` when the probes' mean beats its own record."""
+        save_checkpoint(model, tok, work / latest, latest_prior)
+        if mean > records[best_name]:
+            records[best_name] = mean
+            save_checkpoint(model, tok, work / best_name, prior)
 
     def probe_scores(model):
         details = {}
@@ -259,18 +265,12 @@ def main() -> None:
 
     def average_score_fn(averaged):
         mean, details = probe_scores(averaged)
-        save_checkpoint(averaged, tok, work / "avg", prior)
-        if mean > best_average["score"]:
-            best_average["score"] = mean
-            save_checkpoint(averaged, tok, work / "avg_best", prior)
+        save_scored(averaged, "avg", "avg_best", mean, prior)
         return {"score": round(mean, 4), **details}
 
     def score_fn(model):
         mean, details = probe_scores(model)
-        save_checkpoint(model, tok, work / "last")
-        if mean > best["score"]:
-            best["score"] = mean
-            save_checkpoint(model, tok, work / "best", prior)
+        save_scored(model, "last", "best", mean, None)
         return mean, details
 
     log(f"init {args.init} train {len(train)} (unseen {len(unseen)}) lr {args.lr} "

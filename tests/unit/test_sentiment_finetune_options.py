@@ -182,28 +182,25 @@ def test_rdrop_loss_is_the_task_loss_when_both_passes_agree_and_grows_with_their
     assert torch.allclose(rdrop_loss(torch.cat([a, b]), y, ce, 0.5), task + 0.5 * kl)
 
 
-def test_rdrop_training_runs_two_dropout_passes_per_batch(tmp_path):
+def test_rdrop_training_runs_two_dropout_passes_per_batch(tmp_path, monkeypatch):
     """With ``rdrop_alpha`` the model sees every batch twice in one forward (a doubled batch)."""
+    from transformers import BertForSequenceClassification
+
     from trustscope.sentiment.data import Review
     from trustscope.sentiment.finetune import FinetuneConfig, finetune
 
     tok = tiny_checkpoint(tmp_path)
     train = [Review(id=str(i), domain="d", label=i % 2, text="很好" if i % 2 else "不差") for i in range(32)]
     rows: list[int] = []
-    from transformers import BertForSequenceClassification
-
     original = BertForSequenceClassification.forward
 
     def counting_forward(self, input_ids=None, **kw):
         rows.append(int(input_ids.shape[0]))
         return original(self, input_ids=input_ids, **kw)
 
-    BertForSequenceClassification.forward = counting_forward
-    try:
-        cfg = FinetuneConfig(epochs=1.0, batch_size=8, lr=1e-3, eval_every=100, patience=100, rdrop_alpha=0.5)
-        _, info = finetune(tmp_path / "init", tok, train, [], None, cfg, log=lambda _m: None,
-                           score_fn=lambda m: (0.5, {}))
-    finally:
-        BertForSequenceClassification.forward = original
+    monkeypatch.setattr(BertForSequenceClassification, "forward", counting_forward)
+    cfg = FinetuneConfig(epochs=1.0, batch_size=8, lr=1e-3, eval_every=100, patience=100, rdrop_alpha=0.5)
+    _, info = finetune(tmp_path / "init", tok, train, [], None, cfg, log=lambda _m: None,
+                       score_fn=lambda m: (0.5, {}))
     assert info["steps"] == 4
     assert rows[:4] == [16, 16, 16, 16]  # 8 texts, twice

@@ -246,13 +246,11 @@ def finetune(init_dir: str | Path, tokenizer, train: list[Review], val: list[Rev
         for ids, mask, y in _training_batches(seqs, labels, cfg.batch_size, rng, total, tokenizer.pad_token_id,
                                              first_pass):
             ids = mask_tokens(ids, mask, cfg.token_mask_prob, tokenizer.mask_token_id, gen)
-            if cfg.rdrop_alpha > 0:
-                twice = {"input_ids": ids.repeat(2, 1).to(device), "attention_mask": mask.repeat(2, 1).to(device)}
-                logits = model(**twice).logits
-                loss = rdrop_loss(logits, y.to(device), loss_fn, cfg.rdrop_alpha)
-            else:
-                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-                loss = loss_fn(logits, y.to(device))
+            if cfg.rdrop_alpha > 0:  # the same texts twice in one forward: two dropout masks
+                ids, mask = ids.repeat(2, 1), mask.repeat(2, 1)
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+            y = y.to(device)
+            loss = rdrop_loss(logits, y, loss_fn, cfg.rdrop_alpha) if cfg.rdrop_alpha > 0 else loss_fn(logits, y)
             apply_gradients(loss, model, opt, sched)
             step += 1
             clock.step = step
