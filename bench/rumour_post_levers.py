@@ -53,14 +53,14 @@ Levers (each one change against model v5):
           already keep Jaccard >= 0.8 copies out of training, so only 0.5-0.8 rewordings count), and
           a verdict on an earlier copy is evidence no reading of the post's own text has; it reads
           only earlier posts, as serving would
-  (sixteenth session)
+  (ninth session)
   loc     one more stacker column: LR (C 1) over the one-hot profile location (its first word, the
           province or "海外" / "其他"; a category needs LOC_MIN training events of the fitted rows,
-          the rest share one "rare" column, no profile and no location are columns of their own);
-          an author column, so the stackers for posts without a profile leave it out, as they leave
-          out every other profile field; the band reads every profile field but this one, and in CED a Beijing account's post is a
-          rumour 29 % of the time against about 55 % elsewhere (news desks and ministries post from
-          Beijing; verified_type only marks some of them)
+          the rest share one "rare" column, no profile and no location are columns of their own).
+          It is an author column, so the stackers for posts without a profile leave it out, as they
+          leave out every other profile field. The band reads every profile field but this one, and
+          in CED a Beijing account's post is a rumour 29 % of the time against about 55 % elsewhere
+          (news desks and ministries post from Beijing; verified_type only marks some of them)
   vt      the same column over the one-hot verified_type (-1, 0 personal, 1 government, 2 company,
           3 media, 4 campus, 5 website, 6 app, 7 group, 200 / 220 微博达人; the band has only
           "personal" (0) and "organisation" (>= 1), which puts 达人, 73 % rumours in CED, beside media,
@@ -385,7 +385,7 @@ def profile_categories(path: Path, lever: str) -> list[tuple[str, ...]]:
     return out
 
 
-class LocView:
+class ProfileView:
     """LR over one-hot profile categories; the categories come from the fitted rows only, and
     those with fewer than LOC_MIN of them share one "rare" column per field."""
 
@@ -429,7 +429,7 @@ def column_view(lever: str, events, y: np.ndarray, emb: np.ndarray):
     if lever in ("loc", "vt", "locvt"):
         cats = profile_categories(DATA, lever)
         assert len(cats) == len(events)
-        return lambda rows, yy: LocView(cats, rows, yy)
+        return lambda rows, yy: ProfileView(cats, rows, yy)
     if lever == "dup":
         sets, sizes = char3_sets(events)
         times = np.asarray([e.time for e in events])
