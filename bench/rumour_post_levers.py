@@ -265,10 +265,12 @@ def select_hp(e: np.ndarray, yy: np.ndarray, groups: np.ndarray) -> tuple[float,
     return (1.0, 1.0) if scores[(1.0, 1.0)] == best else next(p for p, v in scores.items() if v == best)
 
 
-def svc_head(e: np.ndarray, yy: np.ndarray, C: float = T.SVM_C, gmul: float = 1.0, **kw) -> Head:
-    """The shipped RBF head's recipe with C, gamma (a multiple of "scale") and SVC options set."""
+def svc_head(e: np.ndarray, yy: np.ndarray, C: float = T.SVM_C, gmul: float = 1.0,
+             sample_weight: np.ndarray | None = None, **kw) -> Head:
+    """The shipped RBF head's recipe with C, gamma (a multiple of "scale"), SVC options and
+    per-row weights set."""
     xs, mean, scale = standardized(e)
-    svc = SVC(C=C, kernel="rbf", gamma=gmul / (xs.shape[1] * xs.var()), **kw).fit(xs, yy)
+    svc = SVC(C=C, kernel="rbf", gamma=gmul / (xs.shape[1] * xs.var()), **kw).fit(xs, yy, sample_weight=sample_weight)
     return Head(lambda q, qi: svc.decision_function((q - mean) / scale))
 
 
@@ -303,11 +305,10 @@ def privileged_head(lever: str, e: np.ndarray, yy: np.ndarray, pt: np.ndarray) -
     """The post head of levers piw / pid / krr (``pt``: the teacher's P(rumour) of each row)."""
     from sklearn.kernel_ridge import KernelRidge
 
+    if lever == "piw":
+        return svc_head(e, yy, sample_weight=np.where(yy == 1, pt, 1 - pt))
     xs, mean, scale = standardized(e)
     gamma = 1.0 / (xs.shape[1] * xs.var())
-    if lever == "piw":
-        svc = SVC(C=T.SVM_C, kernel="rbf", gamma=gamma).fit(xs, yy, sample_weight=np.where(yy == 1, pt, 1 - pt))
-        return Head(lambda q, qi: svc.decision_function((q - mean) / scale))
     target = 2.0 * yy - 1.0 if lever == "krr" else 2.0 * (0.5 * yy + 0.5 * pt) - 1.0
     krr = KernelRidge(alpha=KRR_ALPHA, kernel="rbf", gamma=gamma).fit(xs, target)
     return Head(lambda q, qi: krr.predict((q - mean) / scale))
